@@ -1,0 +1,29 @@
+"""Refusals decided by the policy, each with a machine-readable reason.
+
+The reason strings equal the names of ``matcher.v1.ErrorReason`` so that the transport maps a
+refusal to a gRPC status without a second table of meanings.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class Kind(Enum):
+    """What sort of refusal it is; the transport maps each to one gRPC status code."""
+
+    NOT_FOUND = "not_found"
+    ALREADY_EXISTS = "already_exists"
+    FAILED_PRECONDITION = "failed_precondition"
+    INVALID_ARGUMENT = "invalid_argument"
+
+
+class PolicyError(Exception):
+    """A request the policy or the data refuses. Nothing was changed when it is raised."""
+
+    def __init__(self, kind: Kind, reason: str, message: str, *, rule: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.reason = reason
+        self.message = message
+        self.rule = rule

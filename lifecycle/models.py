@@ -1,0 +1,141 @@
+"""Tables of the system of record.
+
+Biometric data (face templates) is stored only as AES-256-GCM ciphertext under a per-subject
+data key, itself wrapped by the per-case key, itself wrapped by a key-encryption key that lives
+outside the database (decision 5). Destroying a ``DataKey`` row therefore makes every copy of
+the data it protects unreadable, backups included.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from lifecycle.db import Base, UtcDateTime
+
+# Value sets of the state columns; mirrored by the proto enums of matcher.v1.
+CASE_OPEN, CASE_CLOSED = "open", "closed"
+SUBJECT_ACTIVE, SUBJECT_RELEASED = "active", "released"
+TARGETABLE_ROLES = frozenset({"person_of_interest", "suspect"})
+ROLES = TARGETABLE_ROLES | {"witness", "victim"}
+
+
+class Case(Base):
+    __tablename__ = "cases"
+
+    id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_by: Mapped[str] = mapped_column(String(200))
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    close_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Subject(Base):
+    __tablename__ = "subjects"
+    __table_args__ = (UniqueConstraint("case_id", "subject_id"),)
+
+    pk: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    subject_id: Mapped[str] = mapped_column(String(63))
+    label: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    released_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    release_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class DataKey(Base):
+    """A wrapped AES-256 data key: the case's (subject_pk NULL) or one subject's."""
+
+    __tablename__ = "data_keys"
+    __table_args__ = (UniqueConstraint("case_id", "subject_pk"),)
+
+    pk: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    subject_pk: Mapped[int | None] = mapped_column(ForeignKey("subjects.pk"), nullable=True)
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class FaceTemplate(Base):
+    """One enrolled face embedding, encrypted; the AAD binds it to its case, subject and id."""
+
+    __tablename__ = "face_templates"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    subject_pk: Mapped[int] = mapped_column(ForeignKey("subjects.pk"), index=True)
+    model: Mapped[str] = mapped_column(String(200))
+    dim: Mapped[int]
+    nonce: Mapped[bytes] = mapped_column(LargeBinary)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class LegalHold(Base):
+    __tablename__ = "legal_holds"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    authority_kind: Mapped[str] = mapped_column(String(32))
+    authority: Mapped[str] = mapped_column(Text)
+    placed_by: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    end_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    lifted_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    lifted_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    lift_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+# Purge states, in the order the worker moves through them (decision 4).
+PURGE_PENDING = "pending"
+PURGE_KEY_DESTROYED = "key_destroyed"
+PURGE_ROWS_DELETED = "rows_deleted"
+PURGE_CHECKPOINTED = "checkpointed"
+PURGE_DONE = "done"
+TRIGGER_CASE_CLOSED = "case_closed"
+TRIGGER_SUBJECT_RELEASED = "subject_released"
+
+
+class Purge(Base):
+    """A durable destruction job, created in the transaction that ended the legal basis."""
+
+    __tablename__ = "purges"
+    __table_args__ = (Index("ix_purges_state", "state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    subject_pk: Mapped[int | None] = mapped_column(ForeignKey("subjects.pk"), nullable=True)
+    trigger: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(200))
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    state: Mapped[str] = mapped_column(String(16))
+    face_template_count: Mapped[int] = mapped_column(default=0)
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class AuditRecord(Base):
+    """One entry of the append-only, hash-chained audit log (P16). Never biometric content (P8)."""
+
+    __tablename__ = "audit_records"
+
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    resource: Mapped[str] = mapped_column(String(300), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    count: Mapped[int] = mapped_column(default=0)
+    code: Mapped[str] = mapped_column(String(64))
+    detail_json: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))

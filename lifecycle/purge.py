@@ -1,0 +1,157 @@
+"""The durable purge state machine and the worker that carries it out (P2, P3, P4; decision 4).
+
+A purge row is created in the same transaction as the change that ended the legal basis. The
+worker moves it through its states, one committed step at a time, so that a crash anywhere
+resumes where it stopped:
+
+    pending -> key_destroyed -> rows_deleted -> checkpointed -> done (receipt in the audit log)
+
+1. ``key_destroyed``: the data key is deleted first (crypto-erase: every copy of the ciphertext,
+   backups included, becomes unreadable); the number of templates is recorded for the receipt.
+2. ``rows_deleted``: the ciphertext rows are deleted (SQLite overwrites them: secure_delete).
+3. ``checkpointed``: in-memory copies are dropped (idempotent) and the WAL is checkpointed and
+   truncated, so no page of the deleted rows survives in the journal.
+4. ``done``: the receipt is appended to the audit log in the same transaction as the state, so it
+   is written exactly once.
+
+A legal hold (P4) leaves a purge pending until the hold is lifted or ends. The worker sleeps
+until the next such instant (or until woken by a new purge, a lifted hold or a clock jump), not
+on a coarse poll.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+
+from sqlalchemy import delete, select
+
+from lifecycle import faults
+from lifecycle import models as m
+from lifecycle.cases import Lifecycle
+
+log = logging.getLogger(__name__)
+SYSTEM_ACTOR = "system:purge-worker"
+_MAX_SLEEP_SECONDS = 3600.0
+
+
+class PurgeWorker:
+    """Carries out pending purges; one per process."""
+
+    def __init__(self, lifecycle: Lifecycle) -> None:
+        self._lc = lifecycle
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._run_lock = threading.Lock()
+        lifecycle.on_purge_requested(self.wake)
+        lifecycle.clock.subscribe(self.wake)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="purge-worker", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                next_due = self.run_due()
+            except Exception:  # A failed step stays pending; try again shortly, loudly.
+                log.exception("purge step failed; it will be retried")
+                next_due = None
+                self._wake.wait(5.0)
+                continue
+            timeout = _MAX_SLEEP_SECONDS
+            if next_due is not None:
+                remaining = (next_due - self._lc.clock.now()).total_seconds()
+                timeout = max(0.0, min(remaining, _MAX_SLEEP_SECONDS))
+            self._wake.wait(timeout)
+
+    def run_due(self) -> datetime | None:
+        """Carries out every purge that is due; returns when the next held one falls due."""
+        with self._run_lock:
+            next_due: datetime | None = None
+            with self._lc.db.transaction() as session:
+                open_ids = list(
+                    session.scalars(
+                        select(m.Purge.id).where(m.Purge.state != m.PURGE_DONE).order_by(m.Purge.id)
+                    )
+                )
+            for purge_id in open_ids:
+                held_until = self._carry_out(purge_id)
+                if held_until is not None and (next_due is None or held_until < next_due):
+                    next_due = held_until
+            return next_due
+
+    def _carry_out(self, purge_id: int) -> datetime | None:
+        """Runs the remaining steps of one purge; returns the hold's end when a hold stops it."""
+        lc = self._lc
+        with lc.db.transaction() as session:
+            purge = session.get(m.Purge, purge_id)
+            assert purge is not None
+            if purge.state == m.PURGE_PENDING:
+                lc.case(session, purge.case_id, for_update=True)
+                held_until = lc.held_until(session, purge.case_id, lc.clock.now())
+                if held_until is not None:
+                    return held_until
+                purge.face_template_count = lc.template_count(
+                    session, purge.case_id, purge.subject_pk
+                )
+                keys = delete(m.DataKey).where(m.DataKey.case_id == purge.case_id)
+                if purge.subject_pk is not None:
+                    keys = keys.where(m.DataKey.subject_pk == purge.subject_pk)
+                session.execute(keys)
+                purge.state = m.PURGE_KEY_DESTROYED
+        faults.hit("purge.after_key_destroyed")
+
+        if purge.state == m.PURGE_KEY_DESTROYED:
+            with lc.db.transaction() as session:
+                rows = delete(m.FaceTemplate).where(m.FaceTemplate.case_id == purge.case_id)
+                if purge.subject_pk is not None:
+                    rows = rows.where(m.FaceTemplate.subject_pk == purge.subject_pk)
+                session.execute(rows)
+                session.get_one(m.Purge, purge_id).state = m.PURGE_ROWS_DELETED
+            purge.state = m.PURGE_ROWS_DELETED
+        faults.hit("purge.after_rows_deleted")
+
+        if purge.state == m.PURGE_ROWS_DELETED:
+            for listener in lc.listeners:
+                listener.basis_ended(purge.case_id, purge.subject_pk)
+            lc.db.checkpoint()
+            with lc.db.transaction() as session:
+                session.get_one(m.Purge, purge_id).state = m.PURGE_CHECKPOINTED
+            purge.state = m.PURGE_CHECKPOINTED
+        faults.hit("purge.after_checkpoint")
+
+        if purge.state == m.PURGE_CHECKPOINTED:
+            with lc.db.transaction() as session:
+                row = session.get_one(m.Purge, purge_id)
+                row.state, row.completed_at = m.PURGE_DONE, lc.clock.now()
+                resource = f"cases/{row.case_id}"
+                if row.subject_pk is not None:
+                    subject = session.get_one(m.Subject, row.subject_pk)
+                    resource += f"/subjects/{subject.subject_id}"
+                lc.audit.append(
+                    session, actor=SYSTEM_ACTOR, action="purge.receipt", resource=resource,
+                    reason=row.reason, count=row.face_template_count, code=row.trigger,
+                    detail={
+                        "purge": f"purges/{purge_id}",
+                        "requested_at": row.requested_at.isoformat(),
+                        "requested_by": row.requested_by,
+                        "completed_at": row.completed_at.isoformat(),
+                        "rule": "P3" if row.trigger == m.TRIGGER_CASE_CLOSED else "P2",
+                    },
+                )
+            log.info("purge %s done: %s face templates destroyed", purge_id, purge.face_template_count)
+            faults.hit("purge.after_receipt")
+        return None

@@ -1,0 +1,263 @@
+"""The investigator's Python client: one method per RPC, with deadlines and credentials set.
+
+    client = MatcherClient.connect()            # 127.0.0.1:50051, token from MATCHER_TOKEN or file
+    case = client.create_case("2026-0042", "Burglary series, 4th district", reason="...")
+    client.close()
+
+Errors arrive as :class:`MatcherError` with the gRPC code, the machine-readable reason
+(``matcher.v1.ErrorReason`` name) and the policy rule, when one decided.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import grpc
+import numpy as np
+import numpy.typing as npt
+from google.protobuf.timestamp_pb2 import Timestamp
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from matcher.config import DEFAULT_DATA_DIR, DEFAULT_LISTEN
+from matcher.transport.errors import error_info
+from matcher.v1 import (
+    audit_pb2,
+    audit_pb2_grpc,
+    cases_pb2,
+    cases_pb2_grpc,
+    faces_pb2,
+    faces_pb2_grpc,
+)
+
+DEFAULT_TIMEOUT = 30.0
+ROLES = {
+    "poi": cases_pb2.Subject.PERSON_OF_INTEREST,
+    "person-of-interest": cases_pb2.Subject.PERSON_OF_INTEREST,
+    "suspect": cases_pb2.Subject.SUSPECT,
+    "witness": cases_pb2.Subject.WITNESS,
+    "victim": cases_pb2.Subject.VICTIM,
+}
+AUTHORITY_KINDS = {
+    "court-order": cases_pb2.LegalHold.COURT_ORDER,
+    "statute": cases_pb2.LegalHold.STATUTE,
+}
+
+
+class MatcherError(Exception):
+    """A call the service refused or could not complete."""
+
+    def __init__(self, error: grpc.RpcError) -> None:
+        self.code: grpc.StatusCode = error.code()  # type: ignore[attr-defined]
+        self.details: str = error.details() or ""  # type: ignore[attr-defined]
+        info = error_info(error)
+        self.reason = info.reason if info else ""
+        self.rule = info.metadata.get("rule", "") if info else ""
+        super().__init__(f"{self.code.name}{f' ({self.reason})' if self.reason else ''}: {self.details}")
+
+
+def _token(token: str | None, token_file: Path | None) -> str:
+    if token:
+        return token
+    if os.environ.get("MATCHER_TOKEN"):
+        return os.environ["MATCHER_TOKEN"]
+    path = token_file or Path(os.environ.get("MATCHER_DATA_DIR", str(DEFAULT_DATA_DIR))) / "client.token"
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""
+
+
+def embedding(vector: npt.ArrayLike, model: str = "") -> faces_pb2.Embedding:
+    """A wire embedding from any float array (sent as little-endian float32 bytes)."""
+    values = np.asarray(vector, dtype="<f4").reshape(-1)
+    return faces_pb2.Embedding(values=values.tobytes(), model=model)
+
+
+def _timestamp(instant: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(instant)
+    return stamp
+
+
+class MatcherClient:
+    def __init__(self, channel: grpc.Channel, token: str, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self._channel = channel
+        self._metadata = (("authorization", f"Bearer {token}"),)
+        self._timeout = timeout
+        self.cases = cases_pb2_grpc.CaseServiceStub(channel)
+        self.faces = faces_pb2_grpc.FaceServiceStub(channel)
+        self.audit = audit_pb2_grpc.AuditServiceStub(channel)
+        self.health = health_pb2_grpc.HealthStub(channel)
+
+    @classmethod
+    def connect(
+        cls, target: str | None = None, *, token: str | None = None, token_file: Path | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> MatcherClient:
+        target = target or os.environ.get("MATCHER_TARGET", DEFAULT_LISTEN)
+        channel = grpc.insecure_channel(target)
+        return cls(channel, _token(token, token_file), timeout)
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> MatcherClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def _call(self, method: Any, request: Any) -> Any:
+        try:
+            return method(request, timeout=self._timeout, metadata=self._metadata)
+        except grpc.RpcError as error:
+            raise MatcherError(error) from None
+
+    # --- health ---------------------------------------------------------------------------
+
+    def serving(self) -> bool:
+        try:
+            reply = self.health.Check(health_pb2.HealthCheckRequest(), timeout=self._timeout)
+        except grpc.RpcError:
+            return False
+        return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+
+    # --- cases ----------------------------------------------------------------------------
+
+    def create_case(self, case_id: str, title: str, *, reason: str) -> cases_pb2.Case:
+        request = cases_pb2.CreateCaseRequest(
+            case_id=case_id, case=cases_pb2.Case(title=title), reason=reason
+        )
+        return self._call(self.cases.CreateCase, request)
+
+    def get_case(self, case_id: str) -> cases_pb2.Case:
+        return self._call(self.cases.GetCase, cases_pb2.GetCaseRequest(name=f"cases/{case_id}"))
+
+    def list_cases(self, state: str = "") -> Iterator[cases_pb2.Case]:
+        token = ""
+        value = cases_pb2.Case.State.Value(state.upper()) if state else 0
+        while True:
+            page = self._call(
+                self.cases.ListCases, cases_pb2.ListCasesRequest(page_token=token, state=value)
+            )
+            yield from page.cases
+            token = page.next_page_token
+            if not token:
+                return
+
+    def close_case(self, case_id: str, *, reason: str) -> cases_pb2.Case:
+        request = cases_pb2.CloseCaseRequest(name=f"cases/{case_id}", reason=reason)
+        return self._call(self.cases.CloseCase, request)
+
+    def create_subject(
+        self, case_id: str, subject_id: str, role: str, *, label: str = "", reason: str
+    ) -> cases_pb2.Subject:
+        request = cases_pb2.CreateSubjectRequest(
+            parent=f"cases/{case_id}", subject_id=subject_id,
+            subject=cases_pb2.Subject(label=label, role=ROLES[role]), reason=reason,
+        )
+        return self._call(self.cases.CreateSubject, request)
+
+    def get_subject(self, case_id: str, subject_id: str) -> cases_pb2.Subject:
+        request = cases_pb2.GetSubjectRequest(name=f"cases/{case_id}/subjects/{subject_id}")
+        return self._call(self.cases.GetSubject, request)
+
+    def list_subjects(self, case_id: str) -> Iterator[cases_pb2.Subject]:
+        token = ""
+        while True:
+            page = self._call(
+                self.cases.ListSubjects,
+                cases_pb2.ListSubjectsRequest(parent=f"cases/{case_id}", page_token=token),
+            )
+            yield from page.subjects
+            token = page.next_page_token
+            if not token:
+                return
+
+    def release_subject(self, case_id: str, subject_id: str, *, reason: str) -> cases_pb2.Subject:
+        request = cases_pb2.ReleaseSubjectRequest(
+            name=f"cases/{case_id}/subjects/{subject_id}", reason=reason
+        )
+        return self._call(self.cases.ReleaseSubject, request)
+
+    def place_legal_hold(
+        self, case_id: str, *, authority_kind: str, authority: str, placed_by: str,
+        until: datetime, reason: str,
+    ) -> cases_pb2.LegalHold:
+        hold = cases_pb2.LegalHold(
+            authority_kind=AUTHORITY_KINDS[authority_kind], authority=authority,
+            placed_by=placed_by, end_time=_timestamp(until),
+        )
+        request = cases_pb2.PlaceLegalHoldRequest(
+            parent=f"cases/{case_id}", legal_hold=hold, reason=reason
+        )
+        return self._call(self.cases.PlaceLegalHold, request)
+
+    def lift_legal_hold(self, case_id: str, hold_id: str, *, reason: str) -> cases_pb2.LegalHold:
+        request = cases_pb2.LiftLegalHoldRequest(
+            name=f"cases/{case_id}/legalHolds/{hold_id}", reason=reason
+        )
+        return self._call(self.cases.LiftLegalHold, request)
+
+    def list_legal_holds(self, case_id: str) -> list[cases_pb2.LegalHold]:
+        request = cases_pb2.ListLegalHoldsRequest(parent=f"cases/{case_id}")
+        return list(self._call(self.cases.ListLegalHolds, request).legal_holds)
+
+    def list_purges(self, case_id: str = "") -> list[cases_pb2.Purge]:
+        request = cases_pb2.ListPurgesRequest(parent=f"cases/{case_id}" if case_id else "")
+        return list(self._call(self.cases.ListPurges, request).purges)
+
+    # --- faces ----------------------------------------------------------------------------
+
+    def enroll_face(
+        self, case_id: str, subject_id: str, vector: npt.ArrayLike, *, reason: str, model: str = ""
+    ) -> faces_pb2.FaceTemplate:
+        request = faces_pb2.EnrollFaceRequest(
+            parent=f"cases/{case_id}/subjects/{subject_id}",
+            face=faces_pb2.FaceInput(embedding=embedding(vector, model)), reason=reason,
+        )
+        return self._call(self.faces.EnrollFace, request)
+
+    def list_face_templates(self, case_id: str, subject_id: str) -> list[faces_pb2.FaceTemplate]:
+        request = faces_pb2.ListFaceTemplatesRequest(parent=f"cases/{case_id}/subjects/{subject_id}")
+        return list(self._call(self.faces.ListFaceTemplates, request).face_templates)
+
+    def search_faces(
+        self, case_ids: list[str], vector: npt.ArrayLike, *, reason: str, top_k: int = 10,
+        min_score: float | None = None, model: str = "",
+    ) -> faces_pb2.SearchFacesResponse:
+        request = faces_pb2.SearchFacesRequest(
+            cases=[f"cases/{case_id}" for case_id in case_ids],
+            probe=faces_pb2.FaceInput(embedding=embedding(vector, model)), reason=reason,
+            top_k=top_k, min_score=min_score,
+        )
+        return self._call(self.faces.SearchFaces, request)
+
+    # --- audit ----------------------------------------------------------------------------
+
+    def audit_records(
+        self, *, resource: str = "", action: str = "", after: int = 0, limit: int | None = None
+    ) -> Iterator[audit_pb2.AuditRecord]:
+        seen = 0
+        while True:
+            page = self._call(
+                self.audit.ListAuditRecords,
+                audit_pb2.ListAuditRecordsRequest(
+                    after_sequence=after, resource=resource, action=action, page_size=500
+                ),
+            )
+            for record in page.records:
+                if limit is not None and seen >= limit:
+                    return
+                seen += 1
+                yield record
+            after = page.next_after_sequence
+            if not after:
+                return
+
+    def verify_audit(self) -> audit_pb2.VerifyAuditLogResponse:
+        return self._call(self.audit.VerifyAuditLog, audit_pb2.VerifyAuditLogRequest())

@@ -1,0 +1,89 @@
+"""Service configuration: command-line flags over environment variables over defaults.
+
+Defaults run the service on its embedded setup: SQLite and key files under ./matcher-data,
+listening on 127.0.0.1:50051 only.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_LISTEN = "127.0.0.1:50051"
+DEFAULT_DATA_DIR = Path("matcher-data")
+DEFAULT_FACE_MODEL = "arcface-512"
+
+
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value else default
+
+
+def _parse_models(text: str) -> dict[str, int]:
+    """'name:dim,name:dim' to a mapping; the first is the default model."""
+    models: dict[str, int] = {}
+    for item in text.split(","):
+        name, _, dim = item.strip().partition(":")
+        if not name or not dim.isdigit() or int(dim) <= 0:
+            raise ValueError(f"MATCHER_FACE_MODELS entry {item!r} is not 'name:dimension'")
+        models[name] = int(dim)
+    return models
+
+
+@dataclass
+class Settings:
+    listen: str = DEFAULT_LISTEN
+    data_dir: Path = DEFAULT_DATA_DIR
+    database_url: str = ""
+    kek_file: Path | None = None
+    # Face models whose embeddings are accepted, with their dimensions; the first is the default.
+    face_models: dict[str, int] = field(default_factory=lambda: {DEFAULT_FACE_MODEL: 512})
+    default_min_score: float = 0.35
+    clock_file: Path | None = None
+    # Transport limits: the hard gRPC limit, and the per-call limit for calls without images.
+    max_message_bytes: int = 16 * 1024 * 1024
+    max_embedding_call_bytes: int = 256 * 1024
+    faiss_threads: int = 1
+    grpc_workers: int = 16
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        settings = cls()
+        env = os.environ
+        settings.listen = env.get("MATCHER_LISTEN", settings.listen)
+        settings.data_dir = Path(env.get("MATCHER_DATA_DIR", str(settings.data_dir)))
+        settings.database_url = env.get("MATCHER_DATABASE_URL", "")
+        if env.get("MATCHER_KEK_FILE"):
+            settings.kek_file = Path(env["MATCHER_KEK_FILE"])
+        if env.get("MATCHER_FACE_MODELS"):
+            settings.face_models = _parse_models(env["MATCHER_FACE_MODELS"])
+        settings.default_min_score = _env_float("MATCHER_MIN_SCORE", settings.default_min_score)
+        if env.get("MATCHER_CLOCK_FILE"):
+            settings.clock_file = Path(env["MATCHER_CLOCK_FILE"])
+        settings.faiss_threads = int(env.get("MATCHER_FAISS_THREADS", settings.faiss_threads))
+        return settings
+
+    def resolved(self) -> Settings:
+        """Fills the paths that default to places under the data folder."""
+        if not self.database_url:
+            self.database_url = f"sqlite:///{(self.data_dir / 'matcher.db').resolve()}"
+        if self.kek_file is None:
+            self.kek_file = self.data_dir / "keys" / "kek"
+        return self
+
+    @property
+    def default_face_model(self) -> str:
+        return next(iter(self.face_models))
+
+    @property
+    def tokens_file(self) -> Path:
+        return self.data_dir / "tokens.json"
+
+    @property
+    def client_token_file(self) -> Path:
+        return self.data_dir / "client.token"
+
+    @property
+    def audit_anchor_file(self) -> Path:
+        return self.data_dir / "audit.anchor"

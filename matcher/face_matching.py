@@ -1,0 +1,271 @@
+"""Face enrolment and search over the system of record and the in-memory galleries.
+
+The database holds every template, encrypted (decision 1); the galleries hold only what may be
+matched right now: templates of active subjects of open cases, decrypted at start-up or at
+enrolment. Changes of the matchable set (enrolment, release, close, purge) take the write side of
+one readers-writer lock around their commit, so a search either completes before a revocation
+commits or never sees the revoked data (P2, P3). Each search then confirms its hits against the
+database in the transaction that writes its audit record, so even a replica whose memory lags
+behind another's revocation never answers with revoked data.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from lifecycle import models as m
+from lifecycle.cases import Lifecycle, require_reason
+from lifecycle.errors import Kind, PolicyError
+from matcher import crypto
+from matcher.embeddings import Vector
+from matcher.gallery import FaceGallery
+from matcher.rwlock import RWLock
+
+log = logging.getLogger(__name__)
+MAX_CASES_PER_SEARCH = 1000
+MAX_TOP_K = 100
+
+
+@dataclass(frozen=True)
+class FaceMatch:
+    case_id: str
+    subject_id: str
+    template_id: str
+    score: float
+
+
+class FaceMatcher:
+    """Implements :class:`lifecycle.purge_listener.PurgeListener` for the face galleries."""
+
+    def __init__(self, lifecycle: Lifecycle, keyring: crypto.KeyRing, models: dict[str, int]) -> None:
+        self._lc = lifecycle
+        self._keys = keyring
+        self.models = dict(models)
+        self._galleries = {model: FaceGallery(dim) for model, dim in models.items()}
+        self._lock = RWLock()
+        lifecycle.subscribe(self)
+
+    # --- PurgeListener --------------------------------------------------------------------
+
+    @contextmanager
+    def revoking(self) -> Iterator[None]:
+        with self._lock.write():
+            yield
+
+    def basis_ended(self, case_id: str, subject_pk: int | None) -> None:
+        with self._lock.write():
+            for gallery in self._galleries.values():
+                if subject_pk is None:
+                    gallery.drop_case(case_id)
+                else:
+                    gallery.drop_subject(case_id, subject_pk)
+
+    # --- keys -----------------------------------------------------------------------------
+
+    def _subject_key(self, session: Session, case_id: str, subject_pk: int, create: bool) -> bytes:
+        """Unwraps (or, at first enrolment, creates) the subject's key through the case key."""
+        case_row = session.scalars(
+            select(m.DataKey).where(m.DataKey.case_id == case_id, m.DataKey.subject_pk.is_(None))
+        ).first()
+        now = self._lc.clock.now()
+        if case_row is None:
+            if not create:
+                raise LookupError(f"case {case_id} has no data key")
+            case_key, wrapped = self._keys.new_key(None, crypto.case_key_aad(case_id))
+            session.add(m.DataKey(case_id=case_id, subject_pk=None, wrapped=wrapped, created_at=now))
+        else:
+            case_key = self._keys.unwrap(None, case_row.wrapped, crypto.case_key_aad(case_id))
+        aad = crypto.subject_key_aad(case_id, subject_pk)
+        subject_row = session.scalars(
+            select(m.DataKey).where(m.DataKey.case_id == case_id, m.DataKey.subject_pk == subject_pk)
+        ).first()
+        if subject_row is not None:
+            return self._keys.unwrap(case_key, subject_row.wrapped, aad)
+        if not create:
+            raise LookupError(f"subject {subject_pk} of case {case_id} has no data key")
+        key, wrapped = self._keys.new_key(case_key, aad)
+        session.add(m.DataKey(case_id=case_id, subject_pk=subject_pk, wrapped=wrapped, created_at=now))
+        return key
+
+    def model_dim(self, model: str) -> int:
+        dim = self.models.get(model)
+        if dim is None:
+            raise PolicyError(
+                Kind.INVALID_ARGUMENT, "MODEL_UNKNOWN",
+                f"model {model!r} is not served here; models: {', '.join(sorted(self.models))}",
+            )
+        return dim
+
+    # --- start-up -------------------------------------------------------------------------
+
+    def rebuild(self) -> int:
+        """Loads the templates of active subjects of open cases, and nothing else (decision 1)."""
+        loaded = 0
+        with self._lock.write(), self._lc.db.transaction() as session:
+            subjects = session.execute(
+                select(m.Subject.case_id, m.Subject.pk)
+                .join(m.Case, m.Case.id == m.Subject.case_id)
+                .where(m.Case.state == m.CASE_OPEN, m.Subject.state == m.SUBJECT_ACTIVE)
+                .order_by(m.Subject.pk)
+            ).all()
+            for case_id, subject_pk in subjects:
+                templates = list(
+                    session.scalars(
+                        select(m.FaceTemplate).where(m.FaceTemplate.subject_pk == subject_pk)
+                    )
+                )
+                if not templates:
+                    continue
+                key = self._subject_key(session, case_id, subject_pk, create=False)
+                by_model: dict[str, tuple[list[str], list[Vector]]] = {}
+                for template in templates:
+                    if template.model not in self._galleries:
+                        continue  # Reported by the caller: stored under a model not served now.
+                    plain = crypto.decrypt(
+                        key, template.nonce, template.ciphertext,
+                        crypto.template_aad(case_id, subject_pk, template.id, template.model),
+                    )
+                    ids, vectors = by_model.setdefault(template.model, ([], []))
+                    ids.append(template.id)
+                    vectors.append(np.frombuffer(plain, dtype="<f4").astype(np.float32))
+                for model, (ids, vectors) in by_model.items():
+                    self._galleries[model].add(case_id, subject_pk, ids, np.stack(vectors))
+                    loaded += len(ids)
+        return loaded
+
+    def unserved_models(self) -> dict[str, int]:
+        """Models that stored templates were made with but that are not configured now."""
+        with self._lc.db.transaction() as session:
+            rows = session.execute(
+                select(m.FaceTemplate.model, func.count()).group_by(m.FaceTemplate.model)
+            ).tuples()
+            return {model: count for model, count in rows if model not in self.models}
+
+    # --- enrolment ------------------------------------------------------------------------
+
+    def enroll(
+        self, actor: str, case_id: str, subject_id: str, vector: Vector, model: str, reason: str
+    ) -> m.FaceTemplate:
+        """P1: stores the template encrypted and makes it matchable, atomically with its audit."""
+        reason = require_reason(reason)
+        dim = self.model_dim(model)
+        if vector.shape != (dim,):
+            raise ValueError("vector does not have the model's dimension")
+        template_id = secrets.token_hex(8)
+        with self._lock.write():
+            with self._lc.db.transaction() as session:
+                subject = self._lc.targetable_subject(session, case_id, subject_id)
+                key = self._subject_key(session, case_id, subject.pk, create=True)
+                nonce, ciphertext = crypto.encrypt(
+                    key, vector.astype("<f4").tobytes(),
+                    crypto.template_aad(case_id, subject.pk, template_id, model),
+                )
+                template = m.FaceTemplate(
+                    id=template_id, case_id=case_id, subject_pk=subject.pk, model=model, dim=dim,
+                    nonce=nonce, ciphertext=ciphertext, created_at=self._lc.clock.now(),
+                    created_by=actor,
+                )
+                session.add(template)
+                self._lc.audit.append(
+                    session, actor=actor, action="face.enroll",
+                    resource=f"cases/{case_id}/subjects/{subject_id}", reason=reason, count=1,
+                    detail={"template": template_id, "model": model, "rule": "P1"},
+                )
+            self._galleries[model].add(case_id, subject.pk, [template_id], vector[np.newaxis, :])
+        return template
+
+    def templates(self, case_id: str, subject_id: str) -> list[m.FaceTemplate]:
+        with self._lc.db.transaction() as session:
+            subject = self._lc.subject(session, case_id, subject_id)
+            return list(
+                session.scalars(
+                    select(m.FaceTemplate)
+                    .where(m.FaceTemplate.subject_pk == subject.pk)
+                    .order_by(m.FaceTemplate.created_at, m.FaceTemplate.id)
+                )
+            )
+
+    # --- search ---------------------------------------------------------------------------
+
+    def search(
+        self, actor: str, case_ids: list[str], probes: list[Vector], model: str, reason: str,
+        top_k: int, min_score: float,
+    ) -> list[list[FaceMatch]]:
+        """Exact search of the probes in the named open cases; the probes are not kept (P7)."""
+        reason = require_reason(reason)
+        if not case_ids:
+            raise PolicyError(Kind.INVALID_ARGUMENT, "FIELD_INVALID", "name at least one case to search")
+        if len(set(case_ids)) != len(case_ids) or len(case_ids) > MAX_CASES_PER_SEARCH:
+            raise PolicyError(
+                Kind.INVALID_ARGUMENT, "FIELD_INVALID",
+                f"name each case once, at most {MAX_CASES_PER_SEARCH} cases per search",
+            )
+        if not 1 <= top_k <= MAX_TOP_K:
+            raise PolicyError(
+                Kind.INVALID_ARGUMENT, "FIELD_INVALID", f"top_k must be between 1 and {MAX_TOP_K}"
+            )
+        if not -1.0 <= min_score <= 1.0:
+            raise PolicyError(
+                Kind.INVALID_ARGUMENT, "FIELD_INVALID", "min_score must be between -1 and 1"
+            )
+        self.model_dim(model)
+        batch = np.stack(probes).astype(np.float32)
+        with self._lock.read():
+            gallery_hits = self._galleries[model].search(case_ids, batch, top_k, min_score)
+        del batch  # P7: the probe is used for this match only.
+        wanted = {hit.template_id for hits in gallery_hits for hit in hits}
+        with self._lc.db.transaction() as session:
+            for case_id in case_ids:
+                self._lc.open_case(session, case_id)
+            confirmed: dict[str, str] = {}
+            if wanted:
+                confirmed = dict(
+                    session.execute(
+                        select(m.FaceTemplate.id, m.Subject.subject_id)
+                        .join(m.Subject, m.Subject.pk == m.FaceTemplate.subject_pk)
+                        .join(m.Case, m.Case.id == m.FaceTemplate.case_id)
+                        .where(
+                            m.FaceTemplate.id.in_(wanted),
+                            m.Subject.state == m.SUBJECT_ACTIVE,
+                            m.Case.state == m.CASE_OPEN,
+                        )
+                    ).tuples().all()
+                )
+            results = [
+                [
+                    FaceMatch(hit.case_id, confirmed[hit.template_id], hit.template_id, hit.score)
+                    for hit in hits
+                    if hit.template_id in confirmed
+                ]
+                for hits in gallery_hits
+            ]
+            count = sum(len(matches) for matches in results)
+            self._lc.audit.append(
+                session, actor=actor, action="faces.search", resource=search_resource(case_ids),
+                reason=reason, count=count,
+                detail={"cases": case_ids, "probes": len(probes), "top_k": top_k,
+                        "min_score": round(min_score, 4), "model": model},
+            )
+        return results
+
+    def contains_vector(self, vector: Vector) -> bool:
+        with self._lock.read():
+            return any(g.contains_vector(vector) for g in self._galleries.values())
+
+    def size(self) -> int:
+        with self._lock.read():
+            return sum(len(g) for g in self._galleries.values())
+
+
+def search_resource(case_ids: list[str]) -> str:
+    """The audit resource of a search: the case, or the first case and how many more."""
+    first = f"cases/{case_ids[0]}" if case_ids else "cases"
+    return first if len(case_ids) <= 1 else f"{first}+{len(case_ids) - 1}"

@@ -1,0 +1,150 @@
+"""The service process: start-up order, health, and shutdown.
+
+Start-up order matters for the policy: the gRPC port opens first with health NOT_SERVING (so an
+orchestrator sees a live process) and every call answered UNAVAILABLE; then every pending purge
+that no legal hold suspends is finished; then the galleries are rebuilt from the database with
+only what may be matched; only then does health report SERVING (decision 4). A crash therefore
+never brings back data whose legal basis ended.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from concurrent import futures
+from dataclasses import dataclass, field
+from types import FrameType
+
+import faiss
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from lifecycle.audit import AuditLog
+from lifecycle.cases import Lifecycle
+from lifecycle.clock import Clock, FileClock, SystemClock
+from lifecycle.db import Database
+from lifecycle.purge import PurgeWorker
+from matcher.config import Settings
+from matcher.crypto import KeyRing
+from matcher.face_matching import FaceMatcher
+from matcher.transport.audit_service import AuditService
+from matcher.transport.auth import TokenAuthenticator
+from matcher.transport.case_service import CaseService
+from matcher.transport.face_service import FaceService
+from matcher.v1 import audit_pb2, audit_pb2_grpc, cases_pb2, cases_pb2_grpc, faces_pb2, faces_pb2_grpc
+
+log = logging.getLogger("matcher")
+SERVICE_NAMES = (
+    cases_pb2.DESCRIPTOR.services_by_name["CaseService"].full_name,
+    faces_pb2.DESCRIPTOR.services_by_name["FaceService"].full_name,
+    audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
+)
+
+
+@dataclass
+class App:
+    """Everything the servicers share."""
+
+    settings: Settings
+    clock: Clock
+    db: Database
+    lifecycle: Lifecycle
+    faces: FaceMatcher
+    worker: PurgeWorker
+    auth: TokenAuthenticator
+    ready: threading.Event = field(default_factory=threading.Event)
+
+
+def build_app(settings: Settings, clock: Clock | None = None) -> App:
+    settings.resolved()
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if clock is None:
+        if settings.clock_file is not None:
+            log.warning("clock read from %s: for tests only, never in production", settings.clock_file)
+            clock = FileClock(settings.clock_file)
+        else:
+            clock = SystemClock()
+    assert settings.kek_file is not None
+    keyring = KeyRing.load(settings.kek_file)
+    db = Database(settings.database_url)
+    audit = AuditLog(db, clock, keyring.derive("matcher audit chain v1"), settings.audit_anchor_file)
+    lifecycle = Lifecycle(db, clock, audit)
+    faces = FaceMatcher(lifecycle, keyring, settings.face_models)
+    worker = PurgeWorker(lifecycle)
+    auth = TokenAuthenticator(settings.tokens_file, settings.client_token_file)
+    return App(settings, clock, db, lifecycle, faces, worker, auth)
+
+
+def prepare(app: App) -> None:
+    """Finishes due purges, rebuilds the galleries, then opens for business."""
+    next_due = app.worker.run_due()
+    if next_due is not None:
+        log.info("purges suspended by legal holds; next falls due at %s", next_due.isoformat())
+    loaded = app.faces.rebuild()
+    for model, count in app.faces.unserved_models().items():
+        log.warning(
+            "%d stored templates were made by model %r, which is not configured: they are not "
+            "matched; configure the model again or re-enrol those subjects", count, model,
+        )
+    log.info("galleries rebuilt: %d templates matchable", loaded)
+    app.worker.start()
+    app.ready.set()
+
+
+def make_server(app: App) -> tuple[grpc.Server, health.HealthServicer, int]:
+    limit = app.settings.max_message_bytes
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=app.settings.grpc_workers),
+        options=[
+            ("grpc.max_receive_message_length", limit),
+            ("grpc.max_send_message_length", limit),
+            # Two servers on one port would split calls between two different in-memory galleries.
+            ("grpc.so_reuseport", 0),
+        ],
+    )
+    cases_pb2_grpc.add_CaseServiceServicer_to_server(CaseService(app), server)
+    faces_pb2_grpc.add_FaceServiceServicer_to_server(FaceService(app), server)
+    audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditService(app), server)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    for name in ("", *SERVICE_NAMES):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    reflection.enable_server_reflection(
+        (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
+    port = server.add_insecure_port(app.settings.listen)
+    if port == 0:
+        raise SystemExit(f"cannot listen on {app.settings.listen}")
+    return server, health_servicer, port
+
+
+def set_serving(health_servicer: health.HealthServicer) -> None:
+    for name in ("", *SERVICE_NAMES):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+
+def serve(settings: Settings) -> None:
+    """Runs the service until SIGINT or SIGTERM."""
+    faiss.omp_set_num_threads(settings.faiss_threads)
+    app = build_app(settings)
+    server, health_servicer, port = make_server(app)
+    server.start()
+    log.info("listening on %s (port %d); finishing pending purges before serving", settings.listen, port)
+    prepare(app)
+    set_serving(health_servicer)
+    log.info("SERVING")
+    stopped = threading.Event()
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %d: stopping", signum)
+        stopped.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    stopped.wait()
+    health_servicer.enter_graceful_shutdown()
+    server.stop(grace=5).wait()
+    app.worker.stop()
+    app.db.dispose()

@@ -1,0 +1,1 @@
+"""Thin gRPC servicers: proto <-> domain, authentication, error mapping, audit of every call."""

@@ -1,0 +1,141 @@
+"""CaseService: cases, subjects, legal holds and purges (P1-P4)."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+
+from sqlalchemy import func, select
+
+from lifecycle import models as m
+from lifecycle.cases import HoldView
+from lifecycle.errors import Kind, PolicyError
+from matcher.transport import convert, names, paging
+from matcher.transport.calls import rpc
+from matcher.v1 import cases_pb2, cases_pb2_grpc
+
+
+def _counts(app: Any, column: Any, keys: list[Any]) -> dict[Any, int]:
+    if not keys:
+        return {}
+    with app.lifecycle.db.transaction() as session:
+        query = select(column, func.count()).where(column.in_(keys)).group_by(column)
+        return dict(session.execute(query).tuples().all())
+
+
+def _enum_value(enum: Any, value: int, what: str) -> str:
+    if value == 0:
+        raise PolicyError(Kind.INVALID_ARGUMENT, "FIELD_INVALID", f"{what} is required")
+    return str(enum.Name(value)).lower()
+
+
+class CaseService(cases_pb2_grpc.CaseServiceServicer):
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def _case_message(self, row: m.Case) -> cases_pb2.Case:
+        counts = _counts(self.app, m.FaceTemplate.case_id, [row.id])
+        return convert.case(row, counts.get(row.id, 0))
+
+    def _subject_message(self, row: m.Subject) -> cases_pb2.Subject:
+        counts = _counts(self.app, m.FaceTemplate.subject_pk, [row.pk])
+        return convert.subject(row, counts.get(row.pk, 0))
+
+    @rpc("case.create", lambda r: f"cases/{r.case_id}", audits_itself=True)
+    def CreateCase(self, request: cases_pb2.CreateCaseRequest, actor: str) -> cases_pb2.Case:
+        row = self.app.lifecycle.create_case(actor, request.case_id, request.case.title, request.reason)
+        return convert.case(row, 0)
+
+    @rpc("case.get", lambda r: r.name)
+    def GetCase(self, request: cases_pb2.GetCaseRequest, actor: str) -> cases_pb2.Case:
+        case_id = names.case_id(request.name)
+        with self.app.lifecycle.db.transaction() as session:
+            row = self.app.lifecycle.case(session, case_id)
+        return self._case_message(row)
+
+    @rpc("case.list", lambda r: "cases", count=lambda resp: len(resp.cases))
+    def ListCases(self, request: cases_pb2.ListCasesRequest, actor: str) -> cases_pb2.ListCasesResponse:
+        size = paging.page_size(request.page_size)
+        state = cases_pb2.Case.State.Name(request.state).lower() if request.state else None
+        rows = self.app.lifecycle.list_cases(state, paging.decode(request.page_token), size + 1)
+        counts = _counts(self.app, m.FaceTemplate.case_id, [r.id for r in rows[:size]])
+        return cases_pb2.ListCasesResponse(
+            cases=[convert.case(r, counts.get(r.id, 0)) for r in rows[:size]],
+            next_page_token=paging.encode(rows[size - 1].id) if len(rows) > size else "",
+        )
+
+    @rpc("case.close", lambda r: r.name, audits_itself=True)
+    def CloseCase(self, request: cases_pb2.CloseCaseRequest, actor: str) -> cases_pb2.Case:
+        row = self.app.lifecycle.close_case(actor, names.case_id(request.name), request.reason)
+        return self._case_message(row)
+
+    @rpc("subject.create", lambda r: f"{r.parent}/subjects/{r.subject_id}", audits_itself=True)
+    def CreateSubject(self, request: cases_pb2.CreateSubjectRequest, actor: str) -> cases_pb2.Subject:
+        role = _enum_value(cases_pb2.Subject.Role, request.subject.role, "the subject's role")
+        row = self.app.lifecycle.create_subject(
+            actor, names.case_id(request.parent), request.subject_id, request.subject.label, role,
+            request.reason,
+        )
+        return convert.subject(row, 0)
+
+    @rpc("subject.get", lambda r: r.name)
+    def GetSubject(self, request: cases_pb2.GetSubjectRequest, actor: str) -> cases_pb2.Subject:
+        case_id, subject_id = names.subject_ids(request.name)
+        with self.app.lifecycle.db.transaction() as session:
+            row = self.app.lifecycle.subject(session, case_id, subject_id)
+        return self._subject_message(row)
+
+    @rpc("subject.list", lambda r: r.parent, count=lambda resp: len(resp.subjects))
+    def ListSubjects(
+        self, request: cases_pb2.ListSubjectsRequest, actor: str
+    ) -> cases_pb2.ListSubjectsResponse:
+        size = paging.page_size(request.page_size)
+        rows = self.app.lifecycle.list_subjects(
+            names.case_id(request.parent), paging.decode(request.page_token), size + 1
+        )
+        counts = _counts(self.app, m.FaceTemplate.subject_pk, [r.pk for r in rows[:size]])
+        return cases_pb2.ListSubjectsResponse(
+            subjects=[convert.subject(r, counts.get(r.pk, 0)) for r in rows[:size]],
+            next_page_token=paging.encode(rows[size - 1].subject_id) if len(rows) > size else "",
+        )
+
+    @rpc("subject.release", lambda r: r.name, audits_itself=True)
+    def ReleaseSubject(self, request: cases_pb2.ReleaseSubjectRequest, actor: str) -> cases_pb2.Subject:
+        case_id, subject_id = names.subject_ids(request.name)
+        row = self.app.lifecycle.release_subject(actor, case_id, subject_id, request.reason)
+        return self._subject_message(row)
+
+    @rpc("hold.place", lambda r: f"{r.parent}/legalHolds", audits_itself=True)
+    def PlaceLegalHold(
+        self, request: cases_pb2.PlaceLegalHoldRequest, actor: str
+    ) -> cases_pb2.LegalHold:
+        hold = request.legal_hold
+        kind = cases_pb2.LegalHold.AuthorityKind.Name(hold.authority_kind).lower()
+        row = self.app.lifecycle.place_hold(
+            actor, names.case_id(request.parent), authority_kind=kind, authority=hold.authority,
+            placed_by=hold.placed_by,
+            end_at=hold.end_time.ToDatetime(tzinfo=UTC) if hold.HasField("end_time") else None,
+            reason=request.reason,
+        )
+        return convert.hold(HoldView(row, "active"))
+
+    @rpc("hold.lift", lambda r: r.name, audits_itself=True)
+    def LiftLegalHold(self, request: cases_pb2.LiftLegalHoldRequest, actor: str) -> cases_pb2.LegalHold:
+        case_id, hold_id = names.hold_ids(request.name)
+        self.app.lifecycle.lift_hold(actor, case_id, hold_id, request.reason)
+        views = self.app.lifecycle.list_holds(case_id)
+        return next(convert.hold(v) for v in views if v.hold.id == hold_id)
+
+    @rpc("hold.list", lambda r: r.parent, count=lambda resp: len(resp.legal_holds))
+    def ListLegalHolds(
+        self, request: cases_pb2.ListLegalHoldsRequest, actor: str
+    ) -> cases_pb2.ListLegalHoldsResponse:
+        views = self.app.lifecycle.list_holds(names.case_id(request.parent))
+        return cases_pb2.ListLegalHoldsResponse(legal_holds=[convert.hold(v) for v in views])
+
+    @rpc("purge.list", lambda r: r.parent or "purges", count=lambda resp: len(resp.purges))
+    def ListPurges(self, request: cases_pb2.ListPurgesRequest, actor: str) -> cases_pb2.ListPurgesResponse:
+        case_id = names.case_id(request.parent) if request.parent else None
+        views = self.app.lifecycle.list_purges(case_id)
+        return cases_pb2.ListPurgesResponse(purges=[convert.purge(v) for v in views])
+

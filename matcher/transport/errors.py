@@ -1,0 +1,64 @@
+"""Refusals as gRPC statuses with google.rpc error details (AIP-193).
+
+Each refusal carries ``google.rpc.ErrorInfo`` with the machine-readable reason (a name of
+``matcher.v1.ErrorReason``), domain ``matcher.v1`` and, where a policy rule decided it, the
+rule's id in the metadata; the message says what to do about it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from lifecycle.errors import Kind, PolicyError
+from matcher.v1 import errors_pb2
+
+DOMAIN = "matcher.v1"
+
+_CODES = {
+    Kind.NOT_FOUND: grpc.StatusCode.NOT_FOUND,
+    Kind.ALREADY_EXISTS: grpc.StatusCode.ALREADY_EXISTS,
+    Kind.FAILED_PRECONDITION: grpc.StatusCode.FAILED_PRECONDITION,
+    Kind.INVALID_ARGUMENT: grpc.StatusCode.INVALID_ARGUMENT,
+}
+
+
+@dataclass(frozen=True)
+class Refusal:
+    code: grpc.StatusCode
+    reason: str
+    message: str
+    rule: str | None = None
+
+    @classmethod
+    def from_policy(cls, error: PolicyError) -> Refusal:
+        return cls(_CODES[error.kind], error.reason, error.message, error.rule)
+
+    def to_status(self) -> grpc.Status:
+        errors_pb2.ErrorReason.Value(self.reason)  # Every reason must be in the contract.
+        info = error_details_pb2.ErrorInfo(reason=self.reason, domain=DOMAIN)
+        if self.rule:
+            info.metadata["rule"] = self.rule
+        detail = any_pb2.Any()
+        detail.Pack(info)
+        status = status_pb2.Status(
+            code=getattr(code_pb2, self.code.name), message=self.message, details=[detail]
+        )
+        return rpc_status.to_status(status)
+
+
+def error_info(error: grpc.RpcError) -> error_details_pb2.ErrorInfo | None:
+    """The ErrorInfo of a failed call, for clients (None when the server sent none)."""
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    if status is None:
+        return None
+    for detail in status.details:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            return info
+    return None

@@ -1,0 +1,1 @@
+"""Generated gRPC code for the matcher.v1 contract: do not edit."""
