@@ -146,7 +146,7 @@ class FaceMatcher:
         with self._lc.db.transaction() as session:
             rows = session.execute(
                 select(m.FaceTemplate.model, func.count()).group_by(m.FaceTemplate.model)
-            ).tuples()
+            )
             return {model: count for model, count in rows if model not in self.models}
 
     # --- enrolment ------------------------------------------------------------------------
@@ -237,7 +237,7 @@ class FaceMatcher:
                             m.Subject.state == m.SUBJECT_ACTIVE,
                             m.Case.state == m.CASE_OPEN,
                         )
-                    ).tuples().all()
+                    ).all()
                 )
             results = [
                 [

@@ -20,7 +20,7 @@ def _counts(app: Any, column: Any, keys: list[Any]) -> dict[Any, int]:
         return {}
     with app.lifecycle.db.transaction() as session:
         query = select(column, func.count()).where(column.in_(keys)).group_by(column)
-        return dict(session.execute(query).tuples().all())
+        return dict(session.execute(query).all())
 
 
 def _enum_value(enum: Any, value: int, what: str) -> str:
