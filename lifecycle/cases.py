@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from lifecycle import faults
 from lifecycle import models as m
 from lifecycle.audit import REFUSED, AuditLog
 from lifecycle.clock import Clock
@@ -236,6 +237,7 @@ class Lifecycle:
                     session, actor=actor, action="case.close", resource=f"cases/{case_id}",
                     reason=reason, detail={"rule": "P3"},
                 )
+            faults.hit("case.after_close_commit")
             self._ended(case_id, None)
         return case
 

@@ -1,0 +1,84 @@
+"""P3 under crashes: ``kill -9`` at every step of a purge, then a restart.
+
+The server is a real subprocess that SIGKILLs itself at a fault point. After a restart the purge
+completes before the server reports SERVING, the closed case's template never answers, and the
+receipt is in the audit log exactly once.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, select
+
+from lifecycle import models as m
+from matcher.client import MatcherError
+from tests.conftest import BACKENDS, START, database_url, near, unit
+from tests.serverproc import ServerProcess
+
+FAULT_POINTS = [
+    "case.after_close_commit",
+    "purge.after_key_destroyed",
+    "purge.after_rows_deleted",
+    "purge.after_checkpoint",
+    "purge.after_receipt",
+]
+
+
+@pytest.fixture(params=BACKENDS)
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerProcess]:
+    data_dir = tmp_path / "data"
+    proc = ServerProcess(
+        data_dir, database_url(request.param, data_dir), tmp_path / "clock", tmp_path / "server.log"
+    )
+    proc.set_clock(START)
+    yield proc
+    proc.stop()
+
+
+def _count(url: str, model: type, case_id: str) -> int:
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        value = connection.execute(
+            select(func.count()).select_from(model).where(model.case_id == case_id)  # type: ignore[attr-defined]
+        ).scalar_one()
+    engine.dispose()
+    return int(value)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fault_point", FAULT_POINTS)
+def test_P3_purge_survives_kill_9_at_every_step(server: ServerProcess, fault_point: str) -> None:
+    server.start(fault_point=fault_point)
+    server.wait_serving()
+    face, kept = unit(1), unit(2)
+    with server.client() as client:
+        for case_id, vector in (("doomed", face), ("kept", kept)):
+            client.create_case(case_id, "Case", reason="r")
+            client.create_subject(case_id, "s", "suspect", reason="r")
+            client.enroll_face(case_id, "s", vector, reason="r")
+        client.enroll_face("doomed", "s", unit(3), reason="r")
+        try:
+            client.close_case("doomed", reason="closed before trial")
+        except MatcherError as error:  # Killed before it could answer: the commit decides.
+            assert error.code.name == "UNAVAILABLE"
+    assert server.wait_exit() == -signal.SIGKILL, "the fault point was not reached"
+
+    server.start()
+    server.wait_serving()
+    with server.client() as client:
+        [purge] = client.list_purges("doomed")
+        assert purge.state == purge.DONE, "the purge must complete before SERVING"
+        receipts = [r for r in client.audit_records(action="purge.receipt")]
+        assert [(r.resource, r.count) for r in receipts] == [("cases/doomed", 2)]
+        with pytest.raises(MatcherError) as error:
+            client.search_faces(["doomed"], face, reason="r")
+        assert error.value.reason == "CASE_CLOSED"
+        assert client.search_faces(["kept"], near(kept, 1), reason="r").results[0].matches
+        assert client.verify_audit().ok
+    assert _count(server.database_url, m.FaceTemplate, "doomed") == 0
+    assert _count(server.database_url, m.DataKey, "doomed") == 0
+    assert _count(server.database_url, m.FaceTemplate, "kept") == 1
