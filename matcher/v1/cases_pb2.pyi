@@ -163,7 +163,7 @@ class ReleaseSubjectRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class LegalHold(_message.Message):
-    __slots__ = ("name", "authority_kind", "authority", "placed_by", "subject", "create_time", "end_time", "state", "lift_time", "lift_reason")
+    __slots__ = ("name", "authority_kind", "authority", "placed_by", "create_time", "end_time", "state", "lift_time", "lift_reason")
     class AuthorityKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         AUTHORITY_KIND_UNSPECIFIED: _ClassVar[LegalHold.AuthorityKind]
@@ -186,7 +186,6 @@ class LegalHold(_message.Message):
     AUTHORITY_KIND_FIELD_NUMBER: _ClassVar[int]
     AUTHORITY_FIELD_NUMBER: _ClassVar[int]
     PLACED_BY_FIELD_NUMBER: _ClassVar[int]
-    SUBJECT_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     END_TIME_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -196,13 +195,12 @@ class LegalHold(_message.Message):
     authority_kind: LegalHold.AuthorityKind
     authority: str
     placed_by: str
-    subject: str
     create_time: _timestamp_pb2.Timestamp
     end_time: _timestamp_pb2.Timestamp
     state: LegalHold.State
     lift_time: _timestamp_pb2.Timestamp
     lift_reason: str
-    def __init__(self, name: _Optional[str] = ..., authority_kind: _Optional[_Union[LegalHold.AuthorityKind, str]] = ..., authority: _Optional[str] = ..., placed_by: _Optional[str] = ..., subject: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state: _Optional[_Union[LegalHold.State, str]] = ..., lift_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lift_reason: _Optional[str] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., authority_kind: _Optional[_Union[LegalHold.AuthorityKind, str]] = ..., authority: _Optional[str] = ..., placed_by: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state: _Optional[_Union[LegalHold.State, str]] = ..., lift_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lift_reason: _Optional[str] = ...) -> None: ...
 
 class PlaceLegalHoldRequest(_message.Message):
     __slots__ = ("parent", "legal_hold", "reason")

@@ -156,7 +156,7 @@ class CaseServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def PlaceLegalHold(self, request, context):
-        """P4: suspends destruction of a case's (or one subject's) data until lifted or expired.
+        """P4: suspends destruction of a case's data until lifted or expired.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

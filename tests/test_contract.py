@@ -1,0 +1,43 @@
+"""The gRPC contract: generated code in step with the protos, health and reflection served."""
+
+from __future__ import annotations
+
+import filecmp
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from matcher.server import SERVICE_NAMES
+from tests.conftest import Harness
+from tests.serverproc import REPO
+
+
+def test_generated_code_matches_the_protos(tmp_path: Path) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("generate", REPO / "protos" / "generate.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    written = module.generate(tmp_path)
+    assert written
+    for path in written:
+        checked_in = REPO / "matcher" / "v1" / path.name
+        assert filecmp.cmp(path, checked_in, shallow=False), f"{path.name} differs: run protos/generate.py"
+
+
+def test_health_reports_serving_and_reflection_lists_services(harness: Harness) -> None:
+    with grpc.insecure_channel(harness.target) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        for name in ("", *SERVICE_NAMES):
+            reply = health.Check(health_pb2.HealthCheckRequest(service=name), timeout=5)
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING
+        stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+        responses = stub.ServerReflectionInfo(
+            iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5
+        )
+        listed = {s.name for r in responses for s in r.list_services_response.service}
+    assert set(SERVICE_NAMES) <= listed
+    assert "grpc.health.v1.Health" in listed
