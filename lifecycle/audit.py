@@ -105,9 +105,7 @@ class AuditLog:
         record.hash = self._digest(record)
         session.add(record)
         if self._anchor_path is not None:
-            event.listen(
-                session, "after_commit", lambda _s: self._write_anchor(seq, record.hash), once=True
-            )
+            event.listen(session, "after_commit", lambda _s: self._write_anchor(seq, record.hash), once=True)
         return record
 
     def record(self, **fields: object) -> None:
@@ -164,24 +162,30 @@ class AuditLog:
                 checked += 1
                 if record.seq != expected_seq:
                     return Verification(
-                        False, checked, expected_seq,
-                        f"record {expected_seq} is missing (found {record.seq} next)", prev_hash,
+                        False,
+                        checked,
+                        expected_seq,
+                        f"record {expected_seq} is missing (found {record.seq} next)",
+                        prev_hash,
                     )
                 if record.prev_hash != prev_hash:
                     return Verification(
-                        False, checked, record.seq,
-                        "record does not follow the one before it (removed or reordered)", prev_hash,
+                        False,
+                        checked,
+                        record.seq,
+                        "record does not follow the one before it (removed or reordered)",
+                        prev_hash,
                     )
                 if not hmac.compare_digest(record.hash, self._digest(record)):
-                    return Verification(
-                        False, checked, record.seq, "record content was altered", prev_hash
-                    )
+                    return Verification(False, checked, record.seq, "record content was altered", prev_hash)
                 prev_hash, expected_seq = record.hash, record.seq + 1
         anchor_seq, anchor_hash = self._read_anchor()
         last_seq = expected_seq - 1
         if anchor_seq > last_seq:
             return Verification(
-                False, checked, last_seq + 1,
+                False,
+                checked,
+                last_seq + 1,
                 f"log truncated: the anchor outside the database names record {anchor_seq}, "
                 f"the log ends at {last_seq}",
                 prev_hash,
@@ -191,8 +195,10 @@ class AuditLog:
                 at_anchor = session.get(AuditRecord, anchor_seq)
             if at_anchor is None or at_anchor.hash != anchor_hash:
                 return Verification(
-                    False, checked, anchor_seq,
-                    "the record named by the anchor outside the database was replaced", prev_hash,
+                    False,
+                    checked,
+                    anchor_seq,
+                    "the record named by the anchor outside the database was replaced",
+                    prev_hash,
                 )
         return Verification(True, checked, 0, "", prev_hash)
-

@@ -56,9 +56,7 @@ def require_reason(reason: str) -> str:
             rule="P12",
         )
     if len(reason) > 1000:
-        raise PolicyError(
-            Kind.INVALID_ARGUMENT, "FIELD_INVALID", "the reason is longer than 1000 characters"
-        )
+        raise PolicyError(Kind.INVALID_ARGUMENT, "FIELD_INVALID", "the reason is longer than 1000 characters")
     return reason
 
 
@@ -104,8 +102,13 @@ class Lifecycle:
         if error.rule:
             detail["rule"] = error.rule
         self.audit.record(
-            actor=actor, action=action, resource=resource, reason=reason,
-            outcome=REFUSED, code=error.reason, detail=detail,
+            actor=actor,
+            action=action,
+            resource=resource,
+            reason=reason,
+            outcome=REFUSED,
+            code=error.reason,
+            detail=detail,
         )
 
     # --- lookups used inside callers' transactions ---------------------------------------
@@ -165,9 +168,7 @@ class Lifecycle:
         return subject
 
     def template_count(self, session: Session, case_id: str, subject_pk: int | None = None) -> int:
-        query = select(func.count()).select_from(m.FaceTemplate).where(
-            m.FaceTemplate.case_id == case_id
-        )
+        query = select(func.count()).select_from(m.FaceTemplate).where(m.FaceTemplate.case_id == case_id)
         if subject_pk is not None:
             query = query.where(m.FaceTemplate.subject_pk == subject_pk)
         return session.scalar(query) or 0
@@ -188,12 +189,18 @@ class Lifecycle:
                     Kind.ALREADY_EXISTS, "CASE_ALREADY_EXISTS", f"case {case_id!r} already exists"
                 )
             case = m.Case(
-                id=case_id, title=title, state=m.CASE_OPEN, created_at=self.clock.now(),
+                id=case_id,
+                title=title,
+                state=m.CASE_OPEN,
+                created_at=self.clock.now(),
                 created_by=actor,
             )
             session.add(case)
             self.audit.append(
-                session, actor=actor, action="case.create", resource=f"cases/{case_id}",
+                session,
+                actor=actor,
+                action="case.create",
+                resource=f"cases/{case_id}",
                 reason=reason,
             )
         return case
@@ -228,14 +235,22 @@ class Lifecycle:
                 case.state, case.closed_at, case.close_reason = m.CASE_CLOSED, now, reason
                 session.add(
                     m.Purge(
-                        case_id=case_id, subject_pk=None, trigger=m.TRIGGER_CASE_CLOSED,
-                        reason=reason, requested_by=actor, requested_at=now,
+                        case_id=case_id,
+                        subject_pk=None,
+                        trigger=m.TRIGGER_CASE_CLOSED,
+                        reason=reason,
+                        requested_by=actor,
+                        requested_at=now,
                         state=m.PURGE_PENDING,
                     )
                 )
                 self.audit.append(
-                    session, actor=actor, action="case.close", resource=f"cases/{case_id}",
-                    reason=reason, detail={"rule": "P3"},
+                    session,
+                    actor=actor,
+                    action="case.close",
+                    resource=f"cases/{case_id}",
+                    reason=reason,
+                    detail={"rule": "P3"},
                 )
             faults.hit("case.after_close_commit")
             self._ended(case_id, None)
@@ -250,7 +265,8 @@ class Lifecycle:
         subject_id = check_id(subject_id or new_id(), "subject id")
         if role not in m.ROLES:
             raise PolicyError(
-                Kind.INVALID_ARGUMENT, "FIELD_INVALID",
+                Kind.INVALID_ARGUMENT,
+                "FIELD_INVALID",
                 "a subject needs a role: person of interest, suspect, witness or victim",
             )
         label = label.strip() or subject_id
@@ -259,23 +275,29 @@ class Lifecycle:
         with self.db.transaction() as session:
             self.open_case(session, case_id)
             exists = session.scalars(
-                select(m.Subject.pk).where(
-                    m.Subject.case_id == case_id, m.Subject.subject_id == subject_id
-                )
+                select(m.Subject.pk).where(m.Subject.case_id == case_id, m.Subject.subject_id == subject_id)
             ).first()
             if exists is not None:
                 raise PolicyError(
-                    Kind.ALREADY_EXISTS, "SUBJECT_ALREADY_EXISTS",
+                    Kind.ALREADY_EXISTS,
+                    "SUBJECT_ALREADY_EXISTS",
                     f"subject {subject_id!r} already exists in case {case_id!r}",
                 )
             subject = m.Subject(
-                case_id=case_id, subject_id=subject_id, label=label, role=role,
-                state=m.SUBJECT_ACTIVE, created_at=self.clock.now(),
+                case_id=case_id,
+                subject_id=subject_id,
+                label=label,
+                role=role,
+                state=m.SUBJECT_ACTIVE,
+                created_at=self.clock.now(),
             )
             session.add(subject)
             self.audit.append(
-                session, actor=actor, action="subject.create",
-                resource=f"cases/{case_id}/subjects/{subject_id}", reason=reason,
+                session,
+                actor=actor,
+                action="subject.create",
+                resource=f"cases/{case_id}/subjects/{subject_id}",
+                reason=reason,
                 detail={"role": role},
             )
         return subject
@@ -301,25 +323,36 @@ class Lifecycle:
                 subject = self.subject(session, case_id, subject_id)
                 if subject.state != m.SUBJECT_ACTIVE:
                     raise PolicyError(
-                        Kind.FAILED_PRECONDITION, "SUBJECT_RELEASED",
-                        f"subject {subject_id!r} was already released", rule="P2",
+                        Kind.FAILED_PRECONDITION,
+                        "SUBJECT_RELEASED",
+                        f"subject {subject_id!r} was already released",
+                        rule="P2",
                     )
                 now = self.clock.now()
                 subject.state, subject.released_at, subject.release_reason = (
-                    m.SUBJECT_RELEASED, now, reason,
+                    m.SUBJECT_RELEASED,
+                    now,
+                    reason,
                 )
                 case = self.case(session, case_id)
                 if case.state == m.CASE_OPEN:  # A closed case's purge covers the subject already.
                     session.add(
                         m.Purge(
-                            case_id=case_id, subject_pk=subject.pk,
-                            trigger=m.TRIGGER_SUBJECT_RELEASED, reason=reason,
-                            requested_by=actor, requested_at=now, state=m.PURGE_PENDING,
+                            case_id=case_id,
+                            subject_pk=subject.pk,
+                            trigger=m.TRIGGER_SUBJECT_RELEASED,
+                            reason=reason,
+                            requested_by=actor,
+                            requested_at=now,
+                            state=m.PURGE_PENDING,
                         )
                     )
                 self.audit.append(
-                    session, actor=actor, action="subject.release",
-                    resource=f"cases/{case_id}/subjects/{subject_id}", reason=reason,
+                    session,
+                    actor=actor,
+                    action="subject.release",
+                    resource=f"cases/{case_id}/subjects/{subject_id}",
+                    reason=reason,
                     detail={"rule": "P2"},
                 )
             self._ended(case_id, subject.pk)
@@ -333,8 +366,15 @@ class Lifecycle:
         return "active" if hold.end_at > now else "expired"
 
     def place_hold(
-        self, actor: str, case_id: str, *, authority_kind: str, authority: str, placed_by: str,
-        end_at: datetime | None, reason: str,
+        self,
+        actor: str,
+        case_id: str,
+        *,
+        authority_kind: str,
+        authority: str,
+        placed_by: str,
+        end_at: datetime | None,
+        reason: str,
     ) -> m.LegalHold:
         """P4: a hold must cite its authority, name who placed it, and end."""
         reason = require_reason(reason)
@@ -350,8 +390,10 @@ class Lifecycle:
             problems.append("an end time in the future")
         if problems:
             raise PolicyError(
-                Kind.INVALID_ARGUMENT, "HOLD_INVALID",
-                "a legal hold needs " + ", ".join(problems) + " (P4)", rule="P4",
+                Kind.INVALID_ARGUMENT,
+                "HOLD_INVALID",
+                "a legal hold needs " + ", ".join(problems) + " (P4)",
+                rule="P4",
             )
         assert end_at is not None
         with self.db.transaction() as session:
@@ -359,28 +401,41 @@ class Lifecycle:
             if case.state == m.CASE_CLOSED:
                 started = session.scalars(
                     select(m.Purge.id).where(
-                        m.Purge.case_id == case_id, m.Purge.subject_pk.is_(None),
+                        m.Purge.case_id == case_id,
+                        m.Purge.subject_pk.is_(None),
                         m.Purge.state != m.PURGE_PENDING,
                     )
                 ).first()
                 if started is not None:
                     raise PolicyError(
-                        Kind.FAILED_PRECONDITION, "NOTHING_TO_HOLD",
+                        Kind.FAILED_PRECONDITION,
+                        "NOTHING_TO_HOLD",
                         f"case {case_id!r} is closed and its data is already destroyed (P3)",
                         rule="P4",
                     )
             hold = m.LegalHold(
-                id=new_id(), case_id=case_id, authority_kind=authority_kind,
-                authority=authority.strip(), placed_by=placed_by.strip(), reason=reason,
-                created_at=now, end_at=end_at,
+                id=new_id(),
+                case_id=case_id,
+                authority_kind=authority_kind,
+                authority=authority.strip(),
+                placed_by=placed_by.strip(),
+                reason=reason,
+                created_at=now,
+                end_at=end_at,
             )
             session.add(hold)
             self.audit.append(
-                session, actor=actor, action="hold.place",
-                resource=f"cases/{case_id}/legalHolds/{hold.id}", reason=reason,
+                session,
+                actor=actor,
+                action="hold.place",
+                resource=f"cases/{case_id}/legalHolds/{hold.id}",
+                reason=reason,
                 detail={
-                    "authority_kind": authority_kind, "authority": hold.authority,
-                    "placed_by": hold.placed_by, "end": end_at.isoformat(), "rule": "P4",
+                    "authority_kind": authority_kind,
+                    "authority": hold.authority,
+                    "placed_by": hold.placed_by,
+                    "end": end_at.isoformat(),
+                    "rule": "P4",
                 },
             )
         return hold
@@ -392,18 +447,24 @@ class Lifecycle:
             hold = session.get(m.LegalHold, hold_id)
             if hold is None or hold.case_id != case_id:
                 raise PolicyError(
-                    Kind.NOT_FOUND, "HOLD_NOT_FOUND",
+                    Kind.NOT_FOUND,
+                    "HOLD_NOT_FOUND",
                     f"legal hold {hold_id!r} does not exist in case {case_id!r}",
                 )
             if self.hold_state(hold, self.clock.now()) != "active":
                 raise PolicyError(
-                    Kind.FAILED_PRECONDITION, "HOLD_NOT_ACTIVE",
-                    f"legal hold {hold_id!r} is no longer active", rule="P4",
+                    Kind.FAILED_PRECONDITION,
+                    "HOLD_NOT_ACTIVE",
+                    f"legal hold {hold_id!r} is no longer active",
+                    rule="P4",
                 )
             hold.lifted_at, hold.lifted_by, hold.lift_reason = self.clock.now(), actor, reason
             self.audit.append(
-                session, actor=actor, action="hold.lift",
-                resource=f"cases/{case_id}/legalHolds/{hold_id}", reason=reason,
+                session,
+                actor=actor,
+                action="hold.lift",
+                resource=f"cases/{case_id}/legalHolds/{hold_id}",
+                reason=reason,
                 detail={"rule": "P4"},
             )
         for callback in self._purge_requested:
@@ -415,9 +476,7 @@ class Lifecycle:
         with self.db.transaction() as session:
             self.case(session, case_id)
             holds = session.scalars(
-                select(m.LegalHold).where(m.LegalHold.case_id == case_id).order_by(
-                    m.LegalHold.created_at
-                )
+                select(m.LegalHold).where(m.LegalHold.case_id == case_id).order_by(m.LegalHold.created_at)
             )
             return [HoldView(hold, self.hold_state(hold, now)) for hold in holds]
 
@@ -443,8 +502,7 @@ class Lifecycle:
             views = []
             for purge, subject_id in session.execute(query.order_by(m.Purge.id)):
                 held = (
-                    self.held_until(session, purge.case_id, now)
-                    if purge.state == m.PURGE_PENDING else None
+                    self.held_until(session, purge.case_id, now) if purge.state == m.PURGE_PENDING else None
                 )
                 views.append(PurgeView(purge, subject_id, held))
             return views

@@ -104,9 +104,7 @@ class PurgeWorker:
                 held_until = lc.held_until(session, purge.case_id, lc.clock.now())
                 if held_until is not None:
                     return held_until
-                purge.face_template_count = lc.template_count(
-                    session, purge.case_id, purge.subject_pk
-                )
+                purge.face_template_count = lc.template_count(session, purge.case_id, purge.subject_pk)
                 keys = delete(m.DataKey).where(m.DataKey.case_id == purge.case_id)
                 if purge.subject_pk is not None:
                     keys = keys.where(m.DataKey.subject_pk == purge.subject_pk)
@@ -142,8 +140,13 @@ class PurgeWorker:
                     subject = session.get_one(m.Subject, row.subject_pk)
                     resource += f"/subjects/{subject.subject_id}"
                 lc.audit.append(
-                    session, actor=SYSTEM_ACTOR, action="purge.receipt", resource=resource,
-                    reason=row.reason, count=row.face_template_count, code=row.trigger,
+                    session,
+                    actor=SYSTEM_ACTOR,
+                    action="purge.receipt",
+                    resource=resource,
+                    reason=row.reason,
+                    count=row.face_template_count,
+                    code=row.trigger,
                     detail={
                         "purge": f"purges/{purge_id}",
                         "requested_at": row.requested_at.isoformat(),

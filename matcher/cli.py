@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from matcher.client import AUTHORITY_KINDS, ROLES, MatcherClient, MatcherError
 
@@ -37,15 +38,16 @@ def _load_embedding(path: str) -> np.ndarray[Any, Any]:
     return np.asarray(vector, dtype=np.float32).reshape(-1)
 
 
-def _short(stamp: Any) -> str:
+def _short(stamp: Timestamp | None) -> str:
     if stamp is None or not stamp.seconds:
         return ""
     return stamp.ToDatetime(tzinfo=UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _enum(message: Message, field: str) -> str:
-    descriptor = message.DESCRIPTOR.fields_by_name[field].enum_type
-    return str(descriptor.values_by_number[getattr(message, field)].name)
+    enum = message.DESCRIPTOR.fields_by_name[field].enum_type
+    assert enum is not None, f"{field} is not an enum field"
+    return str(enum.values_by_number[getattr(message, field)].name)
 
 
 def _table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
@@ -79,8 +81,14 @@ CASE_COLS = ("CASE", "STATE", "TEMPLATES", "OPENED", "CLOSED", "TITLE")
 
 
 def _case_row(c: Any) -> list[object]:
-    return [c.name, _enum(c, "state"), c.face_template_count, _short(c.create_time),
-            _short(c.close_time), c.title]
+    return [
+        c.name,
+        _enum(c, "state"),
+        c.face_template_count,
+        _short(c.create_time),
+        _short(c.close_time),
+        c.title,
+    ]
 
 
 SUBJECT_COLS = ("SUBJECT", "ROLE", "STATE", "TEMPLATES", "LABEL")
@@ -94,36 +102,63 @@ HOLD_COLS = ("HOLD", "STATE", "KIND", "AUTHORITY", "PLACED BY", "ENDS")
 
 
 def _hold_row(h: Any) -> list[object]:
-    return [h.name, _enum(h, "state"), _enum(h, "authority_kind"), h.authority, h.placed_by,
-            _short(h.end_time)]
+    return [
+        h.name,
+        _enum(h, "state"),
+        _enum(h, "authority_kind"),
+        h.authority,
+        h.placed_by,
+        _short(h.end_time),
+    ]
 
 
 PURGE_COLS = ("PURGE", "CASE", "SUBJECT", "TRIGGER", "STATE", "TEMPLATES", "REQUESTED", "DONE", "HELD UNTIL")
 
 
 def _purge_row(p: Any) -> list[object]:
-    return [p.name, p.case, p.subject, _enum(p, "trigger"), _enum(p, "state"), p.face_template_count,
-            _short(p.request_time), _short(p.complete_time), _short(p.held_until)]
+    return [
+        p.name,
+        p.case,
+        p.subject,
+        _enum(p, "trigger"),
+        _enum(p, "state"),
+        p.face_template_count,
+        _short(p.request_time),
+        _short(p.complete_time),
+        _short(p.held_until),
+    ]
 
 
 AUDIT_COLS = ("SEQ", "TIME", "ACTOR", "ACTION", "OUTCOME", "RESOURCE", "COUNT", "CODE", "REASON")
 
 
 def _audit_row(r: Any) -> list[object]:
-    return [r.sequence, _short(r.time), r.actor, r.action, _enum(r, "outcome"), r.resource,
-            r.count, r.code, r.reason[:40]]
+    return [
+        r.sequence,
+        _short(r.time),
+        r.actor,
+        r.action,
+        _enum(r, "outcome"),
+        r.resource,
+        r.count,
+        r.code,
+        r.reason[:40],
+    ]
 
 
 def run_client(args: argparse.Namespace) -> int:
     out = Printer(args.json)
     with MatcherClient.connect(
-        args.target, token_file=Path(args.token_file) if args.token_file else None,
+        args.target,
+        token_file=Path(args.token_file) if args.token_file else None,
         timeout=args.timeout,
     ) as client:
         command = args.command
         if command == "case":
             if args.action == "create":
-                out.message(client.create_case(args.id or "", args.title, reason=args.reason), CASE_COLS, _case_row)
+                out.message(
+                    client.create_case(args.id or "", args.title, reason=args.reason), CASE_COLS, _case_row
+                )
             elif args.action == "get":
                 out.message(client.get_case(args.case), CASE_COLS, _case_row)
             elif args.action == "list":
@@ -146,28 +181,45 @@ def run_client(args: argparse.Namespace) -> int:
         elif command == "hold":
             if args.action == "place":
                 hold = client.place_legal_hold(
-                    args.case, authority_kind=args.kind, authority=args.authority,
-                    placed_by=args.placed_by, until=args.until, reason=args.reason,
+                    args.case,
+                    authority_kind=args.kind,
+                    authority=args.authority,
+                    placed_by=args.placed_by,
+                    until=args.until,
+                    reason=args.reason,
                 )
                 out.message(hold, HOLD_COLS, _hold_row)
             elif args.action == "lift":
-                out.message(client.lift_legal_hold(args.case, args.hold, reason=args.reason), HOLD_COLS, _hold_row)
+                out.message(
+                    client.lift_legal_hold(args.case, args.hold, reason=args.reason), HOLD_COLS, _hold_row
+                )
             elif args.action == "list":
                 out.messages(client.list_legal_holds(args.case), HOLD_COLS, _hold_row)
         elif command == "enroll":
             template = client.enroll_face(
-                args.case, args.subject, _load_embedding(args.embedding), reason=args.reason,
+                args.case,
+                args.subject,
+                _load_embedding(args.embedding),
+                reason=args.reason,
                 model=args.model or "",
             )
-            out.message(template, ("TEMPLATE", "MODEL", "CREATED"),
-                        lambda t: [t.name, t.model, _short(t.create_time)])
+            out.message(
+                template, ("TEMPLATE", "MODEL", "CREATED"), lambda t: [t.name, t.model, _short(t.create_time)]
+            )
         elif command == "templates":
-            out.messages(client.list_face_templates(args.case, args.subject), ("TEMPLATE", "MODEL", "CREATED"),
-                         lambda t: [t.name, t.model, _short(t.create_time)])
+            out.messages(
+                client.list_face_templates(args.case, args.subject),
+                ("TEMPLATE", "MODEL", "CREATED"),
+                lambda t: [t.name, t.model, _short(t.create_time)],
+            )
         elif command == "search":
             answer = client.search_faces(
-                args.case, _load_embedding(args.embedding), reason=args.reason, top_k=args.top_k,
-                min_score=args.min_score, model=args.model or "",
+                args.case,
+                _load_embedding(args.embedding),
+                reason=args.reason,
+                top_k=args.top_k,
+                min_score=args.min_score,
+                model=args.model or "",
             )
             if args.json:
                 print(json.dumps(MessageToDict(answer, preserving_proto_field_name=True), indent=2))
@@ -175,16 +227,27 @@ def run_client(args: argparse.Namespace) -> int:
                 matches = [m for result in answer.results for m in result.matches]
                 print(f"{len(matches)} match(es) at min score {answer.min_score:.2f}")
                 if matches:
-                    print(_table(("SCORE", "SUBJECT", "TEMPLATE"),
-                                 [[f"{m.score:.4f}", m.subject, m.face_template.rsplit('/', 1)[-1]] for m in matches]))
+                    print(
+                        _table(
+                            ("SCORE", "SUBJECT", "TEMPLATE"),
+                            [
+                                [f"{m.score:.4f}", m.subject, m.face_template.rsplit("/", 1)[-1]]
+                                for m in matches
+                            ],
+                        )
+                    )
         elif command == "purges":
             out.messages(client.list_purges(args.case or ""), PURGE_COLS, _purge_row)
         elif command == "audit":
             if args.action == "list":
-                records = list(client.audit_records(
-                    resource=args.resource or "", action=args.filter_action or "",
-                    after=args.after, limit=args.limit,
-                ))
+                records = list(
+                    client.audit_records(
+                        resource=args.resource or "",
+                        action=args.filter_action or "",
+                        after=args.after,
+                        limit=args.limit,
+                    )
+                )
                 out.messages(records, AUDIT_COLS, _audit_row)
             else:
                 result = client.verify_audit()
@@ -207,7 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="matcher", description="Case-scoped face matching with automatic purge."
     )
     parser.add_argument("--target", help="server address (default MATCHER_TARGET or 127.0.0.1:50051)")
-    parser.add_argument("--token-file", help="file holding the bearer token (default ./matcher-data/client.token)")
+    parser.add_argument(
+        "--token-file", help="file holding the bearer token (default ./matcher-data/client.token)"
+    )
     parser.add_argument("--timeout", type=float, default=30.0, help="deadline of each call, seconds")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -222,15 +287,21 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--reason", required=True, help="why (P12); recorded in the audit log")
         return p
 
-    case = commands.add_parser("case", help="open, list, inspect and close cases").add_subparsers(dest="action", required=True)
+    case = commands.add_parser("case", help="open, list, inspect and close cases").add_subparsers(
+        dest="action", required=True
+    )
     create = with_reason(case.add_parser("create", help="open a case"))
     create.add_argument("--id", help="case id (a-z, 0-9, '-'); generated when omitted")
     create.add_argument("--title", required=True)
     case.add_parser("get").add_argument("case")
     case.add_parser("list").add_argument("--state", choices=["open", "closed"])
-    with_reason(case.add_parser("close", help="close a case: its biometric data is destroyed (P3)")).add_argument("case")
+    with_reason(
+        case.add_parser("close", help="close a case: its biometric data is destroyed (P3)")
+    ).add_argument("case")
 
-    subject = commands.add_parser("subject", help="subjects of a case").add_subparsers(dest="action", required=True)
+    subject = commands.add_parser("subject", help="subjects of a case").add_subparsers(
+        dest="action", required=True
+    )
     add = with_reason(subject.add_parser("add", help="add a subject to a case"))
     add.add_argument("case")
     add.add_argument("--role", required=True, choices=sorted(ROLES))
@@ -256,7 +327,9 @@ def build_parser() -> argparse.ArgumentParser:
     lift.add_argument("hold")
     hold.add_parser("list").add_argument("case")
 
-    enroll = with_reason(commands.add_parser("enroll", help="enrol a face embedding (.npy) for a subject (P1)"))
+    enroll = with_reason(
+        commands.add_parser("enroll", help="enrol a face embedding (.npy) for a subject (P1)")
+    )
     enroll.add_argument("case")
     enroll.add_argument("subject")
     enroll.add_argument("--embedding", required=True, help=".npy file with one embedding")

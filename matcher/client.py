@@ -51,8 +51,8 @@ class MatcherError(Exception):
     """A call the service refused or could not complete."""
 
     def __init__(self, error: grpc.RpcError) -> None:
-        self.code: grpc.StatusCode = error.code()  # type: ignore[attr-defined]
-        self.details: str = error.details() or ""  # type: ignore[attr-defined]
+        self.code: grpc.StatusCode = error.code()
+        self.details: str = error.details() or ""
         info = error_info(error)
         self.reason = info.reason if info else ""
         self.rule = info.metadata.get("rule", "") if info else ""
@@ -95,7 +95,11 @@ class MatcherClient:
 
     @classmethod
     def connect(
-        cls, target: str | None = None, *, token: str | None = None, token_file: Path | None = None,
+        cls,
+        target: str | None = None,
+        *,
+        token: str | None = None,
+        token_file: Path | None = None,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> MatcherClient:
         target = target or os.environ.get("MATCHER_TARGET", DEFAULT_LISTEN)
@@ -139,11 +143,9 @@ class MatcherClient:
 
     def list_cases(self, state: str = "") -> Iterator[cases_pb2.Case]:
         token = ""
-        value = cases_pb2.Case.State.Value(state.upper()) if state else 0
+        value = state.upper() if state else None
         while True:
-            page = self._call(
-                self.cases.ListCases, cases_pb2.ListCasesRequest(page_token=token, state=value)
-            )
+            page = self._call(self.cases.ListCases, cases_pb2.ListCasesRequest(page_token=token, state=value))
             yield from page.cases
             token = page.next_page_token
             if not token:
@@ -157,8 +159,10 @@ class MatcherClient:
         self, case_id: str, subject_id: str, role: str, *, label: str = "", reason: str
     ) -> cases_pb2.Subject:
         request = cases_pb2.CreateSubjectRequest(
-            parent=f"cases/{case_id}", subject_id=subject_id,
-            subject=cases_pb2.Subject(label=label, role=ROLES[role]), reason=reason,
+            parent=f"cases/{case_id}",
+            subject_id=subject_id,
+            subject=cases_pb2.Subject(label=label, role=ROLES[role]),
+            reason=reason,
         )
         return self._call(self.cases.CreateSubject, request)
 
@@ -185,22 +189,26 @@ class MatcherClient:
         return self._call(self.cases.ReleaseSubject, request)
 
     def place_legal_hold(
-        self, case_id: str, *, authority_kind: str, authority: str, placed_by: str,
-        until: datetime, reason: str,
+        self,
+        case_id: str,
+        *,
+        authority_kind: str,
+        authority: str,
+        placed_by: str,
+        until: datetime,
+        reason: str,
     ) -> cases_pb2.LegalHold:
         hold = cases_pb2.LegalHold(
-            authority_kind=AUTHORITY_KINDS[authority_kind], authority=authority,
-            placed_by=placed_by, end_time=_timestamp(until),
+            authority_kind=AUTHORITY_KINDS[authority_kind],
+            authority=authority,
+            placed_by=placed_by,
+            end_time=_timestamp(until),
         )
-        request = cases_pb2.PlaceLegalHoldRequest(
-            parent=f"cases/{case_id}", legal_hold=hold, reason=reason
-        )
+        request = cases_pb2.PlaceLegalHoldRequest(parent=f"cases/{case_id}", legal_hold=hold, reason=reason)
         return self._call(self.cases.PlaceLegalHold, request)
 
     def lift_legal_hold(self, case_id: str, hold_id: str, *, reason: str) -> cases_pb2.LegalHold:
-        request = cases_pb2.LiftLegalHoldRequest(
-            name=f"cases/{case_id}/legalHolds/{hold_id}", reason=reason
-        )
+        request = cases_pb2.LiftLegalHoldRequest(name=f"cases/{case_id}/legalHolds/{hold_id}", reason=reason)
         return self._call(self.cases.LiftLegalHold, request)
 
     def list_legal_holds(self, case_id: str) -> list[cases_pb2.LegalHold]:
@@ -218,7 +226,8 @@ class MatcherClient:
     ) -> faces_pb2.FaceTemplate:
         request = faces_pb2.EnrollFaceRequest(
             parent=f"cases/{case_id}/subjects/{subject_id}",
-            face=faces_pb2.FaceInput(embedding=embedding(vector, model)), reason=reason,
+            face=faces_pb2.FaceInput(embedding=embedding(vector, model)),
+            reason=reason,
         )
         return self._call(self.faces.EnrollFace, request)
 
@@ -227,13 +236,21 @@ class MatcherClient:
         return list(self._call(self.faces.ListFaceTemplates, request).face_templates)
 
     def search_faces(
-        self, case_ids: list[str], vector: npt.ArrayLike, *, reason: str, top_k: int = 10,
-        min_score: float | None = None, model: str = "",
+        self,
+        case_ids: list[str],
+        vector: npt.ArrayLike,
+        *,
+        reason: str,
+        top_k: int = 10,
+        min_score: float | None = None,
+        model: str = "",
     ) -> faces_pb2.SearchFacesResponse:
         request = faces_pb2.SearchFacesRequest(
             cases=[f"cases/{case_id}" for case_id in case_ids],
-            probe=faces_pb2.FaceInput(embedding=embedding(vector, model)), reason=reason,
-            top_k=top_k, min_score=min_score,
+            probe=faces_pb2.FaceInput(embedding=embedding(vector, model)),
+            reason=reason,
+            top_k=top_k,
+            min_score=min_score,
         )
         return self._call(self.faces.SearchFaces, request)
 

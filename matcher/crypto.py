@@ -78,9 +78,9 @@ class KeyRing:
 
     def derive(self, purpose: str) -> bytes:
         """A key for another purpose (the audit chain's HMAC), independent of the data keys."""
-        return HKDF(
-            algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=purpose.encode()
-        ).derive(self._kek)
+        return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=purpose.encode()).derive(
+            self._kek
+        )
 
     def new_key(self, wrapping: bytes | None, aad: bytes) -> tuple[bytes, bytes]:
         """A fresh data key and its wrapped form (under ``wrapping``, or the KEK when None)."""

@@ -99,7 +99,8 @@ class FaceMatcher:
         dim = self.models.get(model)
         if dim is None:
             raise PolicyError(
-                Kind.INVALID_ARGUMENT, "MODEL_UNKNOWN",
+                Kind.INVALID_ARGUMENT,
+                "MODEL_UNKNOWN",
                 f"model {model!r} is not served here; models: {', '.join(sorted(self.models))}",
             )
         return dim
@@ -118,9 +119,7 @@ class FaceMatcher:
             ).all()
             for case_id, subject_pk in subjects:
                 templates = list(
-                    session.scalars(
-                        select(m.FaceTemplate).where(m.FaceTemplate.subject_pk == subject_pk)
-                    )
+                    session.scalars(select(m.FaceTemplate).where(m.FaceTemplate.subject_pk == subject_pk))
                 )
                 if not templates:
                     continue
@@ -130,7 +129,9 @@ class FaceMatcher:
                     if template.model not in self._galleries:
                         continue  # Reported by the caller: stored under a model not served now.
                     plain = crypto.decrypt(
-                        key, template.nonce, template.ciphertext,
+                        key,
+                        template.nonce,
+                        template.ciphertext,
                         crypto.template_aad(case_id, subject_pk, template.id, template.model),
                     )
                     ids, vectors = by_model.setdefault(template.model, ([], []))
@@ -144,9 +145,7 @@ class FaceMatcher:
     def unserved_models(self) -> dict[str, int]:
         """Models that stored templates were made with but that are not configured now."""
         with self._lc.db.transaction() as session:
-            rows = session.execute(
-                select(m.FaceTemplate.model, func.count()).group_by(m.FaceTemplate.model)
-            )
+            rows = session.execute(select(m.FaceTemplate.model, func.count()).group_by(m.FaceTemplate.model))
             return {model: count for model, count in rows if model not in self.models}
 
     # --- enrolment ------------------------------------------------------------------------
@@ -165,18 +164,29 @@ class FaceMatcher:
                 subject = self._lc.targetable_subject(session, case_id, subject_id)
                 key = self._subject_key(session, case_id, subject.pk, create=True)
                 nonce, ciphertext = crypto.encrypt(
-                    key, vector.astype("<f4").tobytes(),
+                    key,
+                    vector.astype("<f4").tobytes(),
                     crypto.template_aad(case_id, subject.pk, template_id, model),
                 )
                 template = m.FaceTemplate(
-                    id=template_id, case_id=case_id, subject_pk=subject.pk, model=model, dim=dim,
-                    nonce=nonce, ciphertext=ciphertext, created_at=self._lc.clock.now(),
+                    id=template_id,
+                    case_id=case_id,
+                    subject_pk=subject.pk,
+                    model=model,
+                    dim=dim,
+                    nonce=nonce,
+                    ciphertext=ciphertext,
+                    created_at=self._lc.clock.now(),
                     created_by=actor,
                 )
                 session.add(template)
                 self._lc.audit.append(
-                    session, actor=actor, action="face.enroll",
-                    resource=f"cases/{case_id}/subjects/{subject_id}", reason=reason, count=1,
+                    session,
+                    actor=actor,
+                    action="face.enroll",
+                    resource=f"cases/{case_id}/subjects/{subject_id}",
+                    reason=reason,
+                    count=1,
                     detail={"template": template_id, "model": model, "rule": "P1"},
                 )
             self._galleries[model].add(case_id, subject.pk, [template_id], vector[np.newaxis, :])
@@ -196,8 +206,14 @@ class FaceMatcher:
     # --- search ---------------------------------------------------------------------------
 
     def search(
-        self, actor: str, case_ids: list[str], probes: list[Vector], model: str, reason: str,
-        top_k: int, min_score: float,
+        self,
+        actor: str,
+        case_ids: list[str],
+        probes: list[Vector],
+        model: str,
+        reason: str,
+        top_k: int,
+        min_score: float,
     ) -> list[list[FaceMatch]]:
         """Exact search of the probes in the named open cases; the probes are not kept (P7)."""
         reason = require_reason(reason)
@@ -205,7 +221,8 @@ class FaceMatcher:
             raise PolicyError(Kind.INVALID_ARGUMENT, "FIELD_INVALID", "name at least one case to search")
         if len(set(case_ids)) != len(case_ids) or len(case_ids) > MAX_CASES_PER_SEARCH:
             raise PolicyError(
-                Kind.INVALID_ARGUMENT, "FIELD_INVALID",
+                Kind.INVALID_ARGUMENT,
+                "FIELD_INVALID",
                 f"name each case once, at most {MAX_CASES_PER_SEARCH} cases per search",
             )
         if not 1 <= top_k <= MAX_TOP_K:
@@ -213,9 +230,7 @@ class FaceMatcher:
                 Kind.INVALID_ARGUMENT, "FIELD_INVALID", f"top_k must be between 1 and {MAX_TOP_K}"
             )
         if not -1.0 <= min_score <= 1.0:
-            raise PolicyError(
-                Kind.INVALID_ARGUMENT, "FIELD_INVALID", "min_score must be between -1 and 1"
-            )
+            raise PolicyError(Kind.INVALID_ARGUMENT, "FIELD_INVALID", "min_score must be between -1 and 1")
         self.model_dim(model)
         batch = np.stack(probes).astype(np.float32)
         with self._lock.read():
@@ -249,10 +264,19 @@ class FaceMatcher:
             ]
             count = sum(len(matches) for matches in results)
             self._lc.audit.append(
-                session, actor=actor, action="faces.search", resource=search_resource(case_ids),
-                reason=reason, count=count,
-                detail={"cases": case_ids, "probes": len(probes), "top_k": top_k,
-                        "min_score": round(min_score, 4), "model": model},
+                session,
+                actor=actor,
+                action="faces.search",
+                resource=search_resource(case_ids),
+                reason=reason,
+                count=count,
+                detail={
+                    "cases": case_ids,
+                    "probes": len(probes),
+                    "top_k": top_k,
+                    "min_score": round(min_score, 4),
+                    "model": model,
+                },
             )
         return results
 

@@ -68,15 +68,11 @@ class FaceGallery:
         self._index, self._view = index, view
         self._row_template.extend([None] * (capacity - old))
         self._row_case.extend([None] * (capacity - old))
-        self._row_subject = np.concatenate(
-            [self._row_subject, np.full(capacity - old, -1, dtype=np.int64)]
-        )
+        self._row_subject = np.concatenate([self._row_subject, np.full(capacity - old, -1, dtype=np.int64)])
         self._free.extend(range(capacity - 1, old - 1, -1))  # Pop from the end: lowest first.
         self._capacity = capacity
 
-    def add(
-        self, case_id: str, subject_pk: int, template_ids: list[str], vectors: Vectors
-    ) -> None:
+    def add(self, case_id: str, subject_pk: int, template_ids: list[str], vectors: Vectors) -> None:
         """Adds L2-normalised vectors of one subject."""
         if vectors.shape != (len(template_ids), self.dim):
             raise ValueError(f"expected {len(template_ids)} vectors of dimension {self.dim}")
@@ -131,7 +127,8 @@ class FaceGallery:
         if rows.size == 0:
             return [[] for _ in range(len(probes))]
         selector = faiss.IDSelectorArray(rows.size, faiss.swig_ptr(rows))
-        params = faiss.SearchParameters(sel=selector)
+        params = faiss.SearchParameters()
+        params.sel = selector
         scores, labels = self._index.search(probes, min(k, int(rows.size)), params=params)
         results: list[list[GalleryHit]] = []
         for probe_scores, probe_labels in zip(scores, labels, strict=True):

@@ -86,7 +86,9 @@ def prepare(app: App) -> None:
     for model, count in app.faces.unserved_models().items():
         log.warning(
             "%d stored templates were made by model %r, which is not configured: they are not "
-            "matched; configure the model again or re-enrol those subjects", count, model,
+            "matched; configure the model again or re-enrol those subjects",
+            count,
+            model,
         )
     log.info("galleries rebuilt: %d templates matchable", loaded)
     app.worker.start()

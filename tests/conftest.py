@@ -75,9 +75,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def harness(tmp_path: Path, backend: str) -> Iterator[Harness]:
     data_dir = tmp_path / "data"
-    settings = Settings(
-        listen="127.0.0.1:0", data_dir=data_dir, database_url=database_url(backend, data_dir)
-    )
+    settings = Settings(listen="127.0.0.1:0", data_dir=data_dir, database_url=database_url(backend, data_dir))
     clock = ManualClock(START)
     app = build_app(settings, clock)
     server, health_servicer, port = make_server(app)

@@ -54,9 +54,22 @@ class ServerProcess:
             env["MATCHER_FAULT_POINT"] = fault_point
         log = self.log_file.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "matcher.cli", "serve", "--listen", f"127.0.0.1:{self.port}",
-             "--data-dir", str(self.data_dir), "--log-level", "DEBUG"],
-            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO,
+            [
+                sys.executable,
+                "-m",
+                "matcher.cli",
+                "serve",
+                "--listen",
+                f"127.0.0.1:{self.port}",
+                "--data-dir",
+                str(self.data_dir),
+                "--log-level",
+                "DEBUG",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=REPO,
         )
         log.close()
 
@@ -67,7 +80,9 @@ class ServerProcess:
             while time.monotonic() < deadline:
                 assert self.process is not None
                 if self.process.poll() is not None:
-                    raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log_file.read_text()}")
+                    raise RuntimeError(
+                        f"server exited with {self.process.returncode}:\n{self.log_file.read_text()}"
+                    )
                 try:
                     reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
                     if reply.status == health_pb2.HealthCheckResponse.SERVING:

@@ -102,7 +102,7 @@ def test_P8_audit_holds_no_biometric_content(harness: Harness) -> None:
     harness.client.enroll_face("c-1", "poi-1", face, reason="r")
     harness.client.search_faces(["c-1"], face, reason="r")
     records = harness.audit()
-    search = [r for r in records if r.action == "faces.search"][0]
+    search = next(r for r in records if r.action == "faces.search")
     assert search.count == 1
     assert "poi-1" not in search.detail_json + search.resource  # No identity-at-location pair.
     for record in records:

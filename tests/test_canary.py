@@ -53,9 +53,9 @@ def test_P3_P2_canary_bytes_are_gone_after_purge(tmp_path: Path, trigger: str) -
                 client.close_case("c-1", reason="closed")
             else:
                 client.release_subject("c-1", "s", reason="released")
-            assert wait_until(
-                lambda: all(p.state == p.DONE for p in client.list_purges("c-1"))
-            ), "purge did not finish"
+            assert wait_until(lambda: all(p.state == p.DONE for p in client.list_purges("c-1"))), (
+                "purge did not finish"
+            )
     finally:
         server.stop()
     for name, blob in _files(data_dir, log_file).items():

@@ -18,7 +18,8 @@ def test_case_create_get_list_and_paging(harness: Harness) -> None:
     assert case.state == cases_pb2.Case.OPEN
     assert case.create_time.ToDatetime().year == 2026
     page = harness.client.cases.ListCases(
-        cases_pb2.ListCasesRequest(page_size=3), timeout=5,
+        cases_pb2.ListCasesRequest(page_size=3),
+        timeout=5,
         metadata=(("authorization", f"Bearer {harness.token()}"),),
     )
     assert [c.name for c in page.cases] == ["cases/case-0", "cases/case-1", "cases/case-2"]
@@ -97,7 +98,8 @@ def test_unknown_case_is_not_found(harness: Harness) -> None:
 def test_malformed_resource_name_is_invalid_argument(harness: Harness) -> None:
     with pytest.raises(grpc.RpcError) as error:
         harness.client.cases.GetCase(
-            cases_pb2.GetCaseRequest(name="case/x"), timeout=5,
+            cases_pb2.GetCaseRequest(name="case/x"),
+            timeout=5,
             metadata=(("authorization", f"Bearer {harness.token()}"),),
         )
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -25,21 +25,73 @@ def test_cli_walk_through(harness: Harness, capsys: pytest.CaptureFixture[str], 
     face, probe = tmp_path / "face.npy", tmp_path / "probe.npy"
     np.save(face, unit(1))
     np.save(probe, near(unit(1), 2))
-    code, out, _ = _cli(harness, capsys, "case", "create", "--id", "2026-0042",
-                        "--title", "Burglary series", "--reason", "three break-ins on Olive St")
+    code, out, _ = _cli(
+        harness,
+        capsys,
+        "case",
+        "create",
+        "--id",
+        "2026-0042",
+        "--title",
+        "Burglary series",
+        "--reason",
+        "three break-ins on Olive St",
+    )
     assert code == 0 and "cases/2026-0042" in out and "OPEN" in out
-    code, out, _ = _cli(harness, capsys, "subject", "add", "2026-0042", "--id", "poi-1", "--role", "poi",
-                        "--label", "POI-1", "--reason", "seen at two scenes")
+    code, out, _ = _cli(
+        harness,
+        capsys,
+        "subject",
+        "add",
+        "2026-0042",
+        "--id",
+        "poi-1",
+        "--role",
+        "poi",
+        "--label",
+        "POI-1",
+        "--reason",
+        "seen at two scenes",
+    )
     assert code == 0 and "PERSON_OF_INTEREST" in out
-    code, out, _ = _cli(harness, capsys, "--json", "enroll", "2026-0042", "poi-1", "--embedding",
-                        str(face), "--reason", "booking photo")
+    code, out, _ = _cli(
+        harness,
+        capsys,
+        "--json",
+        "enroll",
+        "2026-0042",
+        "poi-1",
+        "--embedding",
+        str(face),
+        "--reason",
+        "booking photo",
+    )
     template = json.loads(out)["name"]
     assert template.startswith("cases/2026-0042/subjects/poi-1/faceTemplates/")
-    code, out, _ = _cli(harness, capsys, "search", "--case", "2026-0042", "--embedding", str(probe),
-                        "--reason", "CCTV still, 4th st")
+    code, out, _ = _cli(
+        harness,
+        capsys,
+        "search",
+        "--case",
+        "2026-0042",
+        "--embedding",
+        str(probe),
+        "--reason",
+        "CCTV still, 4th st",
+    )
     assert code == 0 and "1 match(es)" in out and "cases/2026-0042/subjects/poi-1" in out
-    code, out, _ = _cli(harness, capsys, "--json", "search", "--case", "2026-0042", "--embedding",
-                        str(probe), "--reason", "again")
+    code, out, _ = _cli(
+        harness,
+        capsys,
+        "--json",
+        "search",
+        "--case",
+        "2026-0042",
+        "--embedding",
+        str(probe),
+        "--reason",
+        "again",
+    )
     assert json.loads(out)["results"][0]["matches"][0]["face_template"] == template
     code, out, _ = _cli(harness, capsys, "case", "close", "2026-0042", "--reason", "charges filed")
     assert code == 0 and "CLOSED" in out
@@ -48,11 +100,20 @@ def test_cli_walk_through(harness: Harness, capsys: pytest.CaptureFixture[str], 
     [receipt] = json.loads(out)
     assert receipt["resource"] == "cases/2026-0042" and receipt["count"] == "1"
     code, out, _ = _cli(harness, capsys, "audit", "list", "--resource", "cases/2026-0042")
-    for action in ("case.create", "subject.create", "face.enroll", "faces.search", "case.close", "purge.receipt"):
+    for action in (
+        "case.create",
+        "subject.create",
+        "face.enroll",
+        "faces.search",
+        "case.close",
+        "purge.receipt",
+    ):
         assert action in out
 
 
-def test_cli_refusal_prints_code_reason_and_exits_1(harness: Harness, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_refusal_prints_code_reason_and_exits_1(
+    harness: Harness, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, _, err = _cli(harness, capsys, "case", "get", "missing")
     assert code == 1
     assert "NOT_FOUND (CASE_NOT_FOUND)" in err
@@ -60,17 +121,47 @@ def test_cli_refusal_prints_code_reason_and_exits_1(harness: Harness, capsys: py
 
 def test_cli_holds_and_lists(harness: Harness, capsys: pytest.CaptureFixture[str]) -> None:
     _cli(harness, capsys, "case", "create", "--id", "c", "--title", "T", "--reason", "r")
-    code, out, _ = _cli(harness, capsys, "--json", "hold", "place", "c", "--kind", "court-order",
-                        "--authority", "Order 26-1", "--placed-by", "Judge Doe",
-                        "--until", "2026-12-31T00:00Z", "--reason", "trial")
+    code, out, _ = _cli(
+        harness,
+        capsys,
+        "--json",
+        "hold",
+        "place",
+        "c",
+        "--kind",
+        "court-order",
+        "--authority",
+        "Order 26-1",
+        "--placed-by",
+        "Judge Doe",
+        "--until",
+        "2026-12-31T00:00Z",
+        "--reason",
+        "trial",
+    )
     hold_id = json.loads(out)["name"].rsplit("/", 1)[-1]
     code, out, _ = _cli(harness, capsys, "hold", "list", "c")
     assert "ACTIVE" in out and "Order 26-1" in out
     code, out, _ = _cli(harness, capsys, "hold", "lift", "c", hold_id, "--reason", "vacated")
     assert code == 0 and "LIFTED" in out
     with pytest.raises(SystemExit) as exit_info:  # A local time is refused before any call.
-        _cli(harness, capsys, "hold", "place", "c", "--kind", "statute", "--authority", "x",
-             "--placed-by", "y", "--until", "2026-12-31T00:00", "--reason", "r")
+        _cli(
+            harness,
+            capsys,
+            "hold",
+            "place",
+            "c",
+            "--kind",
+            "statute",
+            "--authority",
+            "x",
+            "--placed-by",
+            "y",
+            "--until",
+            "2026-12-31T00:00",
+            "--reason",
+            "r",
+        )
     assert exit_info.value.code == 2
     assert "needs a time zone" in capsys.readouterr().err
     assert len(harness.client.list_legal_holds("c")) == 1
@@ -78,9 +169,20 @@ def test_cli_holds_and_lists(harness: Harness, capsys: pytest.CaptureFixture[str
 
 def test_cli_entry_point_runs_as_a_program(harness: Harness) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "matcher.cli", "--target", harness.target, "--token-file",
-         str(harness.data_dir / "client.token"), "health"],
-        capture_output=True, text=True, cwd=REPO, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "matcher.cli",
+            "--target",
+            harness.target,
+            "--token-file",
+            str(harness.data_dir / "client.token"),
+            "health",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "SERVING"

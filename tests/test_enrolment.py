@@ -108,7 +108,8 @@ def test_malformed_embedding_is_invalid_argument(harness: Harness, values: bytes
     open_case_with_subject(harness)
     request = faces_pb2.EnrollFaceRequest(
         parent="cases/c-1/subjects/poi-1",
-        face=faces_pb2.FaceInput(embedding=faces_pb2.Embedding(values=values)), reason="r",
+        face=faces_pb2.FaceInput(embedding=faces_pb2.Embedding(values=values)),
+        reason="r",
     )
     with pytest.raises(MatcherError) as error:
         harness.client._call(harness.client.faces.EnrollFace, request)
@@ -130,7 +131,8 @@ def test_image_input_without_face_models_is_failed_precondition(harness: Harness
     open_case_with_subject(harness)
     request = faces_pb2.EnrollFaceRequest(
         parent="cases/c-1/subjects/poi-1",
-        face=faces_pb2.FaceInput(image=faces_pb2.Image(data=b"\xff\xd8\xff")), reason="r",
+        face=faces_pb2.FaceInput(image=faces_pb2.Image(data=b"\xff\xd8\xff")),
+        reason="r",
     )
     with pytest.raises(MatcherError) as error:
         harness.client._call(harness.client.faces.EnrollFace, request)
@@ -166,7 +168,8 @@ def test_P16_unauthenticated_call_is_refused_and_audited(harness: Harness) -> No
     open_case_with_subject(harness)
     stub_request = faces_pb2.EnrollFaceRequest(
         parent="cases/c-1/subjects/poi-1",
-        face=faces_pb2.FaceInput(embedding=embedding(unit(1))), reason="r",
+        face=faces_pb2.FaceInput(embedding=embedding(unit(1))),
+        reason="r",
     )
     for metadata in [(), (("authorization", "Bearer wrong-token"),)]:
         with pytest.raises(grpc.RpcError) as error:
@@ -184,4 +187,4 @@ def test_call_without_deadline_is_refused(harness: Harness) -> None:
         )
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "deadline" in error.value.details()
-    assert [r.code for r in harness.audit("case.list")][0] == "DEADLINE_REQUIRED"
+    assert next(r.code for r in harness.audit("case.list")) == "DEADLINE_REQUIRED"

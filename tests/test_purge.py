@@ -72,7 +72,9 @@ def test_P2_release_subject_purges_only_that_subject(harness: Harness) -> None:
     assert wait_until(lambda: _done(harness, "c-1"))
     [receipt] = _receipts(harness)
     assert (receipt.resource, receipt.count, receipt.code) == (
-        "cases/c-1/subjects/poi-1", 1, "subject_released",
+        "cases/c-1/subjects/poi-1",
+        1,
+        "subject_released",
     )
     assert _rows(harness, m.FaceTemplate, case_id="c-1") == 1
     assert harness.client.search_faces(["c-1"], kept_face, reason="r").results[0].matches
@@ -85,7 +87,8 @@ def test_P2_release_is_refused_twice(harness: Harness) -> None:
     with pytest.raises(MatcherError) as error:
         harness.client.release_subject("c-1", "poi-1", reason="again")
     assert (error.value.code, error.value.reason) == (
-        grpc.StatusCode.FAILED_PRECONDITION, "SUBJECT_RELEASED",
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "SUBJECT_RELEASED",
     )
 
 
@@ -95,8 +98,12 @@ def test_P4_hold_suspends_purge_until_it_expires(harness: Harness) -> None:
     harness.client.enroll_face("c-1", "poi-1", face, reason="r")
     end = harness.clock.now() + timedelta(days=30)
     hold = harness.client.place_legal_hold(
-        "c-1", authority_kind="court-order", authority="Circuit Court order 26-CR-0042",
-        placed_by="ADA J. Smith", until=end, reason="evidence preservation for trial",
+        "c-1",
+        authority_kind="court-order",
+        authority="Circuit Court order 26-CR-0042",
+        placed_by="ADA J. Smith",
+        until=end,
+        reason="evidence preservation for trial",
     )
     assert hold.state == cases_pb2.LegalHold.ACTIVE
     harness.client.close_case("c-1", reason="investigation ended")
@@ -123,8 +130,12 @@ def test_P4_lifting_a_hold_lets_the_purge_run(harness: Harness) -> None:
     open_case_with_subject(harness)
     harness.client.enroll_face("c-1", "poi-1", unit(1), reason="r")
     hold = harness.client.place_legal_hold(
-        "c-1", authority_kind="statute", authority="RSMo 610.100", placed_by="Records custodian",
-        until=harness.clock.now() + timedelta(days=90), reason="open records request pending",
+        "c-1",
+        authority_kind="statute",
+        authority="RSMo 610.100",
+        placed_by="Records custodian",
+        until=harness.clock.now() + timedelta(days=90),
+        reason="open records request pending",
     )
     harness.client.release_subject("c-1", "poi-1", reason="cleared")
     harness.app.worker.run_due()
@@ -156,11 +167,17 @@ def test_P4_hold_must_cite_authority_name_placer_and_end(
     open_case_with_subject(harness)
     with pytest.raises(MatcherError) as error:
         harness.client.place_legal_hold(
-            "c-1", authority_kind=kind, authority=authority, placed_by=placed_by,
-            until=harness.clock.now() + timedelta(days=days), reason="r",
+            "c-1",
+            authority_kind=kind,
+            authority=authority,
+            placed_by=placed_by,
+            until=harness.clock.now() + timedelta(days=days),
+            reason="r",
         )
     assert (error.value.code, error.value.reason, error.value.rule) == (
-        grpc.StatusCode.INVALID_ARGUMENT, "HOLD_INVALID", "P4",
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "HOLD_INVALID",
+        "P4",
     )
     assert harness.client.list_legal_holds("c-1") == []
 
@@ -172,8 +189,12 @@ def test_P4_hold_after_destruction_is_refused(harness: Harness) -> None:
     assert wait_until(lambda: _done(harness, "c-1"))
     with pytest.raises(MatcherError) as error:
         harness.client.place_legal_hold(
-            "c-1", authority_kind="court-order", authority="Order 7", placed_by="Judge",
-            until=harness.clock.now() + timedelta(days=1), reason="too late",
+            "c-1",
+            authority_kind="court-order",
+            authority="Order 7",
+            placed_by="Judge",
+            until=harness.clock.now() + timedelta(days=1),
+            reason="too late",
         )
     assert error.value.reason == "NOTHING_TO_HOLD"
 
@@ -185,8 +206,12 @@ def test_P2_P3_released_and_closed_data_is_not_rebuilt_after_restart(harness: Ha
     harness.client.enroll_face("c-1", "poi-1", released, reason="r")
     harness.client.enroll_face("c-1", "keep", kept, reason="r")
     harness.client.place_legal_hold(
-        "c-1", authority_kind="court-order", authority="Order 9", placed_by="Judge",
-        until=harness.clock.now() + timedelta(days=5), reason="trial",
+        "c-1",
+        authority_kind="court-order",
+        authority="Order 9",
+        placed_by="Judge",
+        until=harness.clock.now() + timedelta(days=5),
+        reason="trial",
     )
     harness.client.release_subject("c-1", "poi-1", reason="cleared")
     assert _rows(harness, m.FaceTemplate, case_id="c-1") == 2  # Held in the database...

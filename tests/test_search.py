@@ -10,7 +10,9 @@ from matcher.client import MatcherError
 from tests.conftest import Harness, near, open_case_with_subject, unit
 
 
-def _enrol_gallery(h: Harness, case_id: str, subjects: int, per_subject: int, seed: int) -> dict[str, np.ndarray]:
+def _enrol_gallery(
+    h: Harness, case_id: str, subjects: int, per_subject: int, seed: int
+) -> dict[str, np.ndarray]:
     h.client.create_case(case_id, "Case", reason="r")
     vectors = {}
     for s in range(subjects):

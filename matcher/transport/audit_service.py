@@ -19,7 +19,9 @@ class AuditService(audit_pb2_grpc.AuditServiceServicer):
     ) -> audit_pb2.ListAuditRecordsResponse:
         size = paging.page_size(request.page_size)
         rows = self.app.lifecycle.audit.records(
-            after_seq=request.after_sequence, limit=size + 1, resource=request.resource,
+            after_seq=request.after_sequence,
+            limit=size + 1,
+            resource=request.resource,
             action=request.action,
         )
         return audit_pb2.ListAuditRecordsResponse(
@@ -33,7 +35,9 @@ class AuditService(audit_pb2_grpc.AuditServiceServicer):
     ) -> audit_pb2.VerifyAuditLogResponse:
         result = self.app.lifecycle.audit.verify()
         return audit_pb2.VerifyAuditLogResponse(
-            ok=result.ok, records_checked=result.records_checked,
-            first_bad_sequence=result.first_bad_sequence, problem=result.problem,
+            ok=result.ok,
+            records_checked=result.records_checked,
+            first_bad_sequence=result.first_bad_sequence,
+            problem=result.problem,
             head_hash=result.head_hash,
         )

@@ -66,8 +66,12 @@ def rpc(
             refusal = _gate(app, request, context, principal, carries_images)
             if refusal is not None:
                 app.lifecycle.audit.record(
-                    actor=principal or "anonymous", action=action, resource=where, reason=reason,
-                    outcome=REFUSED, code=refusal.reason,
+                    actor=principal or "anonymous",
+                    action=action,
+                    resource=where,
+                    reason=reason,
+                    outcome=REFUSED,
+                    code=refusal.reason,
                     detail={"message": refusal.message, "peer": context.peer()},
                 )
                 context.abort_with_status(refusal.to_status())
@@ -80,15 +84,23 @@ def rpc(
             except Exception:
                 log.exception("%s failed", action)
                 app.lifecycle.audit.record(
-                    actor=principal, action=action, resource=where, reason=reason,
-                    outcome=FAILED, code="INTERNAL",
+                    actor=principal,
+                    action=action,
+                    resource=where,
+                    reason=reason,
+                    outcome=FAILED,
+                    code="INTERNAL",
                 )
                 context.abort(grpc.StatusCode.INTERNAL, "internal error; the operator's log has details")
             if refusal is not None:
                 context.abort_with_status(refusal.to_status())
             if not audits_itself:
                 app.lifecycle.audit.record(
-                    actor=principal, action=action, resource=where, reason=reason, outcome=OK,
+                    actor=principal,
+                    action=action,
+                    resource=where,
+                    reason=reason,
+                    outcome=OK,
                     count=count(response) if count else 1,
                 )
             return response
@@ -99,29 +111,37 @@ def rpc(
 
 
 def _gate(
-    app: Any, request: Message, context: grpc.ServicerContext, principal: str | None,
+    app: Any,
+    request: Message,
+    context: grpc.ServicerContext,
+    principal: str | None,
     carries_images: bool,
 ) -> Refusal | None:
     if principal is None:
         return Refusal(
-            grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED_CALLER",
+            grpc.StatusCode.UNAUTHENTICATED,
+            "UNAUTHENTICATED_CALLER",
             "no valid credential: send 'authorization: Bearer <token>' (the CLI reads "
-            "MATCHER_TOKEN or the token file)", "P16",
+            "MATCHER_TOKEN or the token file)",
+            "P16",
         )
     if not app.ready.is_set():
         return Refusal(
-            grpc.StatusCode.UNAVAILABLE, "NOT_READY",
+            grpc.StatusCode.UNAVAILABLE,
+            "NOT_READY",
             "the service is finishing pending purges before it serves; retry shortly",
         )
     if context.time_remaining() > NO_DEADLINE_SECONDS:
         return Refusal(
-            grpc.StatusCode.INVALID_ARGUMENT, "DEADLINE_REQUIRED",
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "DEADLINE_REQUIRED",
             "set a deadline on the call (for example 10 seconds)",
         )
     limit = app.settings.max_message_bytes if carries_images else app.settings.max_embedding_call_bytes
     if request.ByteSize() > limit:
         return Refusal(
-            grpc.StatusCode.RESOURCE_EXHAUSTED, "MESSAGE_TOO_LARGE",
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            "MESSAGE_TOO_LARGE",
             f"the request is {request.ByteSize()} bytes; this method accepts at most {limit}",
         )
     return None

@@ -73,7 +73,11 @@ class CaseService(cases_pb2_grpc.CaseServiceServicer):
     def CreateSubject(self, request: cases_pb2.CreateSubjectRequest, actor: str) -> cases_pb2.Subject:
         role = _enum_value(cases_pb2.Subject.Role, request.subject.role, "the subject's role")
         row = self.app.lifecycle.create_subject(
-            actor, names.case_id(request.parent), request.subject_id, request.subject.label, role,
+            actor,
+            names.case_id(request.parent),
+            request.subject_id,
+            request.subject.label,
+            role,
             request.reason,
         )
         return convert.subject(row, 0)
@@ -106,13 +110,14 @@ class CaseService(cases_pb2_grpc.CaseServiceServicer):
         return self._subject_message(row)
 
     @rpc("hold.place", lambda r: f"{r.parent}/legalHolds", audits_itself=True)
-    def PlaceLegalHold(
-        self, request: cases_pb2.PlaceLegalHoldRequest, actor: str
-    ) -> cases_pb2.LegalHold:
+    def PlaceLegalHold(self, request: cases_pb2.PlaceLegalHoldRequest, actor: str) -> cases_pb2.LegalHold:
         hold = request.legal_hold
         kind = cases_pb2.LegalHold.AuthorityKind.Name(hold.authority_kind).lower()
         row = self.app.lifecycle.place_hold(
-            actor, names.case_id(request.parent), authority_kind=kind, authority=hold.authority,
+            actor,
+            names.case_id(request.parent),
+            authority_kind=kind,
+            authority=hold.authority,
             placed_by=hold.placed_by,
             end_at=hold.end_time.ToDatetime(tzinfo=UTC) if hold.HasField("end_time") else None,
             reason=request.reason,
@@ -138,4 +143,3 @@ class CaseService(cases_pb2_grpc.CaseServiceServicer):
         case_id = names.case_id(request.parent) if request.parent else None
         views = self.app.lifecycle.list_purges(case_id)
         return cases_pb2.ListPurgesResponse(purges=[convert.purge(v) for v in views])
-

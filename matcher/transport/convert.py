@@ -22,20 +22,26 @@ def timestamp(instant: datetime | None) -> Timestamp | None:
 
 def case(row: m.Case, template_count: int) -> cases_pb2.Case:
     return cases_pb2.Case(
-        name=case_name(row.id), title=row.title,
-        state=cases_pb2.Case.State.Value(row.state.upper()),
-        create_time=timestamp(row.created_at), close_time=timestamp(row.closed_at),
-        close_reason=row.close_reason or "", face_template_count=template_count,
+        name=case_name(row.id),
+        title=row.title,
+        state=row.state.upper(),
+        create_time=timestamp(row.created_at),
+        close_time=timestamp(row.closed_at),
+        close_reason=row.close_reason or "",
+        face_template_count=template_count,
     )
 
 
 def subject(row: m.Subject, template_count: int) -> cases_pb2.Subject:
     return cases_pb2.Subject(
-        name=subject_name(row.case_id, row.subject_id), label=row.label,
-        role=cases_pb2.Subject.Role.Value(row.role.upper()),
-        state=cases_pb2.Subject.State.Value(row.state.upper()),
-        create_time=timestamp(row.created_at), release_time=timestamp(row.released_at),
-        release_reason=row.release_reason or "", face_template_count=template_count,
+        name=subject_name(row.case_id, row.subject_id),
+        label=row.label,
+        role=row.role.upper(),
+        state=row.state.upper(),
+        create_time=timestamp(row.created_at),
+        release_time=timestamp(row.released_at),
+        release_reason=row.release_reason or "",
+        face_template_count=template_count,
     )
 
 
@@ -43,36 +49,52 @@ def hold(view: HoldView) -> cases_pb2.LegalHold:
     row = view.hold
     return cases_pb2.LegalHold(
         name=f"cases/{row.case_id}/legalHolds/{row.id}",
-        authority_kind=cases_pb2.LegalHold.AuthorityKind.Value(row.authority_kind.upper()),
-        authority=row.authority, placed_by=row.placed_by, create_time=timestamp(row.created_at),
-        end_time=timestamp(row.end_at), state=cases_pb2.LegalHold.State.Value(view.state.upper()),
-        lift_time=timestamp(row.lifted_at), lift_reason=row.lift_reason or "",
+        authority_kind=row.authority_kind.upper(),
+        authority=row.authority,
+        placed_by=row.placed_by,
+        create_time=timestamp(row.created_at),
+        end_time=timestamp(row.end_at),
+        state=view.state.upper(),
+        lift_time=timestamp(row.lifted_at),
+        lift_reason=row.lift_reason or "",
     )
 
 
 def purge(view: PurgeView) -> cases_pb2.Purge:
     row = view.purge
     return cases_pb2.Purge(
-        name=f"purges/{row.id}", case=case_name(row.case_id),
+        name=f"purges/{row.id}",
+        case=case_name(row.case_id),
         subject=subject_name(row.case_id, view.subject_id) if view.subject_id else "",
-        trigger=cases_pb2.Purge.Trigger.Value(row.trigger.upper()),
-        state=cases_pb2.Purge.State.Value(row.state.upper()),
-        request_time=timestamp(row.requested_at), complete_time=timestamp(row.completed_at),
-        face_template_count=row.face_template_count, held_until=timestamp(view.held_until),
+        trigger=row.trigger.upper(),
+        state=row.state.upper(),
+        request_time=timestamp(row.requested_at),
+        complete_time=timestamp(row.completed_at),
+        face_template_count=row.face_template_count,
+        held_until=timestamp(view.held_until),
     )
 
 
 def face_template(row: m.FaceTemplate, subject_id: str) -> faces_pb2.FaceTemplate:
     return faces_pb2.FaceTemplate(
         name=f"{subject_name(row.case_id, subject_id)}/faceTemplates/{row.id}",
-        model=row.model, create_time=timestamp(row.created_at),
+        model=row.model,
+        create_time=timestamp(row.created_at),
     )
 
 
 def audit_record(row: m.AuditRecord) -> audit_pb2.AuditRecord:
     return audit_pb2.AuditRecord(
-        sequence=row.seq, time=timestamp(row.at), actor=row.actor, action=row.action,
-        outcome=audit_pb2.AuditRecord.Outcome.Value(row.outcome.upper()), resource=row.resource,
-        reason=row.reason, count=row.count, code=row.code, detail_json=row.detail_json,
-        previous_hash=row.prev_hash, hash=row.hash,
+        sequence=row.seq,
+        time=timestamp(row.at),
+        actor=row.actor,
+        action=row.action,
+        outcome=row.outcome.upper(),
+        resource=row.resource,
+        reason=row.reason,
+        count=row.count,
+        code=row.code,
+        detail_json=row.detail_json,
+        previous_hash=row.prev_hash,
+        hash=row.hash,
     )

@@ -31,7 +31,8 @@ class FaceService(faces_pb2_grpc.FaceServiceServicer):
             return parse_embedding(face.embedding.values, dim), model
         if which == "image":
             raise PolicyError(
-                Kind.FAILED_PRECONDITION, "FACE_PIPELINE_UNAVAILABLE",
+                Kind.FAILED_PRECONDITION,
+                "FACE_PIPELINE_UNAVAILABLE",
                 "this server has no face models installed, so it takes embeddings only; "
                 "install them with 'matcher models install --from DIR'",
             )
@@ -55,16 +56,19 @@ class FaceService(faces_pb2_grpc.FaceServiceServicer):
         )
 
     @rpc("faces.search", _search_resource, audits_itself=True)
-    def SearchFaces(
-        self, request: faces_pb2.SearchFacesRequest, actor: str
-    ) -> faces_pb2.SearchFacesResponse:
+    def SearchFaces(self, request: faces_pb2.SearchFacesRequest, actor: str) -> faces_pb2.SearchFacesResponse:
         case_ids = [names.case_id(name) for name in request.cases]
         vector, model = self._probe(request.probe, "the probe")
         min_score = (
             request.min_score if request.HasField("min_score") else self.app.settings.default_min_score
         )
         results = self.app.faces.search(
-            actor, case_ids, [vector], model, request.reason, request.top_k or DEFAULT_TOP_K,
+            actor,
+            case_ids,
+            [vector],
+            model,
+            request.reason,
+            request.top_k or DEFAULT_TOP_K,
             min_score,
         )
         return faces_pb2.SearchFacesResponse(

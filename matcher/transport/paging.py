@@ -24,7 +24,8 @@ def decode(token: str) -> str:
         return base64.urlsafe_b64decode(token.encode()).decode().removeprefix("after:")
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise PolicyError(
-            Kind.INVALID_ARGUMENT, "PAGE_TOKEN_INVALID",
+            Kind.INVALID_ARGUMENT,
+            "PAGE_TOKEN_INVALID",
             "the page token was not issued by this listing; start again without one",
         ) from exc
 
