@@ -26,7 +26,7 @@ from lifecycle.cases import Lifecycle, require_reason
 from lifecycle.errors import Kind, PolicyError
 from matcher import crypto
 from matcher.embeddings import Vector
-from matcher.gallery import FaceGallery
+from matcher.gallery import FaceGallery, Vectors
 from matcher.rwlock import RWLock
 
 log = logging.getLogger(__name__)
@@ -154,43 +154,58 @@ class FaceMatcher:
         self, actor: str, case_id: str, subject_id: str, vector: Vector, model: str, reason: str
     ) -> m.FaceTemplate:
         """P1: stores the template encrypted and makes it matchable, atomically with its audit."""
+        return self.enroll_many(actor, case_id, subject_id, vector[np.newaxis, :], model, reason)[0]
+
+    def enroll_many(
+        self, actor: str, case_id: str, subject_id: str, vectors: Vectors, model: str, reason: str
+    ) -> list[m.FaceTemplate]:
+        """Enrols several L2-normalised templates of one subject in one transaction (bulk loads).
+
+        The P1 check, the encrypted rows, the audit record (with the count) and the gallery
+        update happen together or not at all.
+        """
         reason = require_reason(reason)
         dim = self.model_dim(model)
-        if vector.shape != (dim,):
-            raise ValueError("vector does not have the model's dimension")
-        template_id = secrets.token_hex(8)
+        if vectors.ndim != 2 or vectors.shape[1] != dim or not len(vectors):
+            raise ValueError("vectors do not have the model's dimension")
+        ids = [secrets.token_hex(8) for _ in range(len(vectors))]
+        now = self._lc.clock.now()
         with self._lock.write():
             with self._lc.db.transaction() as session:
                 subject = self._lc.targetable_subject(session, case_id, subject_id)
                 key = self._subject_key(session, case_id, subject.pk, create=True)
-                nonce, ciphertext = crypto.encrypt(
-                    key,
-                    vector.astype("<f4").tobytes(),
-                    crypto.template_aad(case_id, subject.pk, template_id, model),
-                )
-                template = m.FaceTemplate(
-                    id=template_id,
-                    case_id=case_id,
-                    subject_pk=subject.pk,
-                    model=model,
-                    dim=dim,
-                    nonce=nonce,
-                    ciphertext=ciphertext,
-                    created_at=self._lc.clock.now(),
-                    created_by=actor,
-                )
-                session.add(template)
+                rows = []
+                for template_id, vector in zip(ids, vectors, strict=True):
+                    nonce, ciphertext = crypto.encrypt(
+                        key,
+                        vector.astype("<f4").tobytes(),
+                        crypto.template_aad(case_id, subject.pk, template_id, model),
+                    )
+                    rows.append(
+                        m.FaceTemplate(
+                            id=template_id,
+                            case_id=case_id,
+                            subject_pk=subject.pk,
+                            model=model,
+                            dim=dim,
+                            nonce=nonce,
+                            ciphertext=ciphertext,
+                            created_at=now,
+                            created_by=actor,
+                        )
+                    )
+                session.add_all(rows)
                 self._lc.audit.append(
                     session,
                     actor=actor,
                     action="face.enroll",
                     resource=f"cases/{case_id}/subjects/{subject_id}",
                     reason=reason,
-                    count=1,
-                    detail={"template": template_id, "model": model, "rule": "P1"},
+                    count=len(rows),
+                    detail={"templates": ids[:20], "model": model, "rule": "P1"},
                 )
-            self._galleries[model].add(case_id, subject.pk, [template_id], vector[np.newaxis, :])
-        return template
+            self._galleries[model].add(case_id, subject.pk, ids, vectors.astype(np.float32))
+        return rows
 
     def templates(self, case_id: str, subject_id: str) -> list[m.FaceTemplate]:
         with self._lc.db.transaction() as session:
