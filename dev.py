@@ -31,8 +31,6 @@ def _run(*args: str | Path) -> None:
 
 def ensure(extras: str) -> None:
     """Installs the project (with ``extras``) into the virtual environment if not yet done."""
-    if sys.version_info < (3, 11):
-        raise SystemExit("matcher needs Python 3.11 or newer")
     if not PYTHON.exists():
         print(f"creating {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
@@ -48,6 +46,9 @@ def ensure(extras: str) -> None:
 
 
 def main(argv: list[str]) -> int:
+    if sys.version_info < (3, 11):  # noqa: UP036  (dev.py may be started by an older python3)
+        print("matcher needs Python 3.11 or newer", file=sys.stderr)
+        return 2
     if not argv or argv[0] not in {"serve", "test", "lint", "bench"}:
         print(__doc__)
         return 2
