@@ -8,18 +8,27 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     ORT_DISABLE_TELEMETRY=1 \
     PIP_NO_CACHE_DIR=1 \
     MATCHER_DATA_DIR=/data \
-    MATCHER_KEK_FILE=/keys/kek
+    MATCHER_KEK_FILE=/keys/kek \
+    MATCHER_MODEL_DIR=/models \
+    MATCHER_MODEL_MANIFEST=/app/models/manifest.json
 
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY matcher ./matcher
 COPY lifecycle ./lifecycle
+COPY models/manifest.json ./models/manifest.json
+# insightface pulls in the GUI OpenCV build; replace it by the headless one (one cv2 only).
 RUN pip install --no-cache-dir ".[postgres]" \
+ && pip uninstall -y opencv-python \
+ && pip install --no-cache-dir --force-reinstall --no-deps opencv-python-headless==5.0.0.93 \
  && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin matcher \
- && mkdir -p /data /keys && chown matcher:matcher /data /keys && chmod 700 /data /keys
+ && mkdir -p /data /keys /models && chown matcher:matcher /data /keys /models \
+ && chmod 700 /data /keys
 
 USER matcher
-VOLUME ["/data", "/keys"]
+# Models are installed into /models with `matcher models install --from DIR --pack NAME`;
+# the image never contains weights (several packs are licensed for research only).
+VOLUME ["/data", "/keys", "/models"]
 EXPOSE 50051
 # The key-encryption key belongs on its own volume (or in MATCHER_KEK), never beside the database.
 CMD ["matcher", "serve", "--listen", "0.0.0.0:50051"]

@@ -42,7 +42,30 @@ def ensure(extras: str) -> None:
     _run(PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--upgrade", "pip")
     target = f".[{extras}]" if extras else "."
     _run(PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", target)
+    headless_opencv()
     stamp.write_text(digest)
+
+
+def headless_opencv() -> None:
+    """Leaves exactly one OpenCV: the headless build.
+
+    insightface depends on the GUI build (opencv-python) and fast-alpr on the headless one; both
+    unpack into the same cv2/ folder, and uninstalling either breaks the other's files. So the GUI
+    build is removed and the headless build reinstalled over what is left.
+    """
+    listed = subprocess.run(
+        [str(PYTHON), "-m", "pip", "list", "--format=freeze"], capture_output=True, text=True, check=True
+    ).stdout
+    if "opencv-python==" not in listed:
+        return
+    version = next(
+        line.split("==")[1] for line in listed.splitlines() if line.startswith("opencv-python-headless==")
+    )
+    _run(PYTHON, "-m", "pip", "uninstall", "--quiet", "-y", "opencv-python")
+    _run(
+        PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--force-reinstall",
+        "--no-deps", f"opencv-python-headless=={version}",
+    )
 
 
 def main(argv: list[str]) -> int:

@@ -6,6 +6,7 @@ refusal to a gRPC status without a second table of meanings.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import Enum
 
 
@@ -21,9 +22,19 @@ class Kind(Enum):
 class PolicyError(Exception):
     """A request the policy or the data refuses. Nothing was changed when it is raised."""
 
-    def __init__(self, kind: Kind, reason: str, message: str, *, rule: str | None = None) -> None:
+    def __init__(
+        self,
+        kind: Kind,
+        reason: str,
+        message: str,
+        *,
+        rule: str | None = None,
+        details: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.reason = reason
         self.message = message
         self.rule = rule
+        # Non-biometric facts that help the caller fix the request (detected boxes and scores).
+        self.details: dict[str, str] = dict(details or {})

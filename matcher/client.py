@@ -77,6 +77,14 @@ def embedding(vector: npt.ArrayLike, model: str = "") -> faces_pb2.Embedding:
     return faces_pb2.Embedding(values=values.tobytes(), model=model)
 
 
+def _image(photo: bytes, face_box: tuple[float, float, float, float] | None) -> faces_pb2.Image:
+    image = faces_pb2.Image(data=photo)
+    if face_box is not None:
+        left, top, right, bottom = face_box
+        image.face_box.CopyFrom(faces_pb2.FaceBox(left=left, top=top, right=right, bottom=bottom))
+    return image
+
+
 def _timestamp(instant: datetime) -> Timestamp:
     stamp = Timestamp()
     stamp.FromDatetime(instant)
@@ -231,6 +239,23 @@ class MatcherClient:
         )
         return self._call(self.faces.EnrollFace, request)
 
+    def enroll_face_photo(
+        self,
+        case_id: str,
+        subject_id: str,
+        photo: bytes,
+        *,
+        reason: str,
+        face_box: tuple[float, float, float, float] | None = None,
+    ) -> faces_pb2.FaceTemplate:
+        """Enrols the one face of a JPEG or PNG photo (or the face inside ``face_box``)."""
+        request = faces_pb2.EnrollFaceRequest(
+            parent=f"cases/{case_id}/subjects/{subject_id}",
+            face=faces_pb2.FaceInput(image=_image(photo, face_box)),
+            reason=reason,
+        )
+        return self._call(self.faces.EnrollFace, request)
+
     def list_face_templates(self, case_id: str, subject_id: str) -> list[faces_pb2.FaceTemplate]:
         request = faces_pb2.ListFaceTemplatesRequest(parent=f"cases/{case_id}/subjects/{subject_id}")
         return list(self._call(self.faces.ListFaceTemplates, request).face_templates)
@@ -248,6 +273,25 @@ class MatcherClient:
         request = faces_pb2.SearchFacesRequest(
             cases=[f"cases/{case_id}" for case_id in case_ids],
             probe=faces_pb2.FaceInput(embedding=embedding(vector, model)),
+            reason=reason,
+            top_k=top_k,
+            min_score=min_score,
+        )
+        return self._call(self.faces.SearchFaces, request)
+
+    def search_faces_photo(
+        self,
+        case_ids: list[str],
+        photo: bytes,
+        *,
+        reason: str,
+        top_k: int = 10,
+        min_score: float | None = None,
+    ) -> faces_pb2.SearchFacesResponse:
+        """Searches every usable face of a photo; one result per face, with its box."""
+        request = faces_pb2.SearchFacesRequest(
+            cases=[f"cases/{case_id}" for case_id in case_ids],
+            probe=faces_pb2.FaceInput(image=_image(photo, None)),
             reason=reason,
             top_k=top_k,
             min_score=min_score,

@@ -46,6 +46,15 @@ class Settings:
     max_embedding_call_bytes: int = 256 * 1024
     faiss_threads: int = 1
     grpc_workers: int = 16
+    # Face pipeline: a pack installed under model_dir (``matcher models install``), or explicit
+    # detector and recogniser files (which take precedence).
+    model_dir: Path | None = None
+    face_pack: str = "buffalo_l"
+    face_detector: Path | None = None
+    face_recognizer: Path | None = None
+    face_threads: int = 1
+    min_face_px: int = 40
+    min_detector_score: float = 0.5
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -62,6 +71,16 @@ class Settings:
         if env.get("MATCHER_CLOCK_FILE"):
             settings.clock_file = Path(env["MATCHER_CLOCK_FILE"])
         settings.faiss_threads = int(env.get("MATCHER_FAISS_THREADS", settings.faiss_threads))
+        if env.get("MATCHER_MODEL_DIR"):
+            settings.model_dir = Path(env["MATCHER_MODEL_DIR"])
+        settings.face_pack = env.get("MATCHER_FACE_PACK", settings.face_pack)
+        if env.get("MATCHER_FACE_DETECTOR"):
+            settings.face_detector = Path(env["MATCHER_FACE_DETECTOR"])
+        if env.get("MATCHER_FACE_RECOGNIZER"):
+            settings.face_recognizer = Path(env["MATCHER_FACE_RECOGNIZER"])
+        settings.face_threads = int(env.get("MATCHER_FACE_THREADS", settings.face_threads))
+        settings.min_face_px = int(env.get("MATCHER_MIN_FACE_PX", settings.min_face_px))
+        settings.min_detector_score = _env_float("MATCHER_MIN_DETECTOR_SCORE", settings.min_detector_score)
         return settings
 
     def resolved(self) -> Settings:
@@ -70,6 +89,8 @@ class Settings:
             self.database_url = f"sqlite:///{(self.data_dir / 'matcher.db').resolve()}"
         if self.kek_file is None:
             self.kek_file = self.data_dir / "keys" / "kek"
+        if self.model_dir is None:
+            self.model_dir = self.data_dir / "models"
         return self
 
     @property

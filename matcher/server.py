@@ -29,6 +29,8 @@ from lifecycle.purge import PurgeWorker
 from matcher.config import Settings
 from matcher.crypto import KeyRing
 from matcher.face_matching import FaceMatcher
+from matcher.face_models import PipelineUnavailable, load_pipeline
+from matcher.faces import FacePipeline
 from matcher.transport.audit_service import AuditService
 from matcher.transport.auth import TokenAuthenticator
 from matcher.transport.case_service import CaseService
@@ -54,6 +56,8 @@ class App:
     faces: FaceMatcher
     worker: PurgeWorker
     auth: TokenAuthenticator
+    pipeline: FacePipeline | PipelineUnavailable
+    default_face_model: str
     ready: threading.Event = field(default_factory=threading.Event)
 
 
@@ -71,10 +75,17 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
     db = Database(settings.database_url)
     audit = AuditLog(db, clock, keyring.derive("matcher audit chain v1"), settings.audit_anchor_file)
     lifecycle = Lifecycle(db, clock, audit)
-    faces = FaceMatcher(lifecycle, keyring, settings.face_models)
+    pipeline = load_pipeline(settings)
+    models = dict(settings.face_models)
+    default_model = settings.default_face_model
+    if isinstance(pipeline, FacePipeline):
+        # Templates record the model that made them; the pipeline's model becomes the default.
+        models[pipeline.model_id] = pipeline.recognizer.embedding_dim
+        default_model = pipeline.model_id
+    faces = FaceMatcher(lifecycle, keyring, models)
     worker = PurgeWorker(lifecycle)
     auth = TokenAuthenticator(settings.tokens_file, settings.client_token_file)
-    return App(settings, clock, db, lifecycle, faces, worker, auth)
+    return App(settings, clock, db, lifecycle, faces, worker, auth, pipeline, default_model)
 
 
 def prepare(app: App) -> None:
@@ -96,7 +107,9 @@ def prepare(app: App) -> None:
 
 
 def make_server(app: App) -> tuple[grpc.Server, health.HealthServicer, int]:
-    limit = app.settings.max_message_bytes
+    # Slightly above the service's own limit, so that an oversized request reaches the handler,
+    # which refuses it with a reason and an audit record; far beyond, gRPC drops it itself.
+    limit = app.settings.max_message_bytes + 1024 * 1024
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=app.settings.grpc_workers),
         options=[

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import faiss
 import grpc
@@ -72,10 +74,12 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture
-def harness(tmp_path: Path, backend: str) -> Iterator[Harness]:
-    data_dir = tmp_path / "data"
-    settings = Settings(listen="127.0.0.1:0", data_dir=data_dir, database_url=database_url(backend, data_dir))
+@contextmanager
+def running_server(data_dir: Path, backend: str, **overrides: Any) -> Iterator[Harness]:
+    """A real server on a loopback port over a fresh database, with a manual clock."""
+    settings = Settings(
+        listen="127.0.0.1:0", data_dir=data_dir, database_url=database_url(backend, data_dir), **overrides
+    )
     clock = ManualClock(START)
     app = build_app(settings, clock)
     server, health_servicer, port = make_server(app)
@@ -94,6 +98,29 @@ def harness(tmp_path: Path, backend: str) -> Iterator[Harness]:
         server.stop(grace=None).wait()
         app.worker.stop()
         app.db.dispose()
+
+
+@pytest.fixture
+def harness(tmp_path: Path, backend: str) -> Iterator[Harness]:
+    with running_server(tmp_path / "data", backend) as h:
+        yield h
+
+
+@pytest.fixture(scope="session")
+def synthetic_face_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Small generated ONNX models with SCRFD's and ArcFace's real signatures."""
+    from matcher.faces import synthetic
+
+    folder = tmp_path_factory.mktemp("face_models")
+    return synthetic.write_detector(folder / "det.onnx"), synthetic.write_recognizer(folder / "rec.onnx")
+
+
+@pytest.fixture
+def face_harness(tmp_path: Path, backend: str, synthetic_face_models: tuple[Path, Path]) -> Iterator[Harness]:
+    """A server whose face pipeline runs the generated models through insightface for real."""
+    detector, recognizer = synthetic_face_models
+    with running_server(tmp_path / "data", backend, face_detector=detector, face_recognizer=recognizer) as h:
+        yield h
 
 
 def unit(seed: int, dim: int = DIM) -> np.ndarray:  # type: ignore[type-arg]

@@ -46,7 +46,6 @@ def rpc(
     *,
     audits_itself: bool = False,
     count: Callable[[Any], int] | None = None,
-    carries_images: bool = False,
 ) -> Callable[[Callable[[Any, Any, str], Any]], Callable[[Any, Any, grpc.ServicerContext], Any]]:
     """Wraps a servicer method ``(self, request, principal) -> response``.
 
@@ -63,7 +62,7 @@ def rpc(
             where = _resource(resource, request)
             reason = str(getattr(request, "reason", ""))[:1000]
             principal = app.auth.principal(context.invocation_metadata())
-            refusal = _gate(app, request, context, principal, carries_images)
+            refusal = _gate(app, request, context, principal)
             if refusal is not None:
                 app.lifecycle.audit.record(
                     actor=principal or "anonymous",
@@ -110,13 +109,17 @@ def rpc(
     return decorate
 
 
-def _gate(
-    app: Any,
-    request: Message,
-    context: grpc.ServicerContext,
-    principal: str | None,
-    carries_images: bool,
-) -> Refusal | None:
+def _carries_image(request: Message) -> bool:
+    """Whether a face input of the request is a photo (which may be large) and not an embedding."""
+    return any(
+        field in request.DESCRIPTOR.fields_by_name
+        and request.HasField(field)
+        and getattr(request, field).WhichOneof("input") == "image"
+        for field in ("face", "probe")
+    )
+
+
+def _gate(app: Any, request: Message, context: grpc.ServicerContext, principal: str | None) -> Refusal | None:
     if principal is None:
         return Refusal(
             grpc.StatusCode.UNAUTHENTICATED,
@@ -137,7 +140,9 @@ def _gate(
             "DEADLINE_REQUIRED",
             "set a deadline on the call (for example 10 seconds)",
         )
-    limit = app.settings.max_message_bytes if carries_images else app.settings.max_embedding_call_bytes
+    limit = (
+        app.settings.max_message_bytes if _carries_image(request) else app.settings.max_embedding_call_bytes
+    )
     if request.ByteSize() > limit:
         return Refusal(
             grpc.StatusCode.RESOURCE_EXHAUSTED,

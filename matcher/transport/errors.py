@@ -33,16 +33,18 @@ class Refusal:
     reason: str
     message: str
     rule: str | None = None
+    details: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_policy(cls, error: PolicyError) -> Refusal:
-        return cls(_CODES[error.kind], error.reason, error.message, error.rule)
+        return cls(_CODES[error.kind], error.reason, error.message, error.rule, tuple(error.details.items()))
 
     def to_status(self) -> grpc.Status:
         errors_pb2.ErrorReason.Value(self.reason)  # Every reason must be in the contract.
         info = error_details_pb2.ErrorInfo(reason=self.reason, domain=DOMAIN)
         if self.rule:
             info.metadata["rule"] = self.rule
+        info.metadata.update(dict(self.details))
         detail = any_pb2.Any()
         detail.Pack(info)
         status = status_pb2.Status(

@@ -1,12 +1,18 @@
-"""FaceService: enrolment and search of face templates (P1, P7, P12)."""
+"""FaceService: enrolment and search of face templates, from embeddings or photos (P1, P7, P12)."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from lifecycle.errors import Kind, PolicyError
 from matcher.embeddings import Vector, parse_embedding
-from matcher.face_matching import search_resource
+from matcher.face_matching import FaceMatch, search_resource
+from matcher.face_models import PipelineUnavailable
+from matcher.faces import FaceError
 from matcher.transport import convert, names
 from matcher.transport.calls import rpc
 from matcher.v1 import faces_pb2, faces_pb2_grpc
@@ -14,36 +20,73 @@ from matcher.v1 import faces_pb2, faces_pb2_grpc
 DEFAULT_TOP_K = 10
 
 
+@dataclass(frozen=True)
+class Probe:
+    """One face to enrol or search: its L2-normalised vector, model and (for photos) box."""
+
+    vector: Vector
+    model: str
+    box: faces_pb2.FaceBox | None = None
+
+
 def _search_resource(request: faces_pb2.SearchFacesRequest) -> str:
     return search_resource([name.removeprefix("cases/") for name in request.cases])
+
+
+def _box(box: tuple[float, float, float, float], score: float) -> faces_pb2.FaceBox:
+    return faces_pb2.FaceBox(left=box[0], top=box[1], right=box[2], bottom=box[3], score=score)
+
+
+def _face_refusal(error: FaceError) -> PolicyError:
+    """A photo the pipeline refused, with what it saw (boxes and scores, never pixels)."""
+    details = {"faces": json.dumps(error.details, sort_keys=True, default=str)} if error.details else {}
+    return PolicyError(Kind.INVALID_ARGUMENT, str(error.reason), error.message, details=details)
 
 
 class FaceService(faces_pb2_grpc.FaceServiceServicer):
     def __init__(self, app: Any) -> None:
         self.app = app
 
-    def _probe(self, face: faces_pb2.FaceInput, what: str) -> tuple[Vector, str]:
-        """The L2-normalised vector and model of a face input."""
+    def _probes(self, face: faces_pb2.FaceInput, purpose: str, what: str) -> list[Probe]:
         which = face.WhichOneof("input")
         if which == "embedding":
-            model = face.embedding.model or self.app.settings.default_face_model
+            model = face.embedding.model or self.app.default_face_model
             dim = self.app.faces.model_dim(model)
-            return parse_embedding(face.embedding.values, dim), model
+            return [Probe(parse_embedding(face.embedding.values, dim), model)]
         if which == "image":
+            return self._photo_probes(face.image, purpose)
+        raise PolicyError(Kind.INVALID_ARGUMENT, "FIELD_INVALID", f"{what} needs an embedding or an image")
+
+    def _photo_probes(self, image: faces_pb2.Image, purpose: str) -> list[Probe]:
+        pipeline = self.app.pipeline
+        if isinstance(pipeline, PipelineUnavailable):
             raise PolicyError(
                 Kind.FAILED_PRECONDITION,
                 "FACE_PIPELINE_UNAVAILABLE",
-                "this server has no face models installed, so it takes embeddings only; "
-                "install them with 'matcher models install --from DIR'",
+                f"this server takes embeddings only: {pipeline.why}",
             )
-        raise PolicyError(Kind.INVALID_ARGUMENT, "FIELD_INVALID", f"{what} needs an embedding or an image")
+        box = None
+        if image.HasField("face_box"):
+            b = image.face_box
+            box = (b.left, b.top, b.right, b.bottom)
+        try:
+            faces = pipeline.embed_image(image.data, purpose=purpose, face_box=box)
+        except FaceError as error:
+            raise _face_refusal(error) from None
+        return [
+            Probe(np.asarray(f.embedding, dtype=np.float32), f.model_id, _box(f.box, f.det_score))
+            for f in faces
+        ]
 
     @rpc("face.enroll", lambda r: r.parent, audits_itself=True)
     def EnrollFace(self, request: faces_pb2.EnrollFaceRequest, actor: str) -> faces_pb2.FaceTemplate:
         case_id, subject_id = names.subject_ids(request.parent)
-        vector, model = self._probe(request.face, "the face")
-        row = self.app.faces.enroll(actor, case_id, subject_id, vector, model, request.reason)
-        return convert.face_template(row, subject_id)
+        [probe] = self._probes(request.face, "enrol", "the face")
+        row = self.app.faces.enroll(actor, case_id, subject_id, probe.vector, probe.model, request.reason)
+        template = convert.face_template(row, subject_id)
+        if probe.box is not None:
+            template.face_box.CopyFrom(probe.box)
+        return template
 
     @rpc("face.list", lambda r: r.parent, count=lambda resp: len(resp.face_templates))
     def ListFaceTemplates(
@@ -58,15 +101,15 @@ class FaceService(faces_pb2_grpc.FaceServiceServicer):
     @rpc("faces.search", _search_resource, audits_itself=True)
     def SearchFaces(self, request: faces_pb2.SearchFacesRequest, actor: str) -> faces_pb2.SearchFacesResponse:
         case_ids = [names.case_id(name) for name in request.cases]
-        vector, model = self._probe(request.probe, "the probe")
+        probes = self._probes(request.probe, "search", "the probe")
         min_score = (
             request.min_score if request.HasField("min_score") else self.app.settings.default_min_score
         )
         results = self.app.faces.search(
             actor,
             case_ids,
-            [vector],
-            model,
+            [p.vector for p in probes],
+            probes[0].model,
             request.reason,
             request.top_k or DEFAULT_TOP_K,
             min_score,
@@ -74,20 +117,17 @@ class FaceService(faces_pb2_grpc.FaceServiceServicer):
         return faces_pb2.SearchFacesResponse(
             min_score=min_score,
             results=[
-                faces_pb2.ProbeResult(
-                    matches=[
-                        faces_pb2.FaceMatch(
-                            case=names.case_name(hit.case_id),
-                            subject=names.subject_name(hit.case_id, hit.subject_id),
-                            face_template=(
-                                f"{names.subject_name(hit.case_id, hit.subject_id)}"
-                                f"/faceTemplates/{hit.template_id}"
-                            ),
-                            score=hit.score,
-                        )
-                        for hit in matches
-                    ]
-                )
-                for matches in results
+                faces_pb2.ProbeResult(face_box=probe.box, matches=[_match(hit) for hit in matches])
+                for probe, matches in zip(probes, results, strict=True)
             ],
         )
+
+
+def _match(hit: FaceMatch) -> faces_pb2.FaceMatch:
+    subject = names.subject_name(hit.case_id, hit.subject_id)
+    return faces_pb2.FaceMatch(
+        case=names.case_name(hit.case_id),
+        subject=subject,
+        face_template=f"{subject}/faceTemplates/{hit.template_id}",
+        score=hit.score,
+    )

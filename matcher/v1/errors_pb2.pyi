@@ -30,6 +30,18 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     FACE_PIPELINE_UNAVAILABLE: _ClassVar[ErrorReason]
     PAGE_TOKEN_INVALID: _ClassVar[ErrorReason]
     NOT_READY: _ClassVar[ErrorReason]
+    IMAGE_EMPTY: _ClassVar[ErrorReason]
+    IMAGE_UNSUPPORTED_FORMAT: _ClassVar[ErrorReason]
+    IMAGE_UNDECODABLE: _ClassVar[ErrorReason]
+    IMAGE_TRUNCATED: _ClassVar[ErrorReason]
+    IMAGE_TOO_LARGE: _ClassVar[ErrorReason]
+    IMAGE_TOO_SMALL: _ClassVar[ErrorReason]
+    NO_FACE: _ClassVar[ErrorReason]
+    FACE_TOO_SMALL: _ClassVar[ErrorReason]
+    FACE_LOW_SCORE: _ClassVar[ErrorReason]
+    MULTIPLE_FACES: _ClassVar[ErrorReason]
+    FACE_BOX_INVALID: _ClassVar[ErrorReason]
+    FACE_BOX_NOT_FOUND: _ClassVar[ErrorReason]
 ERROR_REASON_UNSPECIFIED: ErrorReason
 UNAUTHENTICATED_CALLER: ErrorReason
 CASE_NOT_FOUND: ErrorReason
@@ -54,3 +66,15 @@ DEADLINE_REQUIRED: ErrorReason
 FACE_PIPELINE_UNAVAILABLE: ErrorReason
 PAGE_TOKEN_INVALID: ErrorReason
 NOT_READY: ErrorReason
+IMAGE_EMPTY: ErrorReason
+IMAGE_UNSUPPORTED_FORMAT: ErrorReason
+IMAGE_UNDECODABLE: ErrorReason
+IMAGE_TRUNCATED: ErrorReason
+IMAGE_TOO_LARGE: ErrorReason
+IMAGE_TOO_SMALL: ErrorReason
+NO_FACE: ErrorReason
+FACE_TOO_SMALL: ErrorReason
+FACE_LOW_SCORE: ErrorReason
+MULTIPLE_FACES: ErrorReason
+FACE_BOX_INVALID: ErrorReason
+FACE_BOX_NOT_FOUND: ErrorReason

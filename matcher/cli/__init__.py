@@ -1,0 +1,49 @@
+"""The ``matcher`` command: the service itself (``matcher serve``) and the investigator's CLI.
+
+Every client command prints a readable table for people, or JSON with ``--json`` for scripts.
+Refusals print the gRPC code, the machine-readable reason and the message, and exit with 1.
+Each command group lives in its own module and registers its sub-commands here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from matcher.cli import cases, faces, local
+from matcher.cli.output import Printer
+from matcher.client import MatcherClient, MatcherError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="matcher", description="Case-scoped face matching with automatic purge."
+    )
+    parser.add_argument("--target", help="server address (default MATCHER_TARGET or 127.0.0.1:50051)")
+    parser.add_argument(
+        "--token-file", help="file holding the bearer token (default ./matcher-data/client.token)"
+    )
+    parser.add_argument("--timeout", type=float, default=30.0, help="deadline of each call, seconds")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for module in (local, cases, faces):
+        module.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "local", False):  # serve, models: no server to talk to.
+        return int(args.handler(args))
+    try:
+        with MatcherClient.connect(
+            args.target,
+            token_file=Path(args.token_file) if args.token_file else None,
+            timeout=args.timeout,
+        ) as client:
+            return int(args.handler(client, args, Printer(args.json)))
+    except MatcherError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1

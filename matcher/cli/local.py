@@ -1,0 +1,91 @@
+"""Commands that run on this machine without a server: ``serve`` and ``models``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Any
+
+from matcher.config import Settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = Settings.from_env()
+    if getattr(args, "listen", None):
+        settings.listen = args.listen
+    if getattr(args, "data_dir", None):
+        settings.data_dir = Path(args.data_dir)
+    if getattr(args, "database_url", None):
+        settings.database_url = args.database_url
+    if getattr(args, "model_dir", None):
+        settings.model_dir = Path(args.model_dir)
+    return settings.resolved()
+
+
+def serve(args: argparse.Namespace) -> int:
+    from matcher.server import serve as run
+
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    run(_settings(args))
+    return 0
+
+
+def models_install(args: argparse.Namespace) -> int:
+    from matcher.faces import ModelError, install_from
+
+    settings = _settings(args)
+    assert settings.model_dir is not None
+    try:
+        paths = install_from(args.source, settings.model_dir, args.pack, allow_unpinned=args.allow_unpinned)
+    except (ModelError, KeyError) as error:
+        print(f"error: {error}")
+        return 1
+    print(f"installed pack {paths.pack}: {paths.detector}, {paths.recognizer}")
+    print(f"licence: {paths.licence}")
+    print("restart the service to load it")
+    return 0
+
+
+def models_list(args: argparse.Namespace) -> int:
+    from matcher.faces import ModelError, load_manifest, resolve
+
+    settings = _settings(args)
+    assert settings.model_dir is not None
+    manifest = load_manifest()
+    for name in sorted(manifest.packs):
+        try:
+            resolve(settings.model_dir, name, manifest)
+            state = "installed"
+        except ModelError:
+            state = "not installed"
+        print(f"{name:28} {state:14} {manifest.packs[name].licence}")
+    return 0
+
+
+def register(commands: Any) -> None:
+    run = commands.add_parser("serve", help="run the service")
+    run.add_argument("--listen", help="address to listen on (default 127.0.0.1:50051)")
+    run.add_argument("--data-dir", help="folder for the database, keys and tokens (default ./matcher-data)")
+    run.add_argument("--database-url", help="SQLAlchemy URL (default SQLite in the data folder)")
+    run.add_argument("--model-dir", help="folder of installed model packs (default DATA_DIR/models)")
+    run.add_argument("--log-level", default="INFO")
+    run.set_defaults(handler=serve, local=True)
+
+    models = commands.add_parser("models", help="face model packs (never downloaded by the service)")
+    actions = models.add_subparsers(dest="action", required=True)
+    install = actions.add_parser("install", help="copy and verify a pack's files into the model folder")
+    install.add_argument("--from", dest="source", required=True, help="folder holding the pack's .onnx files")
+    install.add_argument("--pack", default="buffalo_l", help="pack name from models/manifest.json")
+    install.add_argument(
+        "--allow-unpinned", action="store_true", help="accept files the manifest has no sha256 for"
+    )
+    install.add_argument("--data-dir")
+    install.add_argument("--model-dir")
+    install.set_defaults(handler=models_install, local=True)
+    listing = actions.add_parser("list", help="supported packs and whether they are installed")
+    listing.add_argument("--data-dir")
+    listing.add_argument("--model-dir")
+    listing.set_defaults(handler=models_list, local=True)
