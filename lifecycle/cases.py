@@ -168,9 +168,18 @@ class Lifecycle:
         return subject
 
     def template_count(self, session: Session, case_id: str, subject_pk: int | None = None) -> int:
-        query = select(func.count()).select_from(m.FaceTemplate).where(m.FaceTemplate.case_id == case_id)
+        return self._count(session, m.FaceTemplate, case_id, subject_pk)
+
+    def plate_count(self, session: Session, case_id: str, subject_pk: int | None = None) -> int:
+        return self._count(session, m.PlateEntry, case_id, subject_pk)
+
+    @staticmethod
+    def _count(
+        session: Session, table: type[m.FaceTemplate] | type[m.PlateEntry], case_id: str, subject_pk: int | None
+    ) -> int:
+        query = select(func.count()).select_from(table).where(table.case_id == case_id)
         if subject_pk is not None:
-            query = query.where(m.FaceTemplate.subject_pk == subject_pk)
+            query = query.where(table.subject_pk == subject_pk)
         return session.scalar(query) or 0
 
     # --- cases ----------------------------------------------------------------------------

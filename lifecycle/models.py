@@ -1,6 +1,6 @@
 """Tables of the system of record.
 
-Biometric data (face templates) is stored only as AES-256-GCM ciphertext under a per-subject
+Biometric data (face templates) and watchlist plates are stored only as AES-256-GCM ciphertext under a per-subject
 data key, itself wrapped by the per-case key, itself wrapped by a key-encryption key that lives
 outside the database (decision 5). Destroying a ``DataKey`` row therefore makes every copy of
 the data it protects unreadable, backups included.
@@ -78,6 +78,27 @@ class FaceTemplate(Base):
     created_by: Mapped[str] = mapped_column(String(200))
 
 
+class PlateEntry(Base):
+    """A vehicle of interest on a case's watchlist, optionally tied to a subject.
+
+    The plate as written (with its normalised pattern) is encrypted like a template: under the
+    subject's key when tied to a subject, else under the case key, so that P2 and P3 crypto-erase
+    it too. ``index_id`` is the integer id of the entry in the in-memory plate index.
+    """
+
+    __tablename__ = "plate_entries"
+
+    index_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(32), unique=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    subject_pk: Mapped[int | None] = mapped_column(ForeignKey("subjects.pk"), nullable=True, index=True)
+    region: Mapped[str] = mapped_column(String(32))
+    nonce: Mapped[bytes] = mapped_column(LargeBinary)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
 class LegalHold(Base):
     __tablename__ = "legal_holds"
 
@@ -119,6 +140,7 @@ class Purge(Base):
     requested_at: Mapped[datetime] = mapped_column(UtcDateTime)
     state: Mapped[str] = mapped_column(String(16))
     face_template_count: Mapped[int] = mapped_column(default=0)
+    plate_entry_count: Mapped[int] = mapped_column(default=0)
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 

@@ -8,7 +8,8 @@ resumes where it stopped:
 
 1. ``key_destroyed``: the data key is deleted first (crypto-erase: every copy of the ciphertext,
    backups included, becomes unreadable); the number of templates is recorded for the receipt.
-2. ``rows_deleted``: the ciphertext rows are deleted (SQLite overwrites them: secure_delete).
+2. ``rows_deleted``: the ciphertext rows (face templates, watchlist plates) are deleted (SQLite
+   overwrites them: secure_delete).
 3. ``checkpointed``: in-memory copies are dropped (idempotent) and the WAL is checkpointed and
    truncated, so no page of the deleted rows survives in the journal.
 4. ``done``: the receipt is appended to the audit log in the same transaction as the state, so it
@@ -105,6 +106,7 @@ class PurgeWorker:
                 if held_until is not None:
                     return held_until
                 purge.face_template_count = lc.template_count(session, purge.case_id, purge.subject_pk)
+                purge.plate_entry_count = lc.plate_count(session, purge.case_id, purge.subject_pk)
                 keys = delete(m.DataKey).where(m.DataKey.case_id == purge.case_id)
                 if purge.subject_pk is not None:
                     keys = keys.where(m.DataKey.subject_pk == purge.subject_pk)
@@ -114,10 +116,11 @@ class PurgeWorker:
 
         if purge.state == m.PURGE_KEY_DESTROYED:
             with lc.db.transaction() as session:
-                rows = delete(m.FaceTemplate).where(m.FaceTemplate.case_id == purge.case_id)
-                if purge.subject_pk is not None:
-                    rows = rows.where(m.FaceTemplate.subject_pk == purge.subject_pk)
-                session.execute(rows)
+                for table in (m.FaceTemplate, m.PlateEntry):
+                    rows = delete(table).where(table.case_id == purge.case_id)
+                    if purge.subject_pk is not None:
+                        rows = rows.where(table.subject_pk == purge.subject_pk)
+                    session.execute(rows)
                 session.get_one(m.Purge, purge_id).state = m.PURGE_ROWS_DELETED
             purge.state = m.PURGE_ROWS_DELETED
         faults.hit("purge.after_rows_deleted")
@@ -149,6 +152,7 @@ class PurgeWorker:
                     code=row.trigger,
                     detail={
                         "purge": f"purges/{purge_id}",
+                        "plate_entries": row.plate_entry_count,
                         "requested_at": row.requested_at.isoformat(),
                         "requested_by": row.requested_by,
                         "completed_at": row.completed_at.isoformat(),

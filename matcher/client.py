@@ -31,6 +31,8 @@ from matcher.v1 import (
     cases_pb2_grpc,
     faces_pb2,
     faces_pb2_grpc,
+    plates_pb2,
+    plates_pb2_grpc,
 )
 
 DEFAULT_TIMEOUT = 30.0
@@ -98,6 +100,7 @@ class MatcherClient:
         self._timeout = timeout
         self.cases = cases_pb2_grpc.CaseServiceStub(channel)
         self.faces = faces_pb2_grpc.FaceServiceStub(channel)
+        self.plates = plates_pb2_grpc.PlateServiceStub(channel)
         self.audit = audit_pb2_grpc.AuditServiceStub(channel)
         self.health = health_pb2_grpc.HealthStub(channel)
 
@@ -297,6 +300,60 @@ class MatcherClient:
             min_score=min_score,
         )
         return self._call(self.faces.SearchFaces, request)
+
+    # --- plates ---------------------------------------------------------------------------
+
+    def add_plate(
+        self, case_id: str, plate: str, *, reason: str, subject_id: str = "", region: str = "", note: str = ""
+    ) -> plates_pb2.PlateEntry:
+        entry = plates_pb2.PlateEntry(
+            plate=plate,
+            region=region,
+            note=note,
+            subject=f"cases/{case_id}/subjects/{subject_id}" if subject_id else "",
+        )
+        request = plates_pb2.CreatePlateEntryRequest(
+            parent=f"cases/{case_id}", plate_entry=entry, reason=reason
+        )
+        return self._call(self.plates.CreatePlateEntry, request)
+
+    def list_plates(self, case_id: str) -> list[plates_pb2.PlateEntry]:
+        request = plates_pb2.ListPlateEntriesRequest(parent=f"cases/{case_id}")
+        return list(self._call(self.plates.ListPlateEntries, request).plate_entries)
+
+    def remove_plate(self, case_id: str, entry_id: str, *, reason: str) -> None:
+        request = plates_pb2.DeletePlateEntryRequest(
+            name=f"cases/{case_id}/plateEntries/{entry_id}", reason=reason
+        )
+        self._call(self.plates.DeletePlateEntry, request)
+
+    def check_plate(
+        self,
+        text: str = "",
+        *,
+        reason: str,
+        case_ids: list[str] | None = None,
+        confidences: list[float] | None = None,
+        image: bytes | None = None,
+        camera: str = "",
+        max_edits: int | None = None,
+        min_confidence: float | None = None,
+        lookalikes: bool | None = None,
+    ) -> plates_pb2.CheckPlateReadResponse:
+        """Checks a read (its text, or a photo to read it from) against the cases' watchlists."""
+        request = plates_pb2.CheckPlateReadRequest(
+            cases=[f"cases/{case_id}" for case_id in case_ids or []],
+            camera=camera,
+            reason=reason,
+            options=plates_pb2.MatchOptions(
+                max_edits=max_edits, min_confidence=min_confidence, lookalikes=lookalikes
+            ),
+        )
+        if image is not None:
+            request.image = image
+        else:
+            request.read.CopyFrom(plates_pb2.PlateRead(text=text, confidences=confidences or []))
+        return self._call(self.plates.CheckPlateRead, request)
 
     # --- audit ----------------------------------------------------------------------------
 

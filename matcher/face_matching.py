@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from lifecycle import models as m
 from lifecycle.cases import Lifecycle, require_reason
@@ -27,6 +26,7 @@ from lifecycle.errors import Kind, PolicyError
 from matcher import crypto
 from matcher.embeddings import Vector
 from matcher.gallery import FaceGallery, Vectors
+from matcher.keys import ScopeKeys
 from matcher.rwlock import RWLock
 
 log = logging.getLogger(__name__)
@@ -45,9 +45,9 @@ class FaceMatch:
 class FaceMatcher:
     """Implements :class:`lifecycle.purge_listener.PurgeListener` for the face galleries."""
 
-    def __init__(self, lifecycle: Lifecycle, keyring: crypto.KeyRing, models: dict[str, int]) -> None:
+    def __init__(self, lifecycle: Lifecycle, keys: ScopeKeys, models: dict[str, int]) -> None:
         self._lc = lifecycle
-        self._keys = keyring
+        self._keys = keys
         self.models = dict(models)
         self._galleries = {model: FaceGallery(dim) for model, dim in models.items()}
         self._lock = RWLock()
@@ -69,31 +69,6 @@ class FaceMatcher:
                     gallery.drop_subject(case_id, subject_pk)
 
     # --- keys -----------------------------------------------------------------------------
-
-    def _subject_key(self, session: Session, case_id: str, subject_pk: int, create: bool) -> bytes:
-        """Unwraps (or, at first enrolment, creates) the subject's key through the case key."""
-        case_row = session.scalars(
-            select(m.DataKey).where(m.DataKey.case_id == case_id, m.DataKey.subject_pk.is_(None))
-        ).first()
-        now = self._lc.clock.now()
-        if case_row is None:
-            if not create:
-                raise LookupError(f"case {case_id} has no data key")
-            case_key, wrapped = self._keys.new_key(None, crypto.case_key_aad(case_id))
-            session.add(m.DataKey(case_id=case_id, subject_pk=None, wrapped=wrapped, created_at=now))
-        else:
-            case_key = self._keys.unwrap(None, case_row.wrapped, crypto.case_key_aad(case_id))
-        aad = crypto.subject_key_aad(case_id, subject_pk)
-        subject_row = session.scalars(
-            select(m.DataKey).where(m.DataKey.case_id == case_id, m.DataKey.subject_pk == subject_pk)
-        ).first()
-        if subject_row is not None:
-            return self._keys.unwrap(case_key, subject_row.wrapped, aad)
-        if not create:
-            raise LookupError(f"subject {subject_pk} of case {case_id} has no data key")
-        key, wrapped = self._keys.new_key(case_key, aad)
-        session.add(m.DataKey(case_id=case_id, subject_pk=subject_pk, wrapped=wrapped, created_at=now))
-        return key
 
     def model_dim(self, model: str) -> int:
         dim = self.models.get(model)
@@ -123,7 +98,7 @@ class FaceMatcher:
                 )
                 if not templates:
                     continue
-                key = self._subject_key(session, case_id, subject_pk, create=False)
+                key = self._keys.subject_key(session, case_id, subject_pk, create=False)
                 by_model: dict[str, tuple[list[str], list[Vector]]] = {}
                 for template in templates:
                     if template.model not in self._galleries:
@@ -173,7 +148,7 @@ class FaceMatcher:
         with self._lock.write():
             with self._lc.db.transaction() as session:
                 subject = self._lc.targetable_subject(session, case_id, subject_id)
-                key = self._subject_key(session, case_id, subject.pk, create=True)
+                key = self._keys.subject_key(session, case_id, subject.pk, create=True)
                 rows = []
                 for template_id, vector in zip(ids, vectors, strict=True):
                     nonce, ciphertext = crypto.encrypt(

@@ -31,16 +31,29 @@ from matcher.crypto import KeyRing
 from matcher.face_matching import FaceMatcher
 from matcher.face_models import PipelineUnavailable, load_pipeline
 from matcher.faces import FacePipeline
+from matcher.keys import ScopeKeys
+from matcher.plate_watchlists import PlateWatchlists
 from matcher.transport.audit_service import AuditService
 from matcher.transport.auth import TokenAuthenticator
 from matcher.transport.case_service import CaseService
 from matcher.transport.face_service import FaceService
-from matcher.v1 import audit_pb2, audit_pb2_grpc, cases_pb2, cases_pb2_grpc, faces_pb2, faces_pb2_grpc
+from matcher.transport.plate_service import PlateService
+from matcher.v1 import (
+    audit_pb2,
+    audit_pb2_grpc,
+    cases_pb2,
+    cases_pb2_grpc,
+    faces_pb2,
+    faces_pb2_grpc,
+    plates_pb2,
+    plates_pb2_grpc,
+)
 
 log = logging.getLogger("matcher")
 SERVICE_NAMES = (
     cases_pb2.DESCRIPTOR.services_by_name["CaseService"].full_name,
     faces_pb2.DESCRIPTOR.services_by_name["FaceService"].full_name,
+    plates_pb2.DESCRIPTOR.services_by_name["PlateService"].full_name,
     audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
 )
 
@@ -54,6 +67,7 @@ class App:
     db: Database
     lifecycle: Lifecycle
     faces: FaceMatcher
+    plates: PlateWatchlists
     worker: PurgeWorker
     auth: TokenAuthenticator
     pipeline: FacePipeline | PipelineUnavailable
@@ -82,10 +96,12 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
         # Templates record the model that made them; the pipeline's model becomes the default.
         models[pipeline.model_id] = pipeline.recognizer.embedding_dim
         default_model = pipeline.model_id
-    faces = FaceMatcher(lifecycle, keyring, models)
+    keys = ScopeKeys(keyring, clock)
+    faces = FaceMatcher(lifecycle, keys, models)
+    plates = PlateWatchlists(lifecycle, keys)
     worker = PurgeWorker(lifecycle)
     auth = TokenAuthenticator(settings.tokens_file, settings.client_token_file)
-    return App(settings, clock, db, lifecycle, faces, worker, auth, pipeline, default_model)
+    return App(settings, clock, db, lifecycle, faces, plates, worker, auth, pipeline, default_model)
 
 
 def prepare(app: App) -> None:
@@ -101,7 +117,8 @@ def prepare(app: App) -> None:
             count,
             model,
         )
-    log.info("galleries rebuilt: %d templates matchable", loaded)
+    plates = app.plates.rebuild()
+    log.info("galleries rebuilt: %d face templates and %d watchlist plates matchable", loaded, plates)
     app.worker.start()
     app.ready.set()
 
@@ -121,6 +138,7 @@ def make_server(app: App) -> tuple[grpc.Server, health.HealthServicer, int]:
     )
     cases_pb2_grpc.add_CaseServiceServicer_to_server(CaseService(app), server)
     faces_pb2_grpc.add_FaceServiceServicer_to_server(FaceService(app), server)
+    plates_pb2_grpc.add_PlateServiceServicer_to_server(PlateService(app), server)
     audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditService(app), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from matcher.cli import cases, faces, local
+from matcher.cli import cases, faces, local, plates
 from matcher.cli.output import Printer
 from matcher.client import MatcherClient, MatcherError
 
@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--timeout", type=float, default=30.0, help="deadline of each call, seconds")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     commands = parser.add_subparsers(dest="command", required=True)
-    for module in (local, cases, faces):
+    for module in (local, cases, faces, plates):
         module.register(commands)
     return parser
 

@@ -33,13 +33,17 @@ class CaseService(cases_pb2_grpc.CaseServiceServicer):
     def __init__(self, app: Any) -> None:
         self.app = app
 
-    def _case_message(self, row: m.Case) -> cases_pb2.Case:
-        counts = _counts(self.app, m.FaceTemplate.case_id, [row.id])
-        return convert.case(row, counts.get(row.id, 0))
+    def _case_messages(self, rows: list[m.Case]) -> list[cases_pb2.Case]:
+        ids = [row.id for row in rows]
+        faces = _counts(self.app, m.FaceTemplate.case_id, ids)
+        plates = _counts(self.app, m.PlateEntry.case_id, ids)
+        return [convert.case(row, faces.get(row.id, 0), plates.get(row.id, 0)) for row in rows]
 
-    def _subject_message(self, row: m.Subject) -> cases_pb2.Subject:
-        counts = _counts(self.app, m.FaceTemplate.subject_pk, [row.pk])
-        return convert.subject(row, counts.get(row.pk, 0))
+    def _subject_messages(self, rows: list[m.Subject]) -> list[cases_pb2.Subject]:
+        pks = [row.pk for row in rows]
+        faces = _counts(self.app, m.FaceTemplate.subject_pk, pks)
+        plates = _counts(self.app, m.PlateEntry.subject_pk, pks)
+        return [convert.subject(row, faces.get(row.pk, 0), plates.get(row.pk, 0)) for row in rows]
 
     @rpc("case.create", lambda r: f"cases/{r.case_id}", audits_itself=True)
     def CreateCase(self, request: cases_pb2.CreateCaseRequest, actor: str) -> cases_pb2.Case:
@@ -51,23 +55,22 @@ class CaseService(cases_pb2_grpc.CaseServiceServicer):
         case_id = names.case_id(request.name)
         with self.app.lifecycle.db.transaction() as session:
             row = self.app.lifecycle.case(session, case_id)
-        return self._case_message(row)
+        return self._case_messages([row])[0]
 
     @rpc("case.list", lambda r: "cases", count=lambda resp: len(resp.cases))
     def ListCases(self, request: cases_pb2.ListCasesRequest, actor: str) -> cases_pb2.ListCasesResponse:
         size = paging.page_size(request.page_size)
         state = cases_pb2.Case.State.Name(request.state).lower() if request.state else None
         rows = self.app.lifecycle.list_cases(state, paging.decode(request.page_token), size + 1)
-        counts = _counts(self.app, m.FaceTemplate.case_id, [r.id for r in rows[:size]])
         return cases_pb2.ListCasesResponse(
-            cases=[convert.case(r, counts.get(r.id, 0)) for r in rows[:size]],
+            cases=self._case_messages(rows[:size]),
             next_page_token=paging.encode(rows[size - 1].id) if len(rows) > size else "",
         )
 
     @rpc("case.close", lambda r: r.name, audits_itself=True)
     def CloseCase(self, request: cases_pb2.CloseCaseRequest, actor: str) -> cases_pb2.Case:
         row = self.app.lifecycle.close_case(actor, names.case_id(request.name), request.reason)
-        return self._case_message(row)
+        return self._case_messages([row])[0]
 
     @rpc("subject.create", lambda r: f"{r.parent}/subjects/{r.subject_id}", audits_itself=True)
     def CreateSubject(self, request: cases_pb2.CreateSubjectRequest, actor: str) -> cases_pb2.Subject:
@@ -87,7 +90,7 @@ class CaseService(cases_pb2_grpc.CaseServiceServicer):
         case_id, subject_id = names.subject_ids(request.name)
         with self.app.lifecycle.db.transaction() as session:
             row = self.app.lifecycle.subject(session, case_id, subject_id)
-        return self._subject_message(row)
+        return self._subject_messages([row])[0]
 
     @rpc("subject.list", lambda r: r.parent, count=lambda resp: len(resp.subjects))
     def ListSubjects(
@@ -97,9 +100,8 @@ class CaseService(cases_pb2_grpc.CaseServiceServicer):
         rows = self.app.lifecycle.list_subjects(
             names.case_id(request.parent), paging.decode(request.page_token), size + 1
         )
-        counts = _counts(self.app, m.FaceTemplate.subject_pk, [r.pk for r in rows[:size]])
         return cases_pb2.ListSubjectsResponse(
-            subjects=[convert.subject(r, counts.get(r.pk, 0)) for r in rows[:size]],
+            subjects=self._subject_messages(rows[:size]),
             next_page_token=paging.encode(rows[size - 1].subject_id) if len(rows) > size else "",
         )
 
@@ -107,7 +109,7 @@ class CaseService(cases_pb2_grpc.CaseServiceServicer):
     def ReleaseSubject(self, request: cases_pb2.ReleaseSubjectRequest, actor: str) -> cases_pb2.Subject:
         case_id, subject_id = names.subject_ids(request.name)
         row = self.app.lifecycle.release_subject(actor, case_id, subject_id, request.reason)
-        return self._subject_message(row)
+        return self._subject_messages([row])[0]
 
     @rpc("hold.place", lambda r: f"{r.parent}/legalHolds", audits_itself=True)
     def PlaceLegalHold(self, request: cases_pb2.PlaceLegalHoldRequest, actor: str) -> cases_pb2.LegalHold:

@@ -20,7 +20,7 @@ def timestamp(instant: datetime | None) -> Timestamp | None:
     return stamp
 
 
-def case(row: m.Case, template_count: int) -> cases_pb2.Case:
+def case(row: m.Case, template_count: int, plate_count: int = 0) -> cases_pb2.Case:
     return cases_pb2.Case(
         name=case_name(row.id),
         title=row.title,
@@ -29,10 +29,11 @@ def case(row: m.Case, template_count: int) -> cases_pb2.Case:
         close_time=timestamp(row.closed_at),
         close_reason=row.close_reason or "",
         face_template_count=template_count,
+        plate_entry_count=plate_count,
     )
 
 
-def subject(row: m.Subject, template_count: int) -> cases_pb2.Subject:
+def subject(row: m.Subject, template_count: int, plate_count: int = 0) -> cases_pb2.Subject:
     return cases_pb2.Subject(
         name=subject_name(row.case_id, row.subject_id),
         label=row.label,
@@ -42,6 +43,7 @@ def subject(row: m.Subject, template_count: int) -> cases_pb2.Subject:
         release_time=timestamp(row.released_at),
         release_reason=row.release_reason or "",
         face_template_count=template_count,
+        plate_entry_count=plate_count,
     )
 
 
@@ -71,6 +73,7 @@ def purge(view: PurgeView) -> cases_pb2.Purge:
         request_time=timestamp(row.requested_at),
         complete_time=timestamp(row.completed_at),
         face_template_count=row.face_template_count,
+        plate_entry_count=row.plate_entry_count,
         held_until=timestamp(view.held_until),
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from lifecycle.errors import Kind, PolicyError
 
 
-def _parts(name: str, pattern: tuple[str, ...], what: str) -> list[str]:
+def parts(name: str, pattern: tuple[str, ...], what: str) -> list[str]:
     parts = name.split("/")
     shape = "/".join(f"{p}/{{{p[:-1]}}}" for p in pattern)
     if len(parts) != 2 * len(pattern) or any(
@@ -18,16 +18,16 @@ def _parts(name: str, pattern: tuple[str, ...], what: str) -> list[str]:
 
 
 def case_id(name: str) -> str:
-    return _parts(name, ("cases",), "case")[0]
+    return parts(name, ("cases",), "case")[0]
 
 
 def subject_ids(name: str) -> tuple[str, str]:
-    case, subject = _parts(name, ("cases", "subjects"), "subject")
+    case, subject = parts(name, ("cases", "subjects"), "subject")
     return case, subject
 
 
 def hold_ids(name: str) -> tuple[str, str]:
-    case, hold = _parts(name, ("cases", "legalHolds"), "legal hold")
+    case, hold = parts(name, ("cases", "legalHolds"), "legal hold")
     return case, hold
 
 

@@ -11,7 +11,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Case(_message.Message):
-    __slots__ = ("name", "title", "state", "create_time", "close_time", "close_reason", "face_template_count")
+    __slots__ = ("name", "title", "state", "create_time", "close_time", "close_reason", "face_template_count", "plate_entry_count")
     class State(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         STATE_UNSPECIFIED: _ClassVar[Case.State]
@@ -27,6 +27,7 @@ class Case(_message.Message):
     CLOSE_TIME_FIELD_NUMBER: _ClassVar[int]
     CLOSE_REASON_FIELD_NUMBER: _ClassVar[int]
     FACE_TEMPLATE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    PLATE_ENTRY_COUNT_FIELD_NUMBER: _ClassVar[int]
     name: str
     title: str
     state: Case.State
@@ -34,7 +35,8 @@ class Case(_message.Message):
     close_time: _timestamp_pb2.Timestamp
     close_reason: str
     face_template_count: int
-    def __init__(self, name: _Optional[str] = ..., title: _Optional[str] = ..., state: _Optional[_Union[Case.State, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., close_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., close_reason: _Optional[str] = ..., face_template_count: _Optional[int] = ...) -> None: ...
+    plate_entry_count: int
+    def __init__(self, name: _Optional[str] = ..., title: _Optional[str] = ..., state: _Optional[_Union[Case.State, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., close_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., close_reason: _Optional[str] = ..., face_template_count: _Optional[int] = ..., plate_entry_count: _Optional[int] = ...) -> None: ...
 
 class CreateCaseRequest(_message.Message):
     __slots__ = ("case_id", "case", "reason")
@@ -79,7 +81,7 @@ class CloseCaseRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class Subject(_message.Message):
-    __slots__ = ("name", "label", "role", "state", "create_time", "release_time", "release_reason", "face_template_count")
+    __slots__ = ("name", "label", "role", "state", "create_time", "release_time", "release_reason", "face_template_count", "plate_entry_count")
     class Role(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         ROLE_UNSPECIFIED: _ClassVar[Subject.Role]
@@ -108,6 +110,7 @@ class Subject(_message.Message):
     RELEASE_TIME_FIELD_NUMBER: _ClassVar[int]
     RELEASE_REASON_FIELD_NUMBER: _ClassVar[int]
     FACE_TEMPLATE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    PLATE_ENTRY_COUNT_FIELD_NUMBER: _ClassVar[int]
     name: str
     label: str
     role: Subject.Role
@@ -116,7 +119,8 @@ class Subject(_message.Message):
     release_time: _timestamp_pb2.Timestamp
     release_reason: str
     face_template_count: int
-    def __init__(self, name: _Optional[str] = ..., label: _Optional[str] = ..., role: _Optional[_Union[Subject.Role, str]] = ..., state: _Optional[_Union[Subject.State, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., release_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., release_reason: _Optional[str] = ..., face_template_count: _Optional[int] = ...) -> None: ...
+    plate_entry_count: int
+    def __init__(self, name: _Optional[str] = ..., label: _Optional[str] = ..., role: _Optional[_Union[Subject.Role, str]] = ..., state: _Optional[_Union[Subject.State, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., release_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., release_reason: _Optional[str] = ..., face_template_count: _Optional[int] = ..., plate_entry_count: _Optional[int] = ...) -> None: ...
 
 class CreateSubjectRequest(_message.Message):
     __slots__ = ("parent", "subject_id", "subject", "reason")
@@ -233,7 +237,7 @@ class ListLegalHoldsResponse(_message.Message):
     def __init__(self, legal_holds: _Optional[_Iterable[_Union[LegalHold, _Mapping]]] = ...) -> None: ...
 
 class Purge(_message.Message):
-    __slots__ = ("name", "case", "subject", "trigger", "state", "request_time", "complete_time", "face_template_count", "held_until")
+    __slots__ = ("name", "case", "subject", "trigger", "state", "request_time", "complete_time", "face_template_count", "held_until", "plate_entry_count")
     class Trigger(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         TRIGGER_UNSPECIFIED: _ClassVar[Purge.Trigger]
@@ -265,6 +269,7 @@ class Purge(_message.Message):
     COMPLETE_TIME_FIELD_NUMBER: _ClassVar[int]
     FACE_TEMPLATE_COUNT_FIELD_NUMBER: _ClassVar[int]
     HELD_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    PLATE_ENTRY_COUNT_FIELD_NUMBER: _ClassVar[int]
     name: str
     case: str
     subject: str
@@ -274,7 +279,8 @@ class Purge(_message.Message):
     complete_time: _timestamp_pb2.Timestamp
     face_template_count: int
     held_until: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., case: _Optional[str] = ..., subject: _Optional[str] = ..., trigger: _Optional[_Union[Purge.Trigger, str]] = ..., state: _Optional[_Union[Purge.State, str]] = ..., request_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., face_template_count: _Optional[int] = ..., held_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    plate_entry_count: int
+    def __init__(self, name: _Optional[str] = ..., case: _Optional[str] = ..., subject: _Optional[str] = ..., trigger: _Optional[_Union[Purge.Trigger, str]] = ..., state: _Optional[_Union[Purge.State, str]] = ..., request_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., face_template_count: _Optional[int] = ..., held_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., plate_entry_count: _Optional[int] = ...) -> None: ...
 
 class ListPurgesRequest(_message.Message):
     __slots__ = ("parent",)

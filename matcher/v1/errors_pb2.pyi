@@ -42,6 +42,17 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     MULTIPLE_FACES: _ClassVar[ErrorReason]
     FACE_BOX_INVALID: _ClassVar[ErrorReason]
     FACE_BOX_NOT_FOUND: _ClassVar[ErrorReason]
+    PLATE_EMPTY: _ClassVar[ErrorReason]
+    PLATE_TOO_LONG: _ClassVar[ErrorReason]
+    PLATE_BAD_CHARACTER: _ClassVar[ErrorReason]
+    PATTERN_ONLY_WILDCARDS: _ClassVar[ErrorReason]
+    CONFIDENCE_LENGTH_MISMATCH: _ClassVar[ErrorReason]
+    CONFIDENCE_OUT_OF_RANGE: _ClassVar[ErrorReason]
+    POLICY_MAX_EDITS_OUT_OF_RANGE: _ClassVar[ErrorReason]
+    POLICY_CONFIDENCE_OUT_OF_RANGE: _ClassVar[ErrorReason]
+    PLATE_ENTRY_NOT_FOUND: _ClassVar[ErrorReason]
+    NO_PLATE: _ClassVar[ErrorReason]
+    PLATE_READER_UNAVAILABLE: _ClassVar[ErrorReason]
 ERROR_REASON_UNSPECIFIED: ErrorReason
 UNAUTHENTICATED_CALLER: ErrorReason
 CASE_NOT_FOUND: ErrorReason
@@ -78,3 +89,14 @@ FACE_LOW_SCORE: ErrorReason
 MULTIPLE_FACES: ErrorReason
 FACE_BOX_INVALID: ErrorReason
 FACE_BOX_NOT_FOUND: ErrorReason
+PLATE_EMPTY: ErrorReason
+PLATE_TOO_LONG: ErrorReason
+PLATE_BAD_CHARACTER: ErrorReason
+PATTERN_ONLY_WILDCARDS: ErrorReason
+CONFIDENCE_LENGTH_MISMATCH: ErrorReason
+CONFIDENCE_OUT_OF_RANGE: ErrorReason
+POLICY_MAX_EDITS_OUT_OF_RANGE: ErrorReason
+POLICY_CONFIDENCE_OUT_OF_RANGE: ErrorReason
+PLATE_ENTRY_NOT_FOUND: ErrorReason
+NO_PLATE: ErrorReason
+PLATE_READER_UNAVAILABLE: ErrorReason

@@ -1,0 +1,54 @@
+"""The data keys of cases and subjects (decision 5), shared by faces and plates.
+
+A case key is created at the case's first enrolment and wrapped by the key-encryption key; a
+subject key is wrapped by its case key. Destroying the case key row (P3) or the subject key row
+(P2) makes every ciphertext under it unreadable, including copies in backups.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lifecycle import models as m
+from lifecycle.clock import Clock
+from matcher import crypto
+
+
+class ScopeKeys:
+    def __init__(self, keyring: crypto.KeyRing, clock: Clock) -> None:
+        self._keys = keyring
+        self._clock = clock
+
+    def case_key(self, session: Session, case_id: str, *, create: bool) -> bytes:
+        """Unwraps the case key, creating it first when ``create`` and it does not exist yet."""
+        row = session.scalars(
+            select(m.DataKey).where(m.DataKey.case_id == case_id, m.DataKey.subject_pk.is_(None))
+        ).first()
+        aad = crypto.case_key_aad(case_id)
+        if row is not None:
+            return self._keys.unwrap(None, row.wrapped, aad)
+        if not create:
+            raise LookupError(f"case {case_id} has no data key (destroyed or never created)")
+        key, wrapped = self._keys.new_key(None, aad)
+        session.add(
+            m.DataKey(case_id=case_id, subject_pk=None, wrapped=wrapped, created_at=self._clock.now())
+        )
+        return key
+
+    def subject_key(self, session: Session, case_id: str, subject_pk: int, *, create: bool) -> bytes:
+        """Unwraps the subject's key through the case key, creating them when ``create``."""
+        case_key = self.case_key(session, case_id, create=create)
+        aad = crypto.subject_key_aad(case_id, subject_pk)
+        row = session.scalars(
+            select(m.DataKey).where(m.DataKey.case_id == case_id, m.DataKey.subject_pk == subject_pk)
+        ).first()
+        if row is not None:
+            return self._keys.unwrap(case_key, row.wrapped, aad)
+        if not create:
+            raise LookupError(f"subject {subject_pk} of case {case_id} has no data key")
+        key, wrapped = self._keys.new_key(case_key, aad)
+        session.add(
+            m.DataKey(case_id=case_id, subject_pk=subject_pk, wrapped=wrapped, created_at=self._clock.now())
+        )
+        return key

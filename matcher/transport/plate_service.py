@@ -1,0 +1,127 @@
+"""PlateService: case watchlists of vehicles and plate reads checked against them (issue 4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lifecycle.errors import Kind, PolicyError
+from matcher.plate_watchlists import Entry, Hit, plate_refusal
+from matcher.plates import MatchPolicy, PlateError, PlateRead
+from matcher.transport import convert, names
+from matcher.transport.calls import rpc
+from matcher.v1 import plates_pb2, plates_pb2_grpc
+
+
+def entry_ids(name: str) -> tuple[str, str]:
+    case, entry = names.parts(name, ("cases", "plateEntries"), "plate entry")
+    return case, entry
+
+
+def _entry(entry: Entry) -> plates_pb2.PlateEntry:
+    row = entry.row
+    return plates_pb2.PlateEntry(
+        name=f"cases/{row.case_id}/plateEntries/{row.id}",
+        subject=names.subject_name(row.case_id, entry.subject_id) if entry.subject_id else "",
+        plate=entry.plate,
+        pattern=entry.pattern,
+        region=row.region,
+        note=entry.note,
+        create_time=convert.timestamp(row.created_at),
+    )
+
+
+def _hit(hit: Hit) -> plates_pb2.PlateHit:
+    return plates_pb2.PlateHit(
+        plate_entry=f"cases/{hit.case_id}/plateEntries/{hit.entry_id}",
+        case=names.case_name(hit.case_id),
+        subject=names.subject_name(hit.case_id, hit.subject_id) if hit.subject_id else "",
+        plate=hit.plate,
+        kind=hit.hit.kind.value.upper(),
+        distance=hit.hit.distance,
+        edits=[
+            plates_pb2.PlateEdit(
+                kind=edit.op.value.upper(),
+                position=edit.position,
+                entry_char=edit.entry_char,
+                read_char=edit.read_char,
+                description=edit.describe(),
+            )
+            for edit in hit.hit.edits
+        ],
+        unknown_positions=list(hit.hit.unknown_positions),
+    )
+
+
+def _policy(options: plates_pb2.MatchOptions) -> MatchPolicy:
+    defaults = MatchPolicy()
+    return MatchPolicy(
+        max_edits=options.max_edits if options.HasField("max_edits") else defaults.max_edits,
+        min_confidence=options.min_confidence
+        if options.HasField("min_confidence")
+        else defaults.min_confidence,
+        lookalikes=options.lookalikes if options.HasField("lookalikes") else defaults.lookalikes,
+    )
+
+
+class PlateService(plates_pb2_grpc.PlateServiceServicer):
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    @rpc("plate.add", lambda r: f"{r.parent}/plateEntries", audits_itself=True)
+    def CreatePlateEntry(
+        self, request: plates_pb2.CreatePlateEntryRequest, actor: str
+    ) -> plates_pb2.PlateEntry:
+        case_id = names.case_id(request.parent)
+        entry = request.plate_entry
+        subject_id = ""
+        if entry.subject:
+            subject_case, subject_id = names.subject_ids(entry.subject)
+            if subject_case != case_id:
+                raise PolicyError(
+                    Kind.INVALID_ARGUMENT, "FIELD_INVALID", "the subject must belong to the case"
+                )
+        added = self.app.plates.add(
+            actor, case_id, subject_id, entry.plate, entry.region, entry.note, request.reason
+        )
+        return _entry(added)
+
+    @rpc("plate.list", lambda r: r.parent, count=lambda resp: len(resp.plate_entries))
+    def ListPlateEntries(
+        self, request: plates_pb2.ListPlateEntriesRequest, actor: str
+    ) -> plates_pb2.ListPlateEntriesResponse:
+        entries = self.app.plates.entries(names.case_id(request.parent))
+        return plates_pb2.ListPlateEntriesResponse(plate_entries=[_entry(e) for e in entries])
+
+    @rpc("plate.remove", lambda r: r.name, audits_itself=True)
+    def DeletePlateEntry(
+        self, request: plates_pb2.DeletePlateEntryRequest, actor: str
+    ) -> plates_pb2.DeletePlateEntryResponse:
+        case_id, entry_id = entry_ids(request.name)
+        self.app.plates.remove(actor, case_id, entry_id, request.reason)
+        return plates_pb2.DeletePlateEntryResponse()
+
+    @rpc("plates.check", lambda r: r.cases[0] if len(r.cases) == 1 else "cases", audits_itself=True)
+    def CheckPlateRead(
+        self, request: plates_pb2.CheckPlateReadRequest, actor: str
+    ) -> plates_pb2.CheckPlateReadResponse:
+        case_ids = [names.case_id(name) for name in request.cases]
+        try:
+            policy = _policy(request.options)
+            read = self._read(request)
+        except PlateError as error:
+            raise plate_refusal(error) from None
+        hits = self.app.plates.check(actor, case_ids, read, policy, request.camera, request.reason)
+        return plates_pb2.CheckPlateReadResponse(read=read.text, hits=[_hit(h) for h in hits])
+
+    def _read(self, request: plates_pb2.CheckPlateReadRequest) -> PlateRead:
+        which = request.WhichOneof("input")
+        if which == "read":
+            confidences = tuple(request.read.confidences) or None
+            return PlateRead(request.read.text, confidences)
+        if which == "image":
+            raise PolicyError(
+                Kind.FAILED_PRECONDITION,
+                "PLATE_READER_UNAVAILABLE",
+                "this server has no plate reader models configured; send the read's text",
+            )
+        raise PolicyError(Kind.INVALID_ARGUMENT, "FIELD_INVALID", "a plate read needs its text or an image")
