@@ -63,8 +63,15 @@ def headless_opencv() -> None:
     )
     _run(PYTHON, "-m", "pip", "uninstall", "--quiet", "-y", "opencv-python")
     _run(
-        PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--force-reinstall",
-        "--no-deps", f"opencv-python-headless=={version}",
+        PYTHON,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--force-reinstall",
+        "--no-deps",
+        f"opencv-python-headless=={version}",
     )
 
 

@@ -16,6 +16,7 @@ import json
 import os
 import threading
 from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,9 @@ from lifecycle.db import Database
 from lifecycle.models import AuditRecord
 
 GENESIS = "0" * 64
+# Where the call being served came from (the gRPC peer); every record appended while it is set
+# says so, so that each audit record answers "where from" without every caller passing it on.
+CALL_ORIGIN: ContextVar[str] = ContextVar("matcher_call_origin", default="")
 OK, REFUSED, FAILED = "ok", "refused", "failed"
 
 
@@ -89,6 +93,9 @@ class AuditLog:
             select(AuditRecord.seq, AuditRecord.hash).order_by(AuditRecord.seq.desc()).limit(1)
         ).first()
         seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS)
+        details = dict(detail or {})
+        if CALL_ORIGIN.get() and "peer" not in details:
+            details["peer"] = CALL_ORIGIN.get()
         record = AuditRecord(
             seq=seq,
             at=self._clock.now(),
@@ -99,7 +106,7 @@ class AuditLog:
             reason=reason,
             count=count,
             code=code,
-            detail_json=json.dumps(dict(detail or {}), sort_keys=True, separators=(",", ":")),
+            detail_json=json.dumps(details, sort_keys=True, separators=(",", ":"), default=str),
             prev_hash=prev_hash,
         )
         record.hash = self._digest(record)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from lifecycle import faults
 from lifecycle import models as m
+from lifecycle.access_models import CaseAssignment
 from lifecycle.audit import REFUSED, AuditLog
 from lifecycle.clock import Clock
 from lifecycle.db import Database
@@ -175,7 +176,10 @@ class Lifecycle:
 
     @staticmethod
     def _count(
-        session: Session, table: type[m.FaceTemplate] | type[m.PlateEntry], case_id: str, subject_pk: int | None
+        session: Session,
+        table: type[m.FaceTemplate] | type[m.PlateEntry],
+        case_id: str,
+        subject_pk: int | None,
     ) -> int:
         query = select(func.count()).select_from(table).where(table.case_id == case_id)
         if subject_pk is not None:
@@ -184,7 +188,11 @@ class Lifecycle:
 
     # --- cases ----------------------------------------------------------------------------
 
-    def create_case(self, actor: str, case_id: str, title: str, reason: str) -> m.Case:
+    def create_case(
+        self, actor: str, case_id: str, title: str, reason: str, *, assign_creator: bool = False
+    ) -> m.Case:
+        """Opens a case. ``assign_creator``: the supervisor who opens it also investigates it, so
+        it is assigned to them in the same transaction (and said so in the audit record)."""
         reason = require_reason(reason)
         case_id = check_id(case_id or new_id(), "case id")
         title = title.strip()
@@ -197,26 +205,39 @@ class Lifecycle:
                 raise PolicyError(
                     Kind.ALREADY_EXISTS, "CASE_ALREADY_EXISTS", f"case {case_id!r} already exists"
                 )
+            now = self.clock.now()
             case = m.Case(
                 id=case_id,
                 title=title,
                 state=m.CASE_OPEN,
-                created_at=self.clock.now(),
+                created_at=now,
                 created_by=actor,
             )
             session.add(case)
+            if assign_creator:
+                session.flush()
+                session.add(
+                    CaseAssignment(principal_id=actor, case_id=case_id, assigned_by=actor, assigned_at=now)
+                )
             self.audit.append(
                 session,
                 actor=actor,
                 action="case.create",
                 resource=f"cases/{case_id}",
                 reason=reason,
+                detail={"assigned_to_creator": assign_creator},
             )
         return case
 
-    def list_cases(self, state: str | None, after_id: str, limit: int) -> list[m.Case]:
+    def list_cases(
+        self, state: str | None, after_id: str, limit: int, *, only: frozenset[str] | None = None
+    ) -> list[m.Case]:
+        """Cases in id order; ``only`` narrows them to the cases a caller may see (in SQL, so
+        that paging stays correct)."""
         with self.db.transaction() as session:
             query = select(m.Case).where(m.Case.id > after_id)
+            if only is not None:
+                query = query.where(m.Case.id.in_(only))
             if state:
                 query = query.where(m.Case.state == state)
             return list(session.scalars(query.order_by(m.Case.id).limit(limit)))
@@ -499,7 +520,7 @@ class Lifecycle:
             )
         )
 
-    def list_purges(self, case_id: str | None) -> list[PurgeView]:
+    def list_purges(self, case_id: str | None, *, only: frozenset[str] | None = None) -> list[PurgeView]:
         now = self.clock.now()
         with self.db.transaction() as session:
             query = select(m.Purge, m.Subject.subject_id).outerjoin(
@@ -508,6 +529,8 @@ class Lifecycle:
             if case_id:
                 self.case(session, case_id)
                 query = query.where(m.Purge.case_id == case_id)
+            if only is not None:
+                query = query.where(m.Purge.case_id.in_(only))
             views = []
             for purge, subject_id in session.execute(query.order_by(m.Purge.id)):
                 held = (

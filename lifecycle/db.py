@@ -76,7 +76,7 @@ def make_engine(url: str) -> Engine:
 
 def create_schema(engine: Engine) -> None:
     """Creates missing tables. (Schema migrations arrive with the first change to a table.)"""
-    from lifecycle import models  # noqa: F401  (registers the tables on Base.metadata)
+    from lifecycle import access_models, models  # noqa: F401  (registers the tables on Base.metadata)
 
     Base.metadata.create_all(engine)
 

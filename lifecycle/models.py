@@ -1,9 +1,9 @@
 """Tables of the system of record.
 
-Biometric data (face templates) and watchlist plates are stored only as AES-256-GCM ciphertext under a per-subject
-data key, itself wrapped by the per-case key, itself wrapped by a key-encryption key that lives
-outside the database (decision 5). Destroying a ``DataKey`` row therefore makes every copy of
-the data it protects unreadable, backups included.
+Biometric data (face templates) and watchlist plates are stored only as AES-256-GCM ciphertext
+under a per-subject (or per-case) data key, the subject key wrapped by the case key, the case key
+by a key-encryption key that lives outside the database (decision 5). Destroying a ``DataKey``
+row therefore makes every copy of the data it protects unreadable, backups included.
 """
 
 from __future__ import annotations

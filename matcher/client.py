@@ -22,9 +22,12 @@ import numpy.typing as npt
 from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from matcher import tls
 from matcher.config import DEFAULT_DATA_DIR, DEFAULT_LISTEN
 from matcher.transport.errors import error_info
 from matcher.v1 import (
+    access_pb2,
+    access_pb2_grpc,
     audit_pb2,
     audit_pb2_grpc,
     cases_pb2,
@@ -96,12 +99,14 @@ def _timestamp(instant: datetime) -> Timestamp:
 class MatcherClient:
     def __init__(self, channel: grpc.Channel, token: str, timeout: float = DEFAULT_TIMEOUT) -> None:
         self._channel = channel
-        self._metadata = (("authorization", f"Bearer {token}"),)
+        # Under mutual TLS the certificate is the credential: no token is sent.
+        self._metadata: tuple[tuple[str, str], ...] = (("authorization", f"Bearer {token}"),) if token else ()
         self._timeout = timeout
         self.cases = cases_pb2_grpc.CaseServiceStub(channel)
         self.faces = faces_pb2_grpc.FaceServiceStub(channel)
         self.plates = plates_pb2_grpc.PlateServiceStub(channel)
         self.audit = audit_pb2_grpc.AuditServiceStub(channel)
+        self.access = access_pb2_grpc.AccessServiceStub(channel)
         self.health = health_pb2_grpc.HealthStub(channel)
 
     @classmethod
@@ -111,11 +116,22 @@ class MatcherClient:
         *,
         token: str | None = None,
         token_file: Path | None = None,
+        tls_ca: Path | None = None,
+        tls_cert: Path | None = None,
+        tls_key: Path | None = None,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> MatcherClient:
+        """A client over mutual TLS when a CA is given (MATCHER_TLS_CA, with the client's
+        MATCHER_TLS_CLIENT_CERT and MATCHER_TLS_CLIENT_KEY), else over loopback with a token."""
         target = target or os.environ.get("MATCHER_TARGET", DEFAULT_LISTEN)
-        channel = grpc.insecure_channel(target)
-        return cls(channel, _token(token, token_file), timeout)
+        env = os.environ
+        ca = tls_ca or (Path(env["MATCHER_TLS_CA"]) if env.get("MATCHER_TLS_CA") else None)
+        if ca is not None:
+            cert = tls_cert or Path(env.get("MATCHER_TLS_CLIENT_CERT", ""))
+            key = tls_key or Path(env.get("MATCHER_TLS_CLIENT_KEY", ""))
+            channel = grpc.secure_channel(target, tls.channel_credentials(ca, cert, key))
+            return cls(channel, "", timeout)
+        return cls(grpc.insecure_channel(target), _token(token, token_file), timeout)
 
     def close(self) -> None:
         self._channel.close()
@@ -354,6 +370,56 @@ class MatcherClient:
         else:
             request.read.CopyFrom(plates_pb2.PlateRead(text=text, confidences=confidences or []))
         return self._call(self.plates.CheckPlateRead, request)
+
+    # --- access -------------------------------------------------------------------------
+
+    def whoami(self) -> access_pb2.Principal:
+        return self._call(self.access.WhoAmI, access_pb2.WhoAmIRequest())
+
+    def create_principal(
+        self, principal_id: str, *, display_name: str, department: str, system: bool = False, reason: str
+    ) -> access_pb2.Principal:
+        body = access_pb2.Principal(
+            display_name=display_name, department=department, kind="SYSTEM" if system else "HUMAN"
+        )
+        request = access_pb2.CreatePrincipalRequest(principal_id=principal_id, principal=body, reason=reason)
+        return self._call(self.access.CreatePrincipal, request)
+
+    def get_principal(self, principal_id: str) -> access_pb2.Principal:
+        return self._call(
+            self.access.GetPrincipal, access_pb2.GetPrincipalRequest(name=f"principals/{principal_id}")
+        )
+
+    def list_principals(self) -> list[access_pb2.Principal]:
+        return list(self._call(self.access.ListPrincipals, access_pb2.ListPrincipalsRequest()).principals)
+
+    def grant_role(self, principal_id: str, role: str, *, reason: str) -> access_pb2.Principal:
+        request = access_pb2.GrantRoleRequest(name=f"principals/{principal_id}", role=role, reason=reason)
+        return self._call(self.access.GrantRole, request)
+
+    def revoke_role(self, principal_id: str, role: str, *, reason: str) -> access_pb2.Principal:
+        request = access_pb2.RevokeRoleRequest(name=f"principals/{principal_id}", role=role, reason=reason)
+        return self._call(self.access.RevokeRole, request)
+
+    def revalidate(self, principal_id: str, *, reason: str) -> access_pb2.Principal:
+        request = access_pb2.RevalidatePrincipalRequest(name=f"principals/{principal_id}", reason=reason)
+        return self._call(self.access.RevalidatePrincipal, request)
+
+    def unlock(self, principal_id: str, *, reason: str) -> access_pb2.Principal:
+        request = access_pb2.UnlockPrincipalRequest(name=f"principals/{principal_id}", reason=reason)
+        return self._call(self.access.UnlockPrincipal, request)
+
+    def assign_case(self, case_id: str, principal_id: str, *, reason: str) -> access_pb2.CaseAssignment:
+        request = access_pb2.AssignCaseRequest(
+            case=f"cases/{case_id}", principal=f"principals/{principal_id}", reason=reason
+        )
+        return self._call(self.access.AssignCase, request)
+
+    def unassign_case(self, case_id: str, principal_id: str, *, reason: str) -> None:
+        request = access_pb2.UnassignCaseRequest(
+            case=f"cases/{case_id}", principal=f"principals/{principal_id}", reason=reason
+        )
+        self._call(self.access.UnassignCase, request)
 
     # --- audit ----------------------------------------------------------------------------
 

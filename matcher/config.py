@@ -55,6 +55,13 @@ class Settings:
     face_threads: int = 1
     min_face_px: int = 40
     min_detector_score: float = 0.5
+    # Mutual TLS (production): the server's certificate and key, and the CA that signs clients'
+    # certificates. Without them the service takes bearer tokens and should listen on loopback.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
+    # The first administrator's principal id (its certificate's common name) under mTLS.
+    bootstrap_admin: str = "admin"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -81,6 +88,11 @@ class Settings:
         settings.face_threads = int(env.get("MATCHER_FACE_THREADS", settings.face_threads))
         settings.min_face_px = int(env.get("MATCHER_MIN_FACE_PX", settings.min_face_px))
         settings.min_detector_score = _env_float("MATCHER_MIN_DETECTOR_SCORE", settings.min_detector_score)
+        for name in ("tls_cert", "tls_key", "tls_client_ca"):
+            value = env.get(f"MATCHER_{name.upper()}")
+            if value:
+                setattr(settings, name, Path(value))
+        settings.bootstrap_admin = env.get("MATCHER_BOOTSTRAP_ADMIN", settings.bootstrap_admin)
         return settings
 
     def resolved(self) -> Settings:
@@ -98,8 +110,19 @@ class Settings:
         return next(iter(self.face_models))
 
     @property
+    def tls_enabled(self) -> bool:
+        parts = (self.tls_cert, self.tls_key, self.tls_client_ca)
+        if any(parts) and not all(parts):
+            raise ValueError("mutual TLS needs MATCHER_TLS_CERT, MATCHER_TLS_KEY and MATCHER_TLS_CLIENT_CA")
+        return all(parts)
+
+    @property
     def tokens_file(self) -> Path:
         return self.data_dir / "tokens.json"
+
+    @property
+    def token_dir(self) -> Path:
+        return self.data_dir / "tokens"
 
     @property
     def client_token_file(self) -> Path:

@@ -21,11 +21,13 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from lifecycle.access import AccessControl
 from lifecycle.audit import AuditLog
 from lifecycle.cases import Lifecycle
 from lifecycle.clock import Clock, FileClock, SystemClock
 from lifecycle.db import Database
 from lifecycle.purge import PurgeWorker
+from matcher import local_principals, tls
 from matcher.config import Settings
 from matcher.crypto import KeyRing
 from matcher.face_matching import FaceMatcher
@@ -33,12 +35,15 @@ from matcher.face_models import PipelineUnavailable, load_pipeline
 from matcher.faces import FacePipeline
 from matcher.keys import ScopeKeys
 from matcher.plate_watchlists import PlateWatchlists
+from matcher.transport.access_service import AccessService
 from matcher.transport.audit_service import AuditService
-from matcher.transport.auth import TokenAuthenticator
+from matcher.transport.auth import Authenticator
 from matcher.transport.case_service import CaseService
 from matcher.transport.face_service import FaceService
 from matcher.transport.plate_service import PlateService
 from matcher.v1 import (
+    access_pb2,
+    access_pb2_grpc,
     audit_pb2,
     audit_pb2_grpc,
     cases_pb2,
@@ -55,6 +60,7 @@ SERVICE_NAMES = (
     faces_pb2.DESCRIPTOR.services_by_name["FaceService"].full_name,
     plates_pb2.DESCRIPTOR.services_by_name["PlateService"].full_name,
     audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
+    access_pb2.DESCRIPTOR.services_by_name["AccessService"].full_name,
 )
 
 
@@ -69,7 +75,8 @@ class App:
     faces: FaceMatcher
     plates: PlateWatchlists
     worker: PurgeWorker
-    auth: TokenAuthenticator
+    auth: Authenticator
+    access: AccessControl
     pipeline: FacePipeline | PipelineUnavailable
     default_face_model: str
     ready: threading.Event = field(default_factory=threading.Event)
@@ -100,8 +107,10 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
     faces = FaceMatcher(lifecycle, keys, models)
     plates = PlateWatchlists(lifecycle, keys)
     worker = PurgeWorker(lifecycle)
-    auth = TokenAuthenticator(settings.tokens_file, settings.client_token_file)
-    return App(settings, clock, db, lifecycle, faces, plates, worker, auth, pipeline, default_model)
+    auth = Authenticator(settings.tokens_file, tls_enabled=settings.tls_enabled)
+    access = AccessControl(db, clock, audit)
+    local_principals.bootstrap(settings, access, auth)
+    return App(settings, clock, db, lifecycle, faces, plates, worker, auth, access, pipeline, default_model)
 
 
 def prepare(app: App) -> None:
@@ -140,6 +149,7 @@ def make_server(app: App) -> tuple[grpc.Server, health.HealthServicer, int]:
     faces_pb2_grpc.add_FaceServiceServicer_to_server(FaceService(app), server)
     plates_pb2_grpc.add_PlateServiceServicer_to_server(PlateService(app), server)
     audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditService(app), server)
+    access_pb2_grpc.add_AccessServiceServicer_to_server(AccessService(app), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", *SERVICE_NAMES):
@@ -147,7 +157,13 @@ def make_server(app: App) -> tuple[grpc.Server, health.HealthServicer, int]:
     reflection.enable_server_reflection(
         (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
-    port = server.add_insecure_port(app.settings.listen)
+    settings = app.settings
+    if settings.tls_enabled:
+        assert settings.tls_cert and settings.tls_key and settings.tls_client_ca
+        credentials = tls.server_credentials(settings.tls_cert, settings.tls_key, settings.tls_client_ca)
+        port = server.add_secure_port(settings.listen, credentials)
+    else:
+        port = server.add_insecure_port(settings.listen)
     if port == 0:
         raise SystemExit(f"cannot listen on {app.settings.listen}")
     return server, health_servicer, port

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -50,16 +50,24 @@ class Harness:
     port: int
     data_dir: Path
     backend: str
+    _extra: list[MatcherClient] = field(default_factory=list)
 
     @property
     def target(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def token(self) -> str:
-        return (self.data_dir / "client.token").read_text().strip()
+    def token(self, principal: str = "local-investigator") -> str:
+        return (self.data_dir / "tokens" / f"{principal}.token").read_text().strip()
+
+    def as_(self, principal: str) -> MatcherClient:
+        """A client acting as one of the local principals (see matcher.local_principals)."""
+        client = MatcherClient(grpc.insecure_channel(self.target), self.token(principal), timeout=10)
+        self._extra.append(client)
+        return client
 
     def audit(self, action: str = "") -> list:  # type: ignore[type-arg]
-        return list(self.client.audit_records(action=action))
+        """The audit log, read as the auditor (nobody else may, P10)."""
+        return list(self.as_("local-auditor").audit_records(action=action))
 
 
 def database_url(backend: str, data_dir: Path) -> str:
@@ -77,24 +85,24 @@ def backend(request: pytest.FixtureRequest) -> str:
 @contextmanager
 def running_server(data_dir: Path, backend: str, **overrides: Any) -> Iterator[Harness]:
     """A real server on a loopback port over a fresh database, with a manual clock."""
-    settings = Settings(
-        listen="127.0.0.1:0", data_dir=data_dir, database_url=database_url(backend, data_dir), **overrides
-    )
+    overrides.setdefault("listen", "127.0.0.1:0")
+    settings = Settings(data_dir=data_dir, database_url=database_url(backend, data_dir), **overrides)
     clock = ManualClock(START)
     app = build_app(settings, clock)
     server, health_servicer, port = make_server(app)
     server.start()
     prepare(app)
     set_serving(health_servicer)
-    client = MatcherClient(
-        grpc.insecure_channel(f"127.0.0.1:{port}"),
-        (data_dir / "client.token").read_text().strip(),
-        timeout=10,
-    )
+    token_file = data_dir / "client.token"
+    token = token_file.read_text().strip() if token_file.exists() else ""  # none under mutual TLS
+    client = MatcherClient(grpc.insecure_channel(f"127.0.0.1:{port}"), token, timeout=10)
+    harness = Harness(app, client, clock, port, data_dir, backend)
     try:
-        yield Harness(app, client, clock, port, data_dir, backend)
+        yield harness
     finally:
         client.close()
+        for extra in harness._extra:
+            extra.close()
         server.stop(grace=None).wait()
         app.worker.stop()
         app.db.dispose()

@@ -96,9 +96,9 @@ class ServerProcess:
         assert self.process is not None
         return self.process.wait(timeout=timeout)
 
-    def client(self) -> MatcherClient:
+    def client(self, principal: str = "local-investigator") -> MatcherClient:
         return MatcherClient.connect(
-            f"127.0.0.1:{self.port}", token_file=self.data_dir / "client.token", timeout=10
+            f"127.0.0.1:{self.port}", token_file=self.data_dir / "tokens" / f"{principal}.token", timeout=10
         )
 
     def stop(self) -> None:

@@ -96,10 +96,11 @@ def test_cli_walk_through(harness: Harness, capsys: pytest.CaptureFixture[str], 
     code, out, _ = _cli(harness, capsys, "case", "close", "2026-0042", "--reason", "charges filed")
     assert code == 0 and "CLOSED" in out
     assert wait_until(lambda: _cli(harness, capsys, "--json", "purges", "2026-0042")[1].count('"DONE"') == 1)
-    code, out, _ = _cli(harness, capsys, "--json", "audit", "list", "--action", "purge.receipt")
+    auditor = ["--token-file", str(harness.data_dir / "tokens" / "local-auditor.token")]
+    code, out, _ = _cli(harness, capsys, *auditor, "--json", "audit", "list", "--action", "purge.receipt")
     [receipt] = json.loads(out)
     assert receipt["resource"] == "cases/2026-0042" and receipt["count"] == "1"
-    code, out, _ = _cli(harness, capsys, "audit", "list", "--resource", "cases/2026-0042")
+    code, out, _ = _cli(harness, capsys, *auditor, "audit", "list", "--resource", "cases/2026-0042")
     for action in (
         "case.create",
         "subject.create",

@@ -71,15 +71,23 @@ def test_P1_enrol_refuses_released_subject(harness: Harness) -> None:
     assert _stored(harness) == 0
 
 
-def test_P1_enrol_unknown_case_and_subject_are_not_found(harness: Harness) -> None:
-    with pytest.raises(MatcherError) as error:
-        harness.client.enroll_face("ghost", "poi-1", unit(1), reason="r")
-    assert (error.value.code, error.value.reason) == (grpc.StatusCode.NOT_FOUND, "CASE_NOT_FOUND")
+def test_P1_enrol_unknown_case_is_denied_without_revealing_it_and_unknown_subject_not_found(
+    harness: Harness,
+) -> None:
     open_case_with_subject(harness)
+    harness.as_("local-admin")  # (other principals exist; the investigator is assigned c-1 only)
+    supervisor_only = harness.client.create_case("other", "Not mine", reason="r")
+    assert supervisor_only.name == "cases/other"
+    with pytest.raises(MatcherError) as unknown:
+        harness.client.enroll_face("ghost", "poi-1", unit(1), reason="r")
     with pytest.raises(MatcherError) as error:
         harness.client.enroll_face("c-1", "ghost", unit(1), reason="r")
     assert (error.value.code, error.value.reason) == (grpc.StatusCode.NOT_FOUND, "SUBJECT_NOT_FOUND")
-    assert len(_refused(harness, "face.enroll", "CASE_NOT_FOUND")) == 1
+    assert (unknown.value.code, unknown.value.reason) == (
+        grpc.StatusCode.PERMISSION_DENIED,
+        "CASE_NOT_ASSIGNED",
+    )
+    assert len(_refused(harness, "face.enroll", "CASE_NOT_ASSIGNED")) == 1
     assert _stored(harness) == 0
 
 
@@ -175,8 +183,9 @@ def test_P16_unauthenticated_call_is_refused_and_audited(harness: Harness) -> No
         with pytest.raises(grpc.RpcError) as error:
             harness.client.faces.EnrollFace(stub_request, timeout=5, metadata=metadata)
         assert error.value.code() == grpc.StatusCode.UNAUTHENTICATED
-    refused = _refused(harness, "face.enroll", "UNAUTHENTICATED_CALLER")
-    assert [r.actor for r in refused] == ["anonymous", "anonymous"]
+    failures = harness.audit("auth.failure")
+    assert [r.actor.split(":")[0] for r in failures] == ["anonymous", "token"]
+    assert "wrong-token" not in "".join(r.actor + r.detail_json for r in failures)  # never the secret
     assert _stored(harness) == 0
 
 

@@ -87,7 +87,8 @@ def test_camera_reads_check_every_open_case_and_are_not_kept(harness: Harness) -
     for case_id in ("a", "b"):
         harness.client.create_case(case_id, case_id, reason="r")
         harness.client.add_plate(case_id, "AB123CD", reason="r")
-    answer = harness.client.check_plate("AB123CD", camera="lpr-07", reason="hotlist check")
+    camera = harness.as_("local-camera")
+    answer = camera.check_plate("AB123CD", camera="lpr-07", reason="hotlist check")
     assert sorted(h.case for h in answer.hits) == ["cases/a", "cases/b"]
     [record] = harness.audit("plates.check")
     assert record.count == 2 and "AB123CD" not in record.detail_json + record.resource  # P8
@@ -128,7 +129,7 @@ def test_P3_closed_case_plates_are_purged_and_not_rebuilt(harness: Harness) -> N
     open_case_with_subject(harness)
     harness.client.add_plate("c-1", "AB123CD", reason="r")
     harness.client.close_case("c-1", reason="closed")
-    assert harness.client.check_plate("AB123CD", reason="camera").hits == []
+    assert harness.as_("local-camera").check_plate("AB123CD", reason="camera").hits == []
     assert wait_until(lambda: _rows(harness) == 0)
     assert harness.app.plates.rebuild() == 0
     receipt = harness.audit("purge.receipt")[0]

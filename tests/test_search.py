@@ -86,8 +86,8 @@ def test_search_refuses_closed_unknown_and_unnamed_cases(harness: Harness) -> No
     harness.client.close_case("closed", reason="done")
     cases: list[tuple[list[str], grpc.StatusCode, str]] = [
         (["c-1", "closed"], grpc.StatusCode.FAILED_PRECONDITION, "CASE_CLOSED"),
-        (["c-1", "ghost"], grpc.StatusCode.NOT_FOUND, "CASE_NOT_FOUND"),
-        ([], grpc.StatusCode.INVALID_ARGUMENT, "FIELD_INVALID"),
+        (["c-1", "ghost"], grpc.StatusCode.PERMISSION_DENIED, "CASE_NOT_ASSIGNED"),
+        ([], grpc.StatusCode.PERMISSION_DENIED, "CASE_NOT_ASSIGNED"),  # must name its cases
         (["c-1", "c-1"], grpc.StatusCode.INVALID_ARGUMENT, "FIELD_INVALID"),
     ]
     for names, code, reason in cases:
@@ -95,7 +95,7 @@ def test_search_refuses_closed_unknown_and_unnamed_cases(harness: Harness) -> No
             harness.client.search_faces(names, unit(1), reason="r")
         assert (error.value.code, error.value.reason) == (code, reason)
     refused = [r.code for r in harness.audit("faces.search")]
-    assert refused == ["CASE_CLOSED", "CASE_NOT_FOUND", "FIELD_INVALID", "FIELD_INVALID"]
+    assert refused == ["CASE_CLOSED", "CASE_NOT_ASSIGNED", "CASE_NOT_ASSIGNED", "FIELD_INVALID"]
 
 
 @pytest.mark.parametrize(("top_k", "min_score"), [(101, 0.3), (-1, 0.3), (5, 1.5), (5, -2.0)])

@@ -8,13 +8,15 @@ Each command group lives in its own module and registers its sub-commands here.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from matcher.cli import cases, faces, local, plates
+from matcher.cli import access, cases, faces, local, plates
 from matcher.cli.output import Printer
 from matcher.client import MatcherClient, MatcherError
+from matcher.config import DEFAULT_DATA_DIR
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,12 +27,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--token-file", help="file holding the bearer token (default ./matcher-data/client.token)"
     )
+    parser.add_argument(
+        "--as",
+        dest="principal",
+        help="act as a local principal: use DATA_DIR/tokens/NAME.token (e.g. local-auditor)",
+    )
+    parser.add_argument("--ca", help="mutual TLS: the CA that signed the server (or MATCHER_TLS_CA)")
+    parser.add_argument("--cert", help="mutual TLS: your certificate (or MATCHER_TLS_CLIENT_CERT)")
+    parser.add_argument("--key", help="mutual TLS: your key (or MATCHER_TLS_CLIENT_KEY)")
     parser.add_argument("--timeout", type=float, default=30.0, help="deadline of each call, seconds")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     commands = parser.add_subparsers(dest="command", required=True)
-    for module in (local, cases, faces, plates):
+    for module in (local, cases, faces, plates, access):
         module.register(commands)
     return parser
+
+
+def _token_file(args: argparse.Namespace) -> Path | None:
+    if args.token_file:
+        return Path(args.token_file)
+    if args.principal:
+        data_dir = Path(os.environ.get("MATCHER_DATA_DIR", str(DEFAULT_DATA_DIR)))
+        return data_dir / "tokens" / f"{args.principal}.token"
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -40,7 +59,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with MatcherClient.connect(
             args.target,
-            token_file=Path(args.token_file) if args.token_file else None,
+            token_file=_token_file(args),
+            tls_ca=Path(args.ca) if args.ca else None,
+            tls_cert=Path(args.cert) if args.cert else None,
+            tls_key=Path(args.key) if args.key else None,
             timeout=args.timeout,
         ) as client:
             return int(args.handler(client, args, Printer(args.json)))

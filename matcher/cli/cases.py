@@ -6,7 +6,8 @@ import argparse
 from datetime import UTC, datetime
 from typing import Any
 
-from matcher.cli.output import Printer, enum_name, short_time
+from matcher.cli import access
+from matcher.cli.output import Printer, enum_name, short_time, with_reason
 from matcher.client import AUTHORITY_KINDS, ROLES, MatcherClient
 
 CASE_COLS = ("CASE", "STATE", "TEMPLATES", "OPENED", "CLOSED", "TITLE")
@@ -75,11 +76,6 @@ def instant(text: str) -> datetime:
     if value.tzinfo is None:
         raise argparse.ArgumentTypeError(f"{text!r} needs a time zone, for example 2027-01-31T00:00Z")
     return value.astimezone(UTC)
-
-
-def with_reason(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("--reason", required=True, help="why (P12); recorded in the audit log")
-    return parser
 
 
 # --- handlers: (client, args, printer) -> exit code ---------------------------------------------
@@ -209,6 +205,14 @@ def register(commands: Any) -> None:
     close = with_reason(case.add_parser("close", help="close a case: its biometric data is destroyed (P3)"))
     close.add_argument("case")
     close.set_defaults(handler=case_close)
+    for verb, handler, text in (
+        ("assign", access.case_assign, "assign a case to an investigator or partner (case supervisor)"),
+        ("unassign", access.case_unassign, "end an assignment (case supervisor)"),
+    ):
+        assignment = with_reason(case.add_parser(verb, help=text))
+        assignment.add_argument("case")
+        assignment.add_argument("principal")
+        assignment.set_defaults(handler=handler)
 
     subject = commands.add_parser("subject", help="subjects of a case").add_subparsers(
         dest="action", required=True

@@ -9,8 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from matcher.cli.cases import with_reason
-from matcher.cli.output import Printer, as_dict, short_time, table
+from matcher.cli.output import Printer, as_dict, short_time, table, with_reason
 from matcher.client import MatcherClient, MatcherError
 
 TEMPLATE_COLS = ("TEMPLATE", "MODEL", "CREATED")

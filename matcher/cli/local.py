@@ -65,6 +65,34 @@ def models_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def token_issue(args: argparse.Namespace) -> int:
+    """Issues a bearer token for an existing principal (local token mode, on the server machine)."""
+    from matcher.transport.auth import Authenticator
+
+    settings = _settings(args)
+    target = Path(args.out) if args.out else settings.token_dir / f"{args.principal}.token"
+    Authenticator(settings.tokens_file, tls_enabled=False).issue(args.principal, target)
+    print(f"token for {args.principal} written to {target} (mode 0600); the service picks it up at once")
+    return 0
+
+
+def dev_certs(args: argparse.Namespace) -> int:
+    """A local CA with server and client certificates, for trying mutual TLS (never production)."""
+    from matcher.tls import make_dev_certs
+
+    names = args.principal or ["admin", "head", "supervisor", "investigator", "auditor"]
+    certs = make_dev_certs(Path(args.out), names)
+    print(f"CA:     {certs.ca_cert}")
+    print(f"server: {certs.server_cert} {certs.server_key}")
+    for name, (cert, key) in certs.clients.items():
+        print(f"client {name}: {cert} {key}")
+    print(
+        "serve with MATCHER_TLS_CERT, MATCHER_TLS_KEY and MATCHER_TLS_CLIENT_CA set to the server files"
+        " and the CA; the first administrator is the certificate named MATCHER_BOOTSTRAP_ADMIN (admin)"
+    )
+    return 0
+
+
 def register(commands: Any) -> None:
     run = commands.add_parser("serve", help="run the service")
     run.add_argument("--listen", help="address to listen on (default 127.0.0.1:50051)")
@@ -89,3 +117,17 @@ def register(commands: Any) -> None:
     listing.add_argument("--data-dir")
     listing.add_argument("--model-dir")
     listing.set_defaults(handler=models_list, local=True)
+
+    certs = commands.add_parser("dev-certs", help="make a local CA and certificates for trying mutual TLS")
+    certs.add_argument("out", help="folder to write them to (mode 0700)")
+    certs.add_argument("--principal", action="append", help="client certificate to make (repeatable)")
+    certs.set_defaults(handler=dev_certs, local=True)
+
+    token = commands.add_parser("token", help="bearer tokens for local use (run on the server machine)")
+    issue = token.add_subparsers(dest="action", required=True).add_parser(
+        "issue", help="write a new token for a principal an administrator created"
+    )
+    issue.add_argument("principal")
+    issue.add_argument("--out", help="token file (default DATA_DIR/tokens/PRINCIPAL.token)")
+    issue.add_argument("--data-dir")
+    issue.set_defaults(handler=token_issue, local=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC
@@ -32,6 +33,12 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def with_reason(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Adds the --reason every change and every use of biometric data must give (P12)."""
+    parser.add_argument("--reason", required=True, help="why (P12); recorded in the audit log")
+    return parser
 
 
 def as_dict(message: Message) -> dict[str, Any]:

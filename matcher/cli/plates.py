@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from matcher.cli.cases import with_reason
 from matcher.cli.faces import read_photo
-from matcher.cli.output import Printer, as_dict, enum_name, short_time, table
+from matcher.cli.output import Printer, as_dict, enum_name, short_time, table, with_reason
 from matcher.client import MatcherClient
 
 ENTRY_COLS = ("ENTRY", "PLATE", "PATTERN", "REGION", "SUBJECT", "ADDED", "NOTE")

@@ -1,9 +1,10 @@
-"""Who is calling: bearer tokens from a token file, for local use (DESIGN decision 8).
+"""Who is calling: the mTLS certificate's name in production, a bearer token for local use.
 
 No call is anonymous except health checking (P16). Tokens are stored only as SHA-256 hashes, so
-the token file does not hand out credentials when it is read. On first start the service creates
-one token for a local investigator and writes it, readable only by its owner, where the CLI looks
-for it. (Mutual TLS and roles with separation of duties are added on top of this interface.)
+the token file does not hand out credentials when it is read; each token is written once, to a
+file readable only by its owner, where the CLI finds it (``matcher --as NAME``). A principal
+named by a certificate or a token must still exist in the principals table and pass
+:meth:`lifecycle.access.AccessControl.authorize` for every call.
 """
 
 from __future__ import annotations
@@ -15,24 +16,56 @@ import os
 import secrets
 from pathlib import Path
 
-LOCAL_PRINCIPAL = "local-investigator"
+import grpc
+
+from matcher import tls
 
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-class TokenAuthenticator:
-    def __init__(self, tokens_file: Path, client_token_file: Path) -> None:
-        if not tokens_file.exists():
-            token = secrets.token_urlsafe(32)
-            _write_private(tokens_file, json.dumps({"tokens": {_hash(token): LOCAL_PRINCIPAL}}, indent=2))
-            _write_private(client_token_file, token + "\n")
-        self._principals: dict[str, str] = json.loads(tokens_file.read_text())["tokens"]
+def write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
 
-    def principal(self, metadata: tuple[tuple[str, str | bytes], ...]) -> str | None:
-        """The principal of a call, or None when it carries no valid token."""
-        for key, value in metadata:
+
+class Authenticator:
+    """Maps a call to the principal id it proves, or None."""
+
+    def __init__(self, tokens_file: Path, *, tls_enabled: bool) -> None:
+        self._tokens_file = tokens_file
+        self._tls = tls_enabled
+        self._principals: dict[str, str] = {}
+        self._loaded_mtime = -1.0
+        self._reload()
+
+    def _reload(self) -> None:
+        """Re-reads the token file when it changed (``matcher token issue`` on the server)."""
+        try:
+            mtime = self._tokens_file.stat().st_mtime
+        except FileNotFoundError:
+            return
+        if mtime != self._loaded_mtime:
+            self._principals = dict(json.loads(self._tokens_file.read_text())["tokens"])
+            self._loaded_mtime = mtime
+
+    def issue(self, principal_id: str, token_file: Path) -> None:
+        """Creates a token for ``principal_id`` and writes it to ``token_file`` (mode 0600)."""
+        self._reload()
+        token = secrets.token_urlsafe(32)
+        self._principals[_hash(token)] = principal_id
+        write_private(self._tokens_file, json.dumps({"tokens": self._principals}, indent=2))
+        write_private(token_file, token + "\n")
+        self._loaded_mtime = self._tokens_file.stat().st_mtime
+
+    def principal(self, context: grpc.ServicerContext) -> str | None:
+        if self._tls:
+            return tls.principal_from_context(context)
+        self._reload()
+        for key, value in context.invocation_metadata():
             if key == "authorization" and isinstance(value, str) and value.startswith("Bearer "):
                 digest = _hash(value.removeprefix("Bearer ").strip())
                 for known, principal in self._principals.items():
@@ -40,9 +73,9 @@ class TokenAuthenticator:
                         return principal
         return None
 
-
-def _write_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(text)
+    def presented(self, context: grpc.ServicerContext) -> str:
+        """What a refused caller presented, for the audit record: never the secret itself."""
+        for key, value in context.invocation_metadata():
+            if key == "authorization" and isinstance(value, str):
+                return "token:" + _hash(value)[:12]
+        return "anonymous"

@@ -1,9 +1,16 @@
-"""What every RPC goes through: authentication, readiness, deadline, size, audit, error mapping.
+"""What every RPC goes through: authentication, authorisation, readiness, deadline, size, audit.
 
-One decorator, so that no method can forget a step: a call without a valid token is refused
-(UNAUTHENTICATED) and audited (P16); a call without a deadline or over its size limit is refused
-before any work; a policy refusal rolls back its change, is audited with its reason, and becomes
-a status with error details; an unexpected failure is logged and audited without its payload.
+One decorator, so that no method can forget a step, in this order:
+
+1. Authentication: a call without a valid certificate or token is refused (UNAUTHENTICATED)
+   and recorded as an authentication failure (P16; five in 15 minutes lock the account, P11).
+2. Authorisation, before any validation of the request (decision 8): the permission table of
+   :mod:`lifecycle.access` decides, with the cases the request names; a refusal is
+   PERMISSION_DENIED and does not reveal whether a case exists (the access module audits it).
+3. Readiness, deadline and size: refused before any work.
+4. The method. A policy refusal rolls back its change, is audited with its reason and becomes a
+   status with error details; an unexpected failure is logged and audited without its payload.
+
 Each call leaves exactly one audit record.
 """
 
@@ -11,61 +18,85 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
-from typing import Any, Protocol, TypeVar
+from collections.abc import Callable, Sequence
+from contextvars import ContextVar
+from typing import Any
 
 import grpc
 from google.protobuf.message import Message
 
-from lifecycle.audit import FAILED, OK, REFUSED
+from lifecycle.access import AccessDenied, AuditedRefusal, Decision
+from lifecycle.audit import CALL_ORIGIN, FAILED, OK, REFUSED
 from lifecycle.errors import PolicyError
 from matcher.transport.errors import Refusal
 
 log = logging.getLogger(__name__)
 NO_DEADLINE_SECONDS = 1e7
+_DECISION: ContextVar[Decision] = ContextVar("matcher_access_decision")
 
-Req = TypeVar("Req", bound=Message)
-Resp = TypeVar("Resp", bound=Message)
-
-
-class HasApp(Protocol):
-    @property
-    def app(self) -> Any: ...
+Method = Callable[[Any, Any, str], Any]
+Handler = Callable[[Any, Any, grpc.ServicerContext], Any]
 
 
-def _resource(describe: Callable[[Any], str], request: Message) -> str:
+def decision() -> Decision:
+    """The access decision of the call being served (its ``case_filter`` narrows listings)."""
+    return _DECISION.get()
+
+
+def _safely(describe: Callable[[Any], Any], request: Message, default: Any) -> Any:
     try:
-        return describe(request)[:300]
-    except Exception:  # A malformed request still gets an audit record.
-        return "?"
+        return describe(request)
+    except Exception:  # A malformed request still gets authorised (and refused) and audited.
+        return default
 
 
 def rpc(
     action: str,
     resource: Callable[[Any], str],
     *,
+    cases: Callable[[Any], Sequence[str]] | None = None,
     audits_itself: bool = False,
     count: Callable[[Any], int] | None = None,
-) -> Callable[[Callable[[Any, Any, str], Any]], Callable[[Any, Any, grpc.ServicerContext], Any]]:
+) -> Callable[[Method], Handler]:
     """Wraps a servicer method ``(self, request, principal) -> response``.
 
+    ``cases``: the case ids the request names, for the authorisation of case-scoped roles.
     ``audits_itself``: the domain appends the audit record inside its own transaction (changes,
     enrolments, searches); otherwise the call is recorded here as an access after it succeeds.
     """
 
-    def decorate(
-        method: Callable[[Any, Any, str], Any],
-    ) -> Callable[[Any, Any, grpc.ServicerContext], Any]:
+    def decorate(method: Method) -> Handler:
         @functools.wraps(method)
         def handle(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
-            app = self.app
-            where = _resource(resource, request)
+            origin = CALL_ORIGIN.set(context.peer())
+            try:
+                return _serve(self.app, self, request, context)
+            finally:
+                CALL_ORIGIN.reset(origin)
+
+        def _serve(app: Any, self: Any, request: Any, context: grpc.ServicerContext) -> Any:
+            where = str(_safely(resource, request, "?"))[:300]
             reason = str(getattr(request, "reason", ""))[:1000]
-            principal = app.auth.principal(context.invocation_metadata())
-            refusal = _gate(app, request, context, principal)
+            principal = app.auth.principal(context)
+            if principal is None:
+                app.access.record_auth_failure(app.auth.presented(context), peer=context.peer())
+                context.abort_with_status(_unauthenticated().to_status())
+            assert principal is not None
+            named = _safely(cases, request, ["?"]) if cases else []
+            allowed = app.access.authorize(
+                principal,
+                action,
+                case_ids=[str(c) for c in named],
+                resource=where,
+                reason=reason,
+                peer=context.peer(),
+            )
+            if not allowed:  # Audited by the access check itself.
+                context.abort_with_status(_denied(allowed).to_status())
+            refusal = _gate(app, request, context)
             if refusal is not None:
                 app.lifecycle.audit.record(
-                    actor=principal or "anonymous",
+                    actor=principal,
                     action=action,
                     resource=where,
                     reason=reason,
@@ -74,11 +105,14 @@ def rpc(
                     detail={"message": refusal.message, "peer": context.peer()},
                 )
                 context.abort_with_status(refusal.to_status())
-            assert principal is not None
+            token = _DECISION.set(allowed)
             try:
                 response = method(self, request, principal)
+            except AccessDenied as error:  # Audited where it was decided.
+                refusal = _denied(error.decision)
             except PolicyError as error:
-                app.lifecycle.refuse(principal, action, where, error, reason)
+                if not isinstance(error, AuditedRefusal):
+                    app.lifecycle.refuse(principal, action, where, error, reason)
                 refusal = Refusal.from_policy(error)
             except Exception:
                 log.exception("%s failed", action)
@@ -91,6 +125,8 @@ def rpc(
                     code="INTERNAL",
                 )
                 context.abort(grpc.StatusCode.INTERNAL, "internal error; the operator's log has details")
+            finally:
+                _DECISION.reset(token)
             if refusal is not None:
                 context.abort_with_status(refusal.to_status())
             if not audits_itself:
@@ -109,6 +145,20 @@ def rpc(
     return decorate
 
 
+def _unauthenticated() -> Refusal:
+    return Refusal(
+        grpc.StatusCode.UNAUTHENTICATED,
+        "UNAUTHENTICATED_CALLER",
+        "no valid credential: present a client certificate, or send 'authorization: Bearer <token>' "
+        "(the CLI reads --as NAME, MATCHER_TOKEN or the token file)",
+        "P16",
+    )
+
+
+def _denied(refused: Decision) -> Refusal:
+    return Refusal(grpc.StatusCode.PERMISSION_DENIED, refused.reason, refused.message, refused.rule)
+
+
 def _carries_image(request: Message) -> bool:
     """Whether a face input of the request is a photo (which may be large) and not an embedding."""
     return any(
@@ -116,18 +166,10 @@ def _carries_image(request: Message) -> bool:
         and request.HasField(field)
         and getattr(request, field).WhichOneof("input") == "image"
         for field in ("face", "probe")
-    )
+    ) or bool(getattr(request, "image", b""))
 
 
-def _gate(app: Any, request: Message, context: grpc.ServicerContext, principal: str | None) -> Refusal | None:
-    if principal is None:
-        return Refusal(
-            grpc.StatusCode.UNAUTHENTICATED,
-            "UNAUTHENTICATED_CALLER",
-            "no valid credential: send 'authorization: Bearer <token>' (the CLI reads "
-            "MATCHER_TOKEN or the token file)",
-            "P16",
-        )
+def _gate(app: Any, request: Message, context: grpc.ServicerContext) -> Refusal | None:
     if not app.ready.is_set():
         return Refusal(
             grpc.StatusCode.UNAVAILABLE,

@@ -8,9 +8,10 @@ from typing import Any
 from sqlalchemy import func, select
 
 from lifecycle import models as m
+from lifecycle.access import INVESTIGATOR
 from lifecycle.cases import HoldView
 from lifecycle.errors import Kind, PolicyError
-from matcher.transport import convert, names, paging
+from matcher.transport import calls, convert, names, paging
 from matcher.transport.calls import rpc
 from matcher.v1 import cases_pb2, cases_pb2_grpc
 
@@ -47,10 +48,13 @@ class CaseService(cases_pb2_grpc.CaseServiceServicer):
 
     @rpc("case.create", lambda r: f"cases/{r.case_id}", audits_itself=True)
     def CreateCase(self, request: cases_pb2.CreateCaseRequest, actor: str) -> cases_pb2.Case:
-        row = self.app.lifecycle.create_case(actor, request.case_id, request.case.title, request.reason)
+        investigates = INVESTIGATOR in calls.decision().roles
+        row = self.app.lifecycle.create_case(
+            actor, request.case_id, request.case.title, request.reason, assign_creator=investigates
+        )
         return convert.case(row, 0)
 
-    @rpc("case.get", lambda r: r.name)
+    @rpc("case.get", lambda r: r.name, cases=lambda r: [names.case_id(r.name)])
     def GetCase(self, request: cases_pb2.GetCaseRequest, actor: str) -> cases_pb2.Case:
         case_id = names.case_id(request.name)
         with self.app.lifecycle.db.transaction() as session:
@@ -61,18 +65,25 @@ class CaseService(cases_pb2_grpc.CaseServiceServicer):
     def ListCases(self, request: cases_pb2.ListCasesRequest, actor: str) -> cases_pb2.ListCasesResponse:
         size = paging.page_size(request.page_size)
         state = cases_pb2.Case.State.Name(request.state).lower() if request.state else None
-        rows = self.app.lifecycle.list_cases(state, paging.decode(request.page_token), size + 1)
+        rows = self.app.lifecycle.list_cases(
+            state, paging.decode(request.page_token), size + 1, only=calls.decision().case_filter
+        )
         return cases_pb2.ListCasesResponse(
             cases=self._case_messages(rows[:size]),
             next_page_token=paging.encode(rows[size - 1].id) if len(rows) > size else "",
         )
 
-    @rpc("case.close", lambda r: r.name, audits_itself=True)
+    @rpc("case.close", lambda r: r.name, cases=lambda r: [names.case_id(r.name)], audits_itself=True)
     def CloseCase(self, request: cases_pb2.CloseCaseRequest, actor: str) -> cases_pb2.Case:
         row = self.app.lifecycle.close_case(actor, names.case_id(request.name), request.reason)
         return self._case_messages([row])[0]
 
-    @rpc("subject.create", lambda r: f"{r.parent}/subjects/{r.subject_id}", audits_itself=True)
+    @rpc(
+        "subject.create",
+        lambda r: f"{r.parent}/subjects/{r.subject_id}",
+        cases=lambda r: [names.case_id(r.parent)],
+        audits_itself=True,
+    )
     def CreateSubject(self, request: cases_pb2.CreateSubjectRequest, actor: str) -> cases_pb2.Subject:
         role = _enum_value(cases_pb2.Subject.Role, request.subject.role, "the subject's role")
         row = self.app.lifecycle.create_subject(
@@ -85,14 +96,19 @@ class CaseService(cases_pb2_grpc.CaseServiceServicer):
         )
         return convert.subject(row, 0)
 
-    @rpc("subject.get", lambda r: r.name)
+    @rpc("subject.get", lambda r: r.name, cases=lambda r: [names.subject_ids(r.name)[0]])
     def GetSubject(self, request: cases_pb2.GetSubjectRequest, actor: str) -> cases_pb2.Subject:
         case_id, subject_id = names.subject_ids(request.name)
         with self.app.lifecycle.db.transaction() as session:
             row = self.app.lifecycle.subject(session, case_id, subject_id)
         return self._subject_messages([row])[0]
 
-    @rpc("subject.list", lambda r: r.parent, count=lambda resp: len(resp.subjects))
+    @rpc(
+        "subject.list",
+        lambda r: r.parent,
+        cases=lambda r: [names.case_id(r.parent)],
+        count=lambda resp: len(resp.subjects),
+    )
     def ListSubjects(
         self, request: cases_pb2.ListSubjectsRequest, actor: str
     ) -> cases_pb2.ListSubjectsResponse:
@@ -105,13 +121,23 @@ class CaseService(cases_pb2_grpc.CaseServiceServicer):
             next_page_token=paging.encode(rows[size - 1].subject_id) if len(rows) > size else "",
         )
 
-    @rpc("subject.release", lambda r: r.name, audits_itself=True)
+    @rpc(
+        "subject.release",
+        lambda r: r.name,
+        cases=lambda r: [names.subject_ids(r.name)[0]],
+        audits_itself=True,
+    )
     def ReleaseSubject(self, request: cases_pb2.ReleaseSubjectRequest, actor: str) -> cases_pb2.Subject:
         case_id, subject_id = names.subject_ids(request.name)
         row = self.app.lifecycle.release_subject(actor, case_id, subject_id, request.reason)
         return self._subject_messages([row])[0]
 
-    @rpc("hold.place", lambda r: f"{r.parent}/legalHolds", audits_itself=True)
+    @rpc(
+        "hold.place",
+        lambda r: f"{r.parent}/legalHolds",
+        cases=lambda r: [names.case_id(r.parent)],
+        audits_itself=True,
+    )
     def PlaceLegalHold(self, request: cases_pb2.PlaceLegalHoldRequest, actor: str) -> cases_pb2.LegalHold:
         hold = request.legal_hold
         kind = cases_pb2.LegalHold.AuthorityKind.Name(hold.authority_kind).lower()
@@ -126,22 +152,32 @@ class CaseService(cases_pb2_grpc.CaseServiceServicer):
         )
         return convert.hold(HoldView(row, "active"))
 
-    @rpc("hold.lift", lambda r: r.name, audits_itself=True)
+    @rpc("hold.lift", lambda r: r.name, cases=lambda r: [names.hold_ids(r.name)[0]], audits_itself=True)
     def LiftLegalHold(self, request: cases_pb2.LiftLegalHoldRequest, actor: str) -> cases_pb2.LegalHold:
         case_id, hold_id = names.hold_ids(request.name)
         self.app.lifecycle.lift_hold(actor, case_id, hold_id, request.reason)
         views = self.app.lifecycle.list_holds(case_id)
         return next(convert.hold(v) for v in views if v.hold.id == hold_id)
 
-    @rpc("hold.list", lambda r: r.parent, count=lambda resp: len(resp.legal_holds))
+    @rpc(
+        "hold.list",
+        lambda r: r.parent,
+        cases=lambda r: [names.case_id(r.parent)],
+        count=lambda resp: len(resp.legal_holds),
+    )
     def ListLegalHolds(
         self, request: cases_pb2.ListLegalHoldsRequest, actor: str
     ) -> cases_pb2.ListLegalHoldsResponse:
         views = self.app.lifecycle.list_holds(names.case_id(request.parent))
         return cases_pb2.ListLegalHoldsResponse(legal_holds=[convert.hold(v) for v in views])
 
-    @rpc("purge.list", lambda r: r.parent or "purges", count=lambda resp: len(resp.purges))
+    @rpc(
+        "purge.list",
+        lambda r: r.parent or "purges",
+        cases=lambda r: [names.case_id(r.parent)] if r.parent else [],
+        count=lambda resp: len(resp.purges),
+    )
     def ListPurges(self, request: cases_pb2.ListPurgesRequest, actor: str) -> cases_pb2.ListPurgesResponse:
         case_id = names.case_id(request.parent) if request.parent else None
-        views = self.app.lifecycle.list_purges(case_id)
+        views = self.app.lifecycle.list_purges(case_id, only=calls.decision().case_filter)
         return cases_pb2.ListPurgesResponse(purges=[convert.purge(v) for v in views])

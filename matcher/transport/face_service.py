@@ -78,7 +78,12 @@ class FaceService(faces_pb2_grpc.FaceServiceServicer):
             for f in faces
         ]
 
-    @rpc("face.enroll", lambda r: r.parent, audits_itself=True)
+    @rpc(
+        "face.enroll",
+        lambda r: r.parent,
+        cases=lambda r: [names.subject_ids(r.parent)[0]],
+        audits_itself=True,
+    )
     def EnrollFace(self, request: faces_pb2.EnrollFaceRequest, actor: str) -> faces_pb2.FaceTemplate:
         case_id, subject_id = names.subject_ids(request.parent)
         [probe] = self._probes(request.face, "enrol", "the face")
@@ -88,7 +93,12 @@ class FaceService(faces_pb2_grpc.FaceServiceServicer):
             template.face_box.CopyFrom(probe.box)
         return template
 
-    @rpc("face.list", lambda r: r.parent, count=lambda resp: len(resp.face_templates))
+    @rpc(
+        "face.list",
+        lambda r: r.parent,
+        cases=lambda r: [names.subject_ids(r.parent)[0]],
+        count=lambda resp: len(resp.face_templates),
+    )
     def ListFaceTemplates(
         self, request: faces_pb2.ListFaceTemplatesRequest, actor: str
     ) -> faces_pb2.ListFaceTemplatesResponse:
@@ -98,7 +108,12 @@ class FaceService(faces_pb2_grpc.FaceServiceServicer):
             face_templates=[convert.face_template(row, subject_id) for row in rows]
         )
 
-    @rpc("faces.search", _search_resource, audits_itself=True)
+    @rpc(
+        "faces.search",
+        _search_resource,
+        cases=lambda r: [names.case_id(name) for name in r.cases],
+        audits_itself=True,
+    )
     def SearchFaces(self, request: faces_pb2.SearchFacesRequest, actor: str) -> faces_pb2.SearchFacesResponse:
         case_ids = [names.case_id(name) for name in request.cases]
         probes = self._probes(request.probe, "search", "the probe")

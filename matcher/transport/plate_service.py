@@ -67,7 +67,12 @@ class PlateService(plates_pb2_grpc.PlateServiceServicer):
     def __init__(self, app: Any) -> None:
         self.app = app
 
-    @rpc("plate.add", lambda r: f"{r.parent}/plateEntries", audits_itself=True)
+    @rpc(
+        "plate.add",
+        lambda r: f"{r.parent}/plateEntries",
+        cases=lambda r: [names.case_id(r.parent)],
+        audits_itself=True,
+    )
     def CreatePlateEntry(
         self, request: plates_pb2.CreatePlateEntryRequest, actor: str
     ) -> plates_pb2.PlateEntry:
@@ -85,14 +90,19 @@ class PlateService(plates_pb2_grpc.PlateServiceServicer):
         )
         return _entry(added)
 
-    @rpc("plate.list", lambda r: r.parent, count=lambda resp: len(resp.plate_entries))
+    @rpc(
+        "plate.list",
+        lambda r: r.parent,
+        cases=lambda r: [names.case_id(r.parent)],
+        count=lambda resp: len(resp.plate_entries),
+    )
     def ListPlateEntries(
         self, request: plates_pb2.ListPlateEntriesRequest, actor: str
     ) -> plates_pb2.ListPlateEntriesResponse:
         entries = self.app.plates.entries(names.case_id(request.parent))
         return plates_pb2.ListPlateEntriesResponse(plate_entries=[_entry(e) for e in entries])
 
-    @rpc("plate.remove", lambda r: r.name, audits_itself=True)
+    @rpc("plate.remove", lambda r: r.name, cases=lambda r: [entry_ids(r.name)[0]], audits_itself=True)
     def DeletePlateEntry(
         self, request: plates_pb2.DeletePlateEntryRequest, actor: str
     ) -> plates_pb2.DeletePlateEntryResponse:
@@ -100,7 +110,12 @@ class PlateService(plates_pb2_grpc.PlateServiceServicer):
         self.app.plates.remove(actor, case_id, entry_id, request.reason)
         return plates_pb2.DeletePlateEntryResponse()
 
-    @rpc("plates.check", lambda r: r.cases[0] if len(r.cases) == 1 else "cases", audits_itself=True)
+    @rpc(
+        "plates.check",
+        lambda r: r.cases[0] if len(r.cases) == 1 else "cases",
+        cases=lambda r: [names.case_id(name) for name in r.cases],
+        audits_itself=True,
+    )
     def CheckPlateRead(
         self, request: plates_pb2.CheckPlateReadRequest, actor: str
     ) -> plates_pb2.CheckPlateReadResponse:

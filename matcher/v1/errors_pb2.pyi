@@ -53,6 +53,15 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PLATE_ENTRY_NOT_FOUND: _ClassVar[ErrorReason]
     NO_PLATE: _ClassVar[ErrorReason]
     PLATE_READER_UNAVAILABLE: _ClassVar[ErrorReason]
+    UNKNOWN_PRINCIPAL: _ClassVar[ErrorReason]
+    ACCOUNT_LOCKED: _ClassVar[ErrorReason]
+    REVALIDATION_REQUIRED: _ClassVar[ErrorReason]
+    ROLE_NOT_PERMITTED: _ClassVar[ErrorReason]
+    CASE_NOT_ASSIGNED: _ClassVar[ErrorReason]
+    SEPARATION_OF_DUTIES: _ClassVar[ErrorReason]
+    PRINCIPAL_NOT_FOUND: _ClassVar[ErrorReason]
+    PRINCIPAL_ALREADY_EXISTS: _ClassVar[ErrorReason]
+    ASSIGNEE_NOT_ELIGIBLE: _ClassVar[ErrorReason]
 ERROR_REASON_UNSPECIFIED: ErrorReason
 UNAUTHENTICATED_CALLER: ErrorReason
 CASE_NOT_FOUND: ErrorReason
@@ -100,3 +109,12 @@ POLICY_CONFIDENCE_OUT_OF_RANGE: ErrorReason
 PLATE_ENTRY_NOT_FOUND: ErrorReason
 NO_PLATE: ErrorReason
 PLATE_READER_UNAVAILABLE: ErrorReason
+UNKNOWN_PRINCIPAL: ErrorReason
+ACCOUNT_LOCKED: ErrorReason
+REVALIDATION_REQUIRED: ErrorReason
+ROLE_NOT_PERMITTED: ErrorReason
+CASE_NOT_ASSIGNED: ErrorReason
+SEPARATION_OF_DUTIES: ErrorReason
+PRINCIPAL_NOT_FOUND: ErrorReason
+PRINCIPAL_ALREADY_EXISTS: ErrorReason
+ASSIGNEE_NOT_ELIGIBLE: ErrorReason

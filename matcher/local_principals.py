@@ -1,0 +1,73 @@
+"""First start on the embedded default: principals and tokens for trying the service locally.
+
+With token authentication (no TLS configured), the first start creates, through the same audited
+operations an administrator would use, one principal per duty so that separation of duties (P10)
+holds even on a laptop:
+
+- ``local-admin``: administrator (accounts; never data);
+- ``local-head``: department head of department ``local`` (approves end users yearly, P11);
+- ``local-investigator``: case supervisor and investigator, approved by ``local-head``;
+- ``local-auditor``: auditor (the audit log and reports);
+- ``local-camera``: camera gateway (a system submitting plate reads and sightings), approved.
+
+Each token is written to ``DATA_DIR/tokens/NAME.token`` (mode 0600); ``client.token`` is the
+investigator's, so that ``matcher`` commands work from the data folder's parent without flags.
+With mutual TLS only the bootstrap administrator is created: production accounts are created by
+the administrator, one per person or system, named by their certificates.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+
+from lifecycle.access import (
+    AUDITOR,
+    CAMERA_GATEWAY,
+    CASE_SUPERVISOR,
+    DEPARTMENT_HEAD,
+    INVESTIGATOR,
+    AccessControl,
+)
+from lifecycle.access_models import KIND_HUMAN, KIND_SYSTEM
+from matcher.config import Settings
+from matcher.transport.auth import Authenticator
+
+log = logging.getLogger(__name__)
+ADMIN, HEAD, INVESTIGATOR_ID, AUDITOR_ID, CAMERA = (
+    "local-admin",
+    "local-head",
+    "local-investigator",
+    "local-auditor",
+    "local-camera",
+)
+WHY = "local principals created at first start"
+
+
+def bootstrap(settings: Settings, access: AccessControl, auth: Authenticator) -> None:
+    """Creates the first principals when none exists; does nothing afterwards."""
+    admin = settings.bootstrap_admin if settings.tls_enabled else ADMIN
+    if not access.bootstrap_administrator(admin, display_name="Administrator", department="it"):
+        return
+    log.warning("first start: created the administrator %r", admin)
+    if settings.tls_enabled:
+        return
+    auth.issue(admin, settings.token_dir / f"{admin}.token")
+    people = [
+        (HEAD, "Department head", KIND_HUMAN, [DEPARTMENT_HEAD]),
+        (INVESTIGATOR_ID, "Local investigator", KIND_HUMAN, [CASE_SUPERVISOR, INVESTIGATOR]),
+        (AUDITOR_ID, "Local auditor", KIND_HUMAN, [AUDITOR]),
+        (CAMERA, "Local camera gateway", KIND_SYSTEM, [CAMERA_GATEWAY]),
+    ]
+    for principal_id, display_name, kind, roles in people:
+        access.create_principal(
+            admin, principal_id, display_name=display_name, department="local", kind=kind, reason=WHY
+        )
+        for role in roles:
+            access.grant_role(admin, principal_id, role, reason=WHY)
+        auth.issue(principal_id, settings.token_dir / f"{principal_id}.token")
+    for principal_id in (INVESTIGATOR_ID, CAMERA):
+        access.revalidate(HEAD, principal_id, reason=WHY)
+    shutil.copyfile(settings.token_dir / f"{INVESTIGATOR_ID}.token", settings.client_token_file)
+    settings.client_token_file.chmod(0o600)
+    log.warning("first start: local principals and their tokens are in %s", settings.token_dir)

@@ -1,0 +1,346 @@
+"""P10, P11, P16 over gRPC: every RPC against every role, allowed or denied as the table says.
+
+Each call must leave exactly one audit record saying who, what, when, where from and the outcome,
+and a denial must be PERMISSION_DENIED before any validation of the request.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+import grpc
+import pytest
+from sqlalchemy import func, select
+
+from lifecycle import access
+from lifecycle.models import AuditRecord
+from matcher.client import MatcherClient, MatcherError, embedding
+from matcher.v1 import access_pb2, audit_pb2, cases_pb2, faces_pb2, plates_pb2
+from tests.conftest import Harness, running_server, unit
+
+ROLE_PRINCIPAL = {role: f"r-{role.replace('_', '-')}" for role in sorted(access.ROLES)}
+CASE = "c-1"
+SUBJECT = f"cases/{CASE}/subjects/s-1"
+Build = Callable[[MatcherClient, str], tuple[Any, Any]]
+
+
+def _hold_name(h: Harness) -> str:
+    return h.client.list_legal_holds(CASE)[0].name
+
+
+# (action in the permission table, how to make the call: stub method and request)
+RPCS: dict[str, tuple[str, Callable[[Harness, MatcherClient, str], tuple[Any, Any]]]] = {
+    "CreateCase": (
+        "case.create",
+        lambda h, c, p: (
+            c.cases.CreateCase,
+            cases_pb2.CreateCaseRequest(case_id=f"new-{p}", case=cases_pb2.Case(title="t"), reason="r"),
+        ),
+    ),
+    "GetCase": (
+        "case.get",
+        lambda h, c, p: (c.cases.GetCase, cases_pb2.GetCaseRequest(name=f"cases/{CASE}")),
+    ),
+    "ListCases": ("case.list", lambda h, c, p: (c.cases.ListCases, cases_pb2.ListCasesRequest())),
+    "CreateSubject": (
+        "subject.create",
+        lambda h, c, p: (
+            c.cases.CreateSubject,
+            cases_pb2.CreateSubjectRequest(
+                parent=f"cases/{CASE}",
+                subject_id=f"s-{p}",
+                subject=cases_pb2.Subject(role="SUSPECT"),
+                reason="r",
+            ),
+        ),
+    ),
+    "GetSubject": (
+        "subject.get",
+        lambda h, c, p: (c.cases.GetSubject, cases_pb2.GetSubjectRequest(name=SUBJECT)),
+    ),
+    "ListSubjects": (
+        "subject.list",
+        lambda h, c, p: (c.cases.ListSubjects, cases_pb2.ListSubjectsRequest(parent=f"cases/{CASE}")),
+    ),
+    "PlaceLegalHold": (
+        "hold.place",
+        lambda h, c, p: (
+            c.cases.PlaceLegalHold,
+            cases_pb2.PlaceLegalHoldRequest(
+                parent=f"cases/{CASE}",
+                reason="r",
+                legal_hold=cases_pb2.LegalHold(
+                    authority_kind="COURT_ORDER",
+                    authority="Order 1",
+                    placed_by="Judge",
+                    end_time={"seconds": int((h.clock.now() + timedelta(days=9)).timestamp())},
+                ),
+            ),
+        ),
+    ),
+    "ListLegalHolds": (
+        "hold.list",
+        lambda h, c, p: (c.cases.ListLegalHolds, cases_pb2.ListLegalHoldsRequest(parent=f"cases/{CASE}")),
+    ),
+    "ListPurges": ("purge.list", lambda h, c, p: (c.cases.ListPurges, cases_pb2.ListPurgesRequest())),
+    "EnrollFace": (
+        "face.enroll",
+        lambda h, c, p: (
+            c.faces.EnrollFace,
+            faces_pb2.EnrollFaceRequest(
+                parent=SUBJECT, face=faces_pb2.FaceInput(embedding=embedding(unit(5))), reason="r"
+            ),
+        ),
+    ),
+    "ListFaceTemplates": (
+        "face.list",
+        lambda h, c, p: (c.faces.ListFaceTemplates, faces_pb2.ListFaceTemplatesRequest(parent=SUBJECT)),
+    ),
+    "SearchFaces": (
+        "faces.search",
+        lambda h, c, p: (
+            c.faces.SearchFaces,
+            faces_pb2.SearchFacesRequest(
+                cases=[f"cases/{CASE}"], probe=faces_pb2.FaceInput(embedding=embedding(unit(5))), reason="r"
+            ),
+        ),
+    ),
+    "CreatePlateEntry": (
+        "plate.add",
+        lambda h, c, p: (
+            c.plates.CreatePlateEntry,
+            plates_pb2.CreatePlateEntryRequest(
+                parent=f"cases/{CASE}", plate_entry=plates_pb2.PlateEntry(plate="AB123"), reason="r"
+            ),
+        ),
+    ),
+    "ListPlateEntries": (
+        "plate.list",
+        lambda h, c, p: (
+            c.plates.ListPlateEntries,
+            plates_pb2.ListPlateEntriesRequest(parent=f"cases/{CASE}"),
+        ),
+    ),
+    "CheckPlateRead": (
+        "plates.check",
+        lambda h, c, p: (
+            c.plates.CheckPlateRead,
+            plates_pb2.CheckPlateReadRequest(
+                cases=[f"cases/{CASE}"] if p != ROLE_PRINCIPAL["camera_gateway"] else [],
+                read=plates_pb2.PlateRead(text="AB123"),
+                reason="r",
+            ),
+        ),
+    ),
+    "ListAuditRecords": (
+        "audit.list",
+        lambda h, c, p: (c.audit.ListAuditRecords, audit_pb2.ListAuditRecordsRequest(page_size=1)),
+    ),
+    "VerifyAuditLog": (
+        "audit.verify",
+        lambda h, c, p: (c.audit.VerifyAuditLog, audit_pb2.VerifyAuditLogRequest()),
+    ),
+    "WhoAmI": ("user.whoami", lambda h, c, p: (c.access.WhoAmI, access_pb2.WhoAmIRequest())),
+    "ListPrincipals": (
+        "user.list",
+        lambda h, c, p: (c.access.ListPrincipals, access_pb2.ListPrincipalsRequest()),
+    ),
+    "GetPrincipal": (
+        "user.get",
+        lambda h, c, p: (
+            c.access.GetPrincipal,
+            access_pb2.GetPrincipalRequest(name="principals/local-investigator"),
+        ),
+    ),
+    "CreatePrincipal": (
+        "user.create",
+        lambda h, c, p: (
+            c.access.CreatePrincipal,
+            access_pb2.CreatePrincipalRequest(
+                principal_id=f"new-{p}",
+                principal=access_pb2.Principal(display_name="n", department="d"),
+                reason="r",
+            ),
+        ),
+    ),
+    "GrantRole": (
+        "user.grant_role",
+        lambda h, c, p: (
+            c.access.GrantRole,
+            access_pb2.GrantRoleRequest(name="principals/local-auditor", role="auditor", reason="r"),
+        ),
+    ),
+    "RevalidatePrincipal": (
+        "user.revalidate",
+        lambda h, c, p: (
+            c.access.RevalidatePrincipal,
+            access_pb2.RevalidatePrincipalRequest(name="principals/local-investigator", reason="r"),
+        ),
+    ),
+    "UnlockPrincipal": (
+        "user.unlock",
+        lambda h, c, p: (
+            c.access.UnlockPrincipal,
+            access_pb2.UnlockPrincipalRequest(name="principals/local-investigator", reason="r"),
+        ),
+    ),
+    "AssignCase": (
+        "case.assign",
+        lambda h, c, p: (
+            c.access.AssignCase,
+            access_pb2.AssignCaseRequest(
+                case=f"cases/{CASE}", principal=f"principals/{ROLE_PRINCIPAL['investigator']}", reason="r"
+            ),
+        ),
+    ),
+    # Last, because they end things: releasing, lifting, closing.
+    "LiftLegalHold": (
+        "hold.lift",
+        lambda h, c, p: (
+            c.cases.LiftLegalHold,
+            cases_pb2.LiftLegalHoldRequest(name=_hold_name(h), reason="r"),
+        ),
+    ),
+    "ReleaseSubject": (
+        "subject.release",
+        lambda h, c, p: (c.cases.ReleaseSubject, cases_pb2.ReleaseSubjectRequest(name=SUBJECT, reason="r")),
+    ),
+    "CloseCase": (
+        "case.close",
+        lambda h, c, p: (c.cases.CloseCase, cases_pb2.CloseCaseRequest(name=f"cases/{CASE}", reason="r")),
+    ),
+}
+
+
+def _audit_rows(h: Harness) -> list[AuditRecord]:
+    with h.app.db.transaction() as session:
+        return list(session.scalars(select(AuditRecord).order_by(AuditRecord.seq)))
+
+
+def _audit_count(h: Harness) -> int:
+    with h.app.db.transaction() as session:
+        return int(session.scalar(select(func.count()).select_from(AuditRecord)) or 0)
+
+
+@pytest.fixture
+def world(tmp_path: Any, backend: str) -> Iterator[Harness]:
+    """A case with a subject, a template, a plate and a hold; one principal per role."""
+    with running_server(tmp_path / "data", backend) as h:
+        h.client.create_case(CASE, "Case", reason="r")
+        h.client.create_subject(CASE, "s-1", "poi", reason="r")
+        h.client.enroll_face(CASE, "s-1", unit(5), reason="r")
+        h.client.add_plate(CASE, "AB123", reason="r")
+        admin, head = h.as_("local-admin"), h.as_("local-head")
+        for role, principal in ROLE_PRINCIPAL.items():
+            admin.create_principal(principal, display_name=role, department="local", reason="test world")
+            admin.grant_role(principal, role, reason="test world")
+            h.app.auth.issue(principal, h.data_dir / "tokens" / f"{principal}.token")
+            if role in access.END_USER_ROLES:
+                head.revalidate(principal, reason="test world")
+            if role in access.CASE_SCOPED_ROLES:
+                h.client.assign_case(CASE, principal, reason="test world")
+        h.as_("local-investigator").place_legal_hold(
+            CASE,
+            authority_kind="court-order",
+            authority="Order 1",
+            placed_by="Judge",
+            until=h.clock.now() + timedelta(days=30),
+            reason="r",
+        )
+        yield h
+
+
+def test_P10_P11_P16_every_rpc_for_every_role(world: Harness) -> None:
+    h = world
+    clients = {role: h.as_(principal) for role, principal in ROLE_PRINCIPAL.items()}
+    for rpc_name, (action, build) in RPCS.items():
+        allowed = set(access.PERMISSIONS[action])
+        for role, client in clients.items():
+            principal = ROLE_PRINCIPAL[role]
+            method, request = build(h, client, principal)
+            before = _audit_count(h)
+            code = grpc.StatusCode.OK
+            try:
+                method(request, timeout=10, metadata=client._metadata)
+            except grpc.RpcError as error:
+                code = error.code()
+            where = f"{rpc_name} as {role}"
+            if role in allowed:
+                assert code != grpc.StatusCode.PERMISSION_DENIED, where
+            else:
+                assert code == grpc.StatusCode.PERMISSION_DENIED, where
+            rows = _audit_rows(h)[before:]
+            assert len(rows) == 1, f"{where}: {[(r.action, r.code) for r in rows]}"
+            [record] = rows
+            assert (record.actor, record.action) == (principal, action), where
+            assert record.outcome == ("refused" if code != grpc.StatusCode.OK else "ok"), where
+            assert json.loads(record.detail_json)["peer"].startswith(("ipv4:127.0.0.1", "ipv6:")), where
+            assert record.at == h.clock.now(), where
+
+
+def test_P16_every_rpc_refuses_anonymous_callers(world: Harness) -> None:
+    anonymous = MatcherClient(grpc.insecure_channel(world.target), "not-a-token", timeout=10)
+    try:
+        for rpc_name, (_, build) in RPCS.items():
+            method, request = build(world, anonymous, "anonymous")
+            with pytest.raises(grpc.RpcError) as error:
+                method(request, timeout=10, metadata=anonymous._metadata)
+            assert error.value.code() == grpc.StatusCode.UNAUTHENTICATED, rpc_name
+    finally:
+        anonymous.close()
+    failures = world.audit("auth.failure")
+    assert len(failures) == len(RPCS)
+
+
+def test_P10_administrator_cannot_also_be_an_end_user_whoever_asks(world: Harness) -> None:
+    admin = world.as_("local-admin")
+    with pytest.raises(MatcherError) as error:
+        admin.grant_role("local-investigator", "administrator", reason="make them admin too")
+    assert (error.value.code, error.value.reason, error.value.rule) == (
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "SEPARATION_OF_DUTIES",
+        "P10",
+    )
+    with pytest.raises(MatcherError) as error:
+        admin.grant_role("local-admin", "investigator", reason="let me search")
+    assert error.value.reason == "SEPARATION_OF_DUTIES"
+    assert "administrator" not in admin.get_principal("local-investigator").roles
+    refused = [r for r in world.audit("user.grant_role") if r.code == "SEPARATION_OF_DUTIES"]
+    assert len(refused) == 2
+    with pytest.raises(MatcherError) as error:  # and an administrator never touches data
+        admin.search_faces([CASE], unit(5), reason="curious")
+    assert (error.value.code, error.value.reason) == (grpc.StatusCode.PERMISSION_DENIED, "ROLE_NOT_PERMITTED")
+
+
+def test_P11_end_user_not_revalidated_within_a_year_stops_working(world: Harness) -> None:
+    investigator = world.as_(ROLE_PRINCIPAL["investigator"])
+    assert investigator.search_faces([CASE], unit(5), reason="r").results[0].matches
+    world.clock.advance(timedelta(days=366))
+    with pytest.raises(MatcherError) as error:
+        investigator.search_faces([CASE], unit(5), reason="r")
+    assert (error.value.code, error.value.reason, error.value.rule) == (
+        grpc.StatusCode.PERMISSION_DENIED,
+        "REVALIDATION_REQUIRED",
+        "P11",
+    )
+    world.as_("local-head").revalidate(ROLE_PRINCIPAL["investigator"], reason="yearly review")
+    assert investigator.search_faces([CASE], unit(5), reason="r").results[0].matches
+
+
+def test_case_listing_shows_only_assigned_cases(world: Harness) -> None:
+    world.client.create_case("c-2", "Other", reason="r")  # assigned to its creator only
+    investigator = world.as_(ROLE_PRINCIPAL["investigator"])
+    assert [c.name for c in investigator.list_cases()] == [f"cases/{CASE}"]
+    assert {c.name for c in world.as_(ROLE_PRINCIPAL["case_supervisor"]).list_cases()} == {
+        f"cases/{CASE}",
+        "cases/c-2",
+    }
+    with pytest.raises(MatcherError) as unknown:
+        investigator.get_case("no-such-case")
+    with pytest.raises(MatcherError) as unassigned:
+        investigator.get_case("c-2")
+    assert (unknown.value.code, unknown.value.reason) == (unassigned.value.code, unassigned.value.reason)
+    assert unknown.value.details.replace("no-such-case", "X") == unassigned.value.details.replace("c-2", "X")
