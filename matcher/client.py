@@ -351,12 +351,13 @@ class MatcherClient:
         case_ids: list[str] | None = None,
         confidences: list[float] | None = None,
         image: bytes | None = None,
+        plate_crop: bytes | None = None,
         camera: str = "",
         max_edits: int | None = None,
         min_confidence: float | None = None,
         lookalikes: bool | None = None,
     ) -> plates_pb2.CheckPlateReadResponse:
-        """Checks a read (its text, or a photo to read it from) against the cases' watchlists."""
+        """Checks a read (its text, a scene photo, or a plate crop) against the cases' watchlists."""
         request = plates_pb2.CheckPlateReadRequest(
             cases=[f"cases/{case_id}" for case_id in case_ids or []],
             camera=camera,
@@ -367,6 +368,8 @@ class MatcherClient:
         )
         if image is not None:
             request.image = image
+        elif plate_crop is not None:
+            request.plate_crop = plate_crop
         else:
             request.read.CopyFrom(plates_pb2.PlateRead(text=text, confidences=confidences or []))
         return self._call(self.plates.CheckPlateRead, request)

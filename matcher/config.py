@@ -55,6 +55,12 @@ class Settings:
     face_threads: int = 1
     min_face_px: int = 40
     min_detector_score: float = 0.5
+    # Plate reader (fast-alpr): detector, OCR model and its plate config, all local files.
+    plate_detector: Path | None = None
+    plate_detector_kind: str = "yolov8"
+    plate_ocr_model: Path | None = None
+    plate_ocr_config: Path | None = None
+    min_plate_detector_score: float = 0.4
     # Mutual TLS (production): the server's certificate and key, and the CA that signs clients'
     # certificates. Without them the service takes bearer tokens and should listen on loopback.
     tls_cert: Path | None = None
@@ -88,11 +94,22 @@ class Settings:
         settings.face_threads = int(env.get("MATCHER_FACE_THREADS", settings.face_threads))
         settings.min_face_px = int(env.get("MATCHER_MIN_FACE_PX", settings.min_face_px))
         settings.min_detector_score = _env_float("MATCHER_MIN_DETECTOR_SCORE", settings.min_detector_score)
-        for name in ("tls_cert", "tls_key", "tls_client_ca"):
+        for name in (
+            "tls_cert",
+            "tls_key",
+            "tls_client_ca",
+            "plate_detector",
+            "plate_ocr_model",
+            "plate_ocr_config",
+        ):
             value = env.get(f"MATCHER_{name.upper()}")
             if value:
                 setattr(settings, name, Path(value))
         settings.bootstrap_admin = env.get("MATCHER_BOOTSTRAP_ADMIN", settings.bootstrap_admin)
+        settings.plate_detector_kind = env.get("MATCHER_PLATE_DETECTOR_KIND", settings.plate_detector_kind)
+        settings.min_plate_detector_score = _env_float(
+            "MATCHER_MIN_PLATE_DETECTOR_SCORE", settings.min_plate_detector_score
+        )
         return settings
 
     def resolved(self) -> Settings:

@@ -231,51 +231,65 @@ class PlateWatchlists:
     # --- reads ----------------------------------------------------------------------------
 
     def check(
-        self, actor: str, case_ids: list[str], read: PlateRead, policy: MatchPolicy, camera: str, reason: str
-    ) -> list[Hit]:
-        """Matches one read against the named open cases (all open cases when none is named)."""
+        self,
+        actor: str,
+        case_ids: list[str],
+        reads: list[PlateRead],
+        policy: MatchPolicy,
+        camera: str,
+        reason: str,
+    ) -> list[list[Hit]]:
+        """Matches reads (one text, or every plate of a photo) against the named open cases, or
+        every open case when none is named; one audit record for the whole check."""
         reason = require_reason(reason)
         if len(set(case_ids)) != len(case_ids):
             raise PolicyError(Kind.INVALID_ARGUMENT, "FIELD_INVALID", "name each case once")
         with self._lock.read():
             scopes = case_ids or sorted(self._indexes)
             candidates = [
-                (case_id, hit)
-                for case_id in scopes
-                if case_id in self._indexes
-                for hit in self._indexes[case_id].match(read, policy)
+                [
+                    (case_id, hit)
+                    for case_id in scopes
+                    if case_id in self._indexes
+                    for hit in self._indexes[case_id].match(read, policy)
+                ]
+                for read in reads
             ]
-        del read  # P7: the read is used for this check only.
+        del reads  # P7: the reads are used for this check only.
         with self._lc.db.transaction() as session:
             for case_id in case_ids:
                 self._lc.open_case(session, case_id)
+            wanted = {hit.entry_id for found in candidates for _, hit in found}
             confirmed: dict[int, tuple[m.PlateEntry, str | None]] = {}
-            if candidates:
+            if wanted:
                 rows = session.execute(
                     select(m.PlateEntry, m.Subject.subject_id)
                     .join(m.Case, m.Case.id == m.PlateEntry.case_id)
                     .outerjoin(m.Subject, m.Subject.pk == m.PlateEntry.subject_pk)
                     .where(
-                        m.PlateEntry.index_id.in_([hit.entry_id for _, hit in candidates]),
+                        m.PlateEntry.index_id.in_(wanted),
                         m.Case.state == m.CASE_OPEN,
                         (m.PlateEntry.subject_pk.is_(None)) | (m.Subject.state == m.SUBJECT_ACTIVE),
                     )
                 ).all()
                 confirmed = {row.index_id: (row, subject_id) for row, subject_id in rows}
-            hits = []
-            for case_id, hit in candidates:
-                if hit.entry_id in confirmed:
-                    row, subject_id = confirmed[hit.entry_id]
-                    plate, _ = self._decrypt(session, row)
-                    hits.append(Hit(row.id, case_id, subject_id, plate, hit))
-            hits.sort(key=lambda h: (h.hit.rank_key(), h.case_id))
+            results = []
+            for found in candidates:
+                hits = []
+                for case_id, hit in found:
+                    if hit.entry_id in confirmed:
+                        row, subject_id = confirmed[hit.entry_id]
+                        plate, _ = self._decrypt(session, row)
+                        hits.append(Hit(row.id, case_id, subject_id, plate, hit))
+                hits.sort(key=lambda h: (h.hit.rank_key(), h.case_id))
+                results.append(hits)
             self._lc.audit.append(
                 session,
                 actor=actor,
                 action="plates.check",
                 resource=f"cases/{case_ids[0]}" if len(case_ids) == 1 else "cases",
                 reason=reason,
-                count=len(hits),
-                detail={"cases": case_ids or "all open", "camera": camera[:100]},
+                count=sum(len(hits) for hits in results),
+                detail={"cases": case_ids or "all open", "camera": camera[:100], "reads": len(results)},
             )
-        return hits
+        return results

@@ -31,10 +31,11 @@ from matcher import local_principals, tls
 from matcher.config import Settings
 from matcher.crypto import KeyRing
 from matcher.face_matching import FaceMatcher
-from matcher.face_models import PipelineUnavailable, load_pipeline
 from matcher.faces import FacePipeline
 from matcher.keys import ScopeKeys
+from matcher.model_loading import Unavailable, load_pipeline, load_plate_reader
 from matcher.plate_watchlists import PlateWatchlists
+from matcher.plates.reader import PlateReader
 from matcher.transport.access_service import AccessService
 from matcher.transport.audit_service import AuditService
 from matcher.transport.auth import Authenticator
@@ -77,7 +78,8 @@ class App:
     worker: PurgeWorker
     auth: Authenticator
     access: AccessControl
-    pipeline: FacePipeline | PipelineUnavailable
+    pipeline: FacePipeline | Unavailable
+    plate_reader: PlateReader | Unavailable
     default_face_model: str
     ready: threading.Event = field(default_factory=threading.Event)
 
@@ -110,7 +112,21 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
     auth = Authenticator(settings.tokens_file, tls_enabled=settings.tls_enabled)
     access = AccessControl(db, clock, audit)
     local_principals.bootstrap(settings, access, auth)
-    return App(settings, clock, db, lifecycle, faces, plates, worker, auth, access, pipeline, default_model)
+    plate_reader = load_plate_reader(settings)
+    return App(
+        settings,
+        clock,
+        db,
+        lifecycle,
+        faces,
+        plates,
+        worker,
+        auth,
+        access,
+        pipeline,
+        plate_reader,
+        default_model,
+    )
 
 
 def prepare(app: App) -> None:

@@ -66,21 +66,26 @@ def test_hits_say_how_they_matched(harness: Harness) -> None:
     harness.client.add_plate("c-1", "AB123CD", subject_id="poi-1", reason="r")
     harness.client.add_plate("c-1", "KR?30*", reason="witness saw part of it")
     exact = harness.client.check_plate("ab-123 cd", case_ids=["c-1"], reason="LPR read")
-    assert [(h.plate, plates_pb2.PlateHit.Kind.Name(h.kind)) for h in exact.hits] == [("AB123CD", "EXACT")]
-    assert exact.hits[0].subject == "cases/c-1/subjects/poi-1"
+    assert [(h.plate, plates_pb2.PlateHit.Kind.Name(h.kind)) for h in exact.results[0].hits] == [
+        ("AB123CD", "EXACT")
+    ]
+    assert exact.results[0].hits[0].subject == "cases/c-1/subjects/poi-1"
     lookalike = harness.client.check_plate("A8I23CD", case_ids=["c-1"], reason="r")
-    [hit] = lookalike.hits
+    [hit] = lookalike.results[0].hits
     assert plates_pb2.PlateHit.Kind.Name(hit.kind) == "LOOKALIKE" and hit.distance == 0
     assert [e.description for e in hit.edits] == ["B->8 at 2", "1->I at 3"]
     edited = harness.client.check_plate("AB128CD", case_ids=["c-1"], reason="r")
-    assert plates_pb2.PlateHit.Kind.Name(edited.hits[0].kind) == "EDITED" and edited.hits[0].distance == 1
+    assert (
+        plates_pb2.PlateHit.Kind.Name(edited.results[0].hits[0].kind) == "EDITED"
+        and edited.results[0].hits[0].distance == 1
+    )
     partial = harness.client.check_plate("KRW301", case_ids=["c-1"], reason="r")
-    assert [h.plate for h in partial.hits] == ["KR?30*"]
-    assert harness.client.check_plate("ZZZ999", case_ids=["c-1"], reason="r").hits == []
+    assert [h.plate for h in partial.results[0].hits] == ["KR?30*"]
+    assert harness.client.check_plate("ZZZ999", case_ids=["c-1"], reason="r").results[0].hits == []
     uncertain = harness.client.check_plate(
         "AB1X3CD", confidences=[0.9, 0.9, 0.9, 0.2, 0.9, 0.9, 0.9], case_ids=["c-1"], reason="r", max_edits=0
     )
-    assert list(uncertain.hits[0].unknown_positions) == [4]
+    assert list(uncertain.results[0].hits[0].unknown_positions) == [4]
 
 
 def test_camera_reads_check_every_open_case_and_are_not_kept(harness: Harness) -> None:
@@ -89,7 +94,7 @@ def test_camera_reads_check_every_open_case_and_are_not_kept(harness: Harness) -
         harness.client.add_plate(case_id, "AB123CD", reason="r")
     camera = harness.as_("local-camera")
     answer = camera.check_plate("AB123CD", camera="lpr-07", reason="hotlist check")
-    assert sorted(h.case for h in answer.hits) == ["cases/a", "cases/b"]
+    assert sorted(h.case for h in answer.results[0].hits) == ["cases/a", "cases/b"]
     [record] = harness.audit("plates.check")
     assert record.count == 2 and "AB123CD" not in record.detail_json + record.resource  # P8
     assert _rows(harness) == 2  # P7: the read added nothing
@@ -117,19 +122,19 @@ def test_P2_released_subject_plates_stop_matching_and_are_purged(harness: Harnes
     harness.client.add_plate("c-1", "AB123CD", subject_id="poi-1", reason="r")
     harness.client.add_plate("c-1", "XY987ZW", reason="r")
     harness.client.release_subject("c-1", "poi-1", reason="cleared")
-    assert harness.client.check_plate("AB123CD", case_ids=["c-1"], reason="r").hits == []
+    assert harness.client.check_plate("AB123CD", case_ids=["c-1"], reason="r").results[0].hits == []
     assert wait_until(lambda: all(p.state == p.DONE for p in harness.client.list_purges("c-1")))
     [purge] = harness.client.list_purges("c-1")
     assert purge.plate_entry_count == 1
     assert [e.plate for e in harness.client.list_plates("c-1")] == ["XY987ZW"]
-    assert harness.client.check_plate("XY987ZW", case_ids=["c-1"], reason="r").hits
+    assert harness.client.check_plate("XY987ZW", case_ids=["c-1"], reason="r").results[0].hits
 
 
 def test_P3_closed_case_plates_are_purged_and_not_rebuilt(harness: Harness) -> None:
     open_case_with_subject(harness)
     harness.client.add_plate("c-1", "AB123CD", reason="r")
     harness.client.close_case("c-1", reason="closed")
-    assert harness.as_("local-camera").check_plate("AB123CD", reason="camera").hits == []
+    assert harness.as_("local-camera").check_plate("AB123CD", reason="camera").results[0].hits == []
     assert wait_until(lambda: _rows(harness) == 0)
     assert harness.app.plates.rebuild() == 0
     receipt = harness.audit("purge.receipt")[0]
@@ -142,7 +147,7 @@ def test_remove_entry(harness: Harness) -> None:
     entry_id = entry.name.rsplit("/", 1)[-1]
     harness.client.remove_plate("c-1", entry_id, reason="entered in error")
     assert harness.client.list_plates("c-1") == []
-    assert harness.client.check_plate("AB123CD", case_ids=["c-1"], reason="r").hits == []
+    assert harness.client.check_plate("AB123CD", case_ids=["c-1"], reason="r").results[0].hits == []
     with pytest.raises(MatcherError) as error:
         harness.client.remove_plate("c-1", entry_id, reason="again")
     assert (error.value.code, error.value.reason) == (grpc.StatusCode.NOT_FOUND, "PLATE_ENTRY_NOT_FOUND")

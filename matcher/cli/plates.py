@@ -59,11 +59,12 @@ def remove(client: MatcherClient, args: argparse.Namespace, out: Printer) -> int
 
 
 def check(client: MatcherClient, args: argparse.Namespace, out: Printer) -> int:
-    if (args.text is None) == (args.image is None):
-        raise SystemExit("error: give the plate TEXT or --image FILE")
+    if sum(x is not None for x in (args.text, args.image, args.crop)) != 1:
+        raise SystemExit("error: give the plate TEXT, --image FILE or --crop FILE")
     answer = client.check_plate(
         args.text or "",
         image=read_photo(args.image) if args.image else None,
+        plate_crop=read_photo(args.crop) if args.crop else None,
         case_ids=args.case or [],
         confidences=args.confidences,
         camera=args.camera or "",
@@ -73,20 +74,25 @@ def check(client: MatcherClient, args: argparse.Namespace, out: Printer) -> int:
     if out.as_json:
         out.json(as_dict(answer))
         return 0
-    print(f"read {answer.read}: {len(answer.hits)} hit(s)")
-    if answer.hits:
-        rows = [
-            [
-                h.plate,
-                enum_name(h, "kind"),
-                h.distance,
-                ", ".join(e.description for e in h.edits),
-                h.case,
-                h.subject,
+    for result in answer.results:
+        where = ""
+        if result.HasField("box"):
+            b = result.box
+            where = f" at {b.left:.0f},{b.top:.0f},{b.right:.0f},{b.bottom:.0f}"
+        print(f"read {result.read}{where}: {len(result.hits)} hit(s)")
+        if result.hits:
+            rows = [
+                [
+                    h.plate,
+                    enum_name(h, "kind"),
+                    h.distance,
+                    ", ".join(e.description for e in h.edits),
+                    h.case,
+                    h.subject,
+                ]
+                for h in result.hits
             ]
-            for h in answer.hits
-        ]
-        print(table(("PLATE", "MATCH", "EDITS", "HOW", "CASE", "SUBJECT"), rows))
+            print(table(("PLATE", "MATCH", "EDITS", "HOW", "CASE", "SUBJECT"), rows))
     return 0
 
 
@@ -112,7 +118,8 @@ def register(commands: Any) -> None:
     removing.set_defaults(handler=remove)
     checking = with_reason(plates.add_parser("check", help="check a plate read against watchlists"))
     checking.add_argument("text", nargs="?", help="the plate as read")
-    checking.add_argument("--image", help="a photo to read the plate from instead")
+    checking.add_argument("--image", help="a photo of a scene: every plate in it is read and checked")
+    checking.add_argument("--crop", help="a close-up crop of one plate")
     checking.add_argument(
         "--case", action="append", help="watchlist to check (repeatable); default: all open"
     )

@@ -166,7 +166,7 @@ def _carries_image(request: Message) -> bool:
         and request.HasField(field)
         and getattr(request, field).WhichOneof("input") == "image"
         for field in ("face", "probe")
-    ) or bool(getattr(request, "image", b""))
+    ) or bool(getattr(request, "image", b"") or getattr(request, "plate_crop", b""))
 
 
 def _gate(app: Any, request: Message, context: grpc.ServicerContext) -> Refusal | None:

@@ -11,8 +11,8 @@ import numpy as np
 from lifecycle.errors import Kind, PolicyError
 from matcher.embeddings import Vector, parse_embedding
 from matcher.face_matching import FaceMatch, search_resource
-from matcher.face_models import PipelineUnavailable
 from matcher.faces import FaceError
+from matcher.model_loading import Unavailable
 from matcher.transport import convert, names
 from matcher.transport.calls import rpc
 from matcher.v1 import faces_pb2, faces_pb2_grpc
@@ -59,7 +59,7 @@ class FaceService(faces_pb2_grpc.FaceServiceServicer):
 
     def _photo_probes(self, image: faces_pb2.Image, purpose: str) -> list[Probe]:
         pipeline = self.app.pipeline
-        if isinstance(pipeline, PipelineUnavailable):
+        if isinstance(pipeline, Unavailable):
             raise PolicyError(
                 Kind.FAILED_PRECONDITION,
                 "FACE_PIPELINE_UNAVAILABLE",

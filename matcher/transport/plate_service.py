@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from lifecycle.errors import Kind, PolicyError
+from matcher.model_loading import Unavailable
 from matcher.plate_watchlists import Entry, Hit, plate_refusal
 from matcher.plates import MatchPolicy, PlateError, PlateRead
+from matcher.plates.reader import PlateImageError
 from matcher.transport import convert, names
 from matcher.transport.calls import rpc
 from matcher.v1 import plates_pb2, plates_pb2_grpc
@@ -122,21 +125,60 @@ class PlateService(plates_pb2_grpc.PlateServiceServicer):
         case_ids = [names.case_id(name) for name in request.cases]
         try:
             policy = _policy(request.options)
-            read = self._read(request)
+            readings = self._reads(request)
         except PlateError as error:
             raise plate_refusal(error) from None
-        hits = self.app.plates.check(actor, case_ids, read, policy, request.camera, request.reason)
-        return plates_pb2.CheckPlateReadResponse(read=read.text, hits=[_hit(h) for h in hits])
+        results = self.app.plates.check(
+            actor, case_ids, [read for read, _ in readings], policy, request.camera, request.reason
+        )
+        return plates_pb2.CheckPlateReadResponse(
+            results=[
+                plates_pb2.PlateReadResult(
+                    read=read.text, confidences=read.confidences or (), box=box, hits=[_hit(h) for h in hits]
+                )
+                for (read, box), hits in zip(readings, results, strict=True)
+            ]
+        )
 
-    def _read(self, request: plates_pb2.CheckPlateReadRequest) -> PlateRead:
+    def _reads(
+        self, request: plates_pb2.CheckPlateReadRequest
+    ) -> list[tuple[PlateRead, plates_pb2.PlateBox | None]]:
+        """The read sent as text, or every plate the reader finds in the image (with its box)."""
         which = request.WhichOneof("input")
         if which == "read":
             confidences = tuple(request.read.confidences) or None
-            return PlateRead(request.read.text, confidences)
-        if which == "image":
+            return [(PlateRead(request.read.text, confidences), None)]
+        if which not in ("image", "plate_crop"):
             raise PolicyError(
-                Kind.FAILED_PRECONDITION,
-                "PLATE_READER_UNAVAILABLE",
-                "this server has no plate reader models configured; send the read's text",
+                Kind.INVALID_ARGUMENT,
+                "FIELD_INVALID",
+                "a plate read needs its text, an image or a plate crop",
             )
-        raise PolicyError(Kind.INVALID_ARGUMENT, "FIELD_INVALID", "a plate read needs its text or an image")
+        reader = self.app.plate_reader
+        if isinstance(reader, Unavailable):
+            raise PolicyError(Kind.FAILED_PRECONDITION, "PLATE_READER_UNAVAILABLE", reader.why)
+        try:
+            if which == "image":
+                readings = reader.read_image(request.image)
+            else:
+                readings = [reader.read_crop(request.plate_crop)]
+        except PlateImageError as error:
+            raise _image_refusal(error) from None
+        return [
+            (
+                reading.to_plate_read(),
+                plates_pb2.PlateBox(
+                    left=reading.box[0],
+                    top=reading.box[1],
+                    right=reading.box[2],
+                    bottom=reading.box[3],
+                    score=reading.detector_confidence or 0.0,
+                ),
+            )
+            for reading in readings
+        ]
+
+
+def _image_refusal(error: PlateImageError) -> PolicyError:
+    details = {"plates": json.dumps(error.details, sort_keys=True, default=str)} if error.details else {}
+    return PolicyError(Kind.INVALID_ARGUMENT, str(error.reason), error.message, details=details)

@@ -81,10 +81,11 @@ class MatchOptions(_message.Message):
     def __init__(self, max_edits: _Optional[int] = ..., min_confidence: _Optional[float] = ..., lookalikes: _Optional[bool] = ...) -> None: ...
 
 class CheckPlateReadRequest(_message.Message):
-    __slots__ = ("cases", "read", "image", "camera", "capture_time", "options", "reason")
+    __slots__ = ("cases", "read", "image", "plate_crop", "camera", "capture_time", "options", "reason")
     CASES_FIELD_NUMBER: _ClassVar[int]
     READ_FIELD_NUMBER: _ClassVar[int]
     IMAGE_FIELD_NUMBER: _ClassVar[int]
+    PLATE_CROP_FIELD_NUMBER: _ClassVar[int]
     CAMERA_FIELD_NUMBER: _ClassVar[int]
     CAPTURE_TIME_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
@@ -92,11 +93,12 @@ class CheckPlateReadRequest(_message.Message):
     cases: _containers.RepeatedScalarFieldContainer[str]
     read: PlateRead
     image: bytes
+    plate_crop: bytes
     camera: str
     capture_time: _timestamp_pb2.Timestamp
     options: MatchOptions
     reason: str
-    def __init__(self, cases: _Optional[_Iterable[str]] = ..., read: _Optional[_Union[PlateRead, _Mapping]] = ..., image: _Optional[bytes] = ..., camera: _Optional[str] = ..., capture_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., options: _Optional[_Union[MatchOptions, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...
+    def __init__(self, cases: _Optional[_Iterable[str]] = ..., read: _Optional[_Union[PlateRead, _Mapping]] = ..., image: _Optional[bytes] = ..., plate_crop: _Optional[bytes] = ..., camera: _Optional[str] = ..., capture_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., options: _Optional[_Union[MatchOptions, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class PlateEdit(_message.Message):
     __slots__ = ("kind", "position", "entry_char", "read_char", "description")
@@ -154,10 +156,34 @@ class PlateHit(_message.Message):
     unknown_positions: _containers.RepeatedScalarFieldContainer[int]
     def __init__(self, plate_entry: _Optional[str] = ..., case: _Optional[str] = ..., subject: _Optional[str] = ..., plate: _Optional[str] = ..., kind: _Optional[_Union[PlateHit.Kind, str]] = ..., distance: _Optional[int] = ..., edits: _Optional[_Iterable[_Union[PlateEdit, _Mapping]]] = ..., unknown_positions: _Optional[_Iterable[int]] = ...) -> None: ...
 
-class CheckPlateReadResponse(_message.Message):
-    __slots__ = ("read", "hits")
+class PlateBox(_message.Message):
+    __slots__ = ("left", "top", "right", "bottom", "score")
+    LEFT_FIELD_NUMBER: _ClassVar[int]
+    TOP_FIELD_NUMBER: _ClassVar[int]
+    RIGHT_FIELD_NUMBER: _ClassVar[int]
+    BOTTOM_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    left: float
+    top: float
+    right: float
+    bottom: float
+    score: float
+    def __init__(self, left: _Optional[float] = ..., top: _Optional[float] = ..., right: _Optional[float] = ..., bottom: _Optional[float] = ..., score: _Optional[float] = ...) -> None: ...
+
+class PlateReadResult(_message.Message):
+    __slots__ = ("read", "confidences", "box", "hits")
     READ_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCES_FIELD_NUMBER: _ClassVar[int]
+    BOX_FIELD_NUMBER: _ClassVar[int]
     HITS_FIELD_NUMBER: _ClassVar[int]
     read: str
+    confidences: _containers.RepeatedScalarFieldContainer[float]
+    box: PlateBox
     hits: _containers.RepeatedCompositeFieldContainer[PlateHit]
-    def __init__(self, read: _Optional[str] = ..., hits: _Optional[_Iterable[_Union[PlateHit, _Mapping]]] = ...) -> None: ...
+    def __init__(self, read: _Optional[str] = ..., confidences: _Optional[_Iterable[float]] = ..., box: _Optional[_Union[PlateBox, _Mapping]] = ..., hits: _Optional[_Iterable[_Union[PlateHit, _Mapping]]] = ...) -> None: ...
+
+class CheckPlateReadResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[PlateReadResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[PlateReadResult, _Mapping]]] = ...) -> None: ...
