@@ -160,6 +160,25 @@ PERMISSIONS: Final[Mapping[str, Mapping[str, Scope]]] = MappingProxyType(
         "plate.list": _row(investigator=ASSIGNED),
         "plate.remove": _row(investigator=ASSIGNED),
         "plates.check": _row(investigator=ASSIGNED, camera_gateway=ANY),
+        # Registered individuals (P5). Cameras and zones are configuration (administrators; the
+        # registry officers read them to write orders). Orders and their templates belong to the
+        # registry officers; camera gateways report sightings; alert operators watch and
+        # acknowledge the alerts of the zones assigned to them (filtered inside the service).
+        "camera.create": _row(administrator=ANY),
+        "camera.list": _row(administrator=ANY, registry_officer=ANY),
+        "zone.create": _row(administrator=ANY),
+        "zone.update": _row(administrator=ANY),
+        "zone.list": _row(administrator=ANY, registry_officer=ANY),
+        "operator.zones": _row(administrator=ANY),
+        "order.create": _row(registry_officer=ANY),
+        "order.get": _row(registry_officer=ANY),
+        "order.list": _row(registry_officer=ANY),
+        "order.amend": _row(registry_officer=ANY),
+        "order.revoke": _row(registry_officer=ANY),
+        "order.enroll": _row(registry_officer=ANY),
+        "sightings.report": _row(camera_gateway=ANY),
+        "alerts.watch": _row(alert_operator=ANY),
+        "alert.ack": _row(alert_operator=ANY),
         # The audit log and the P17 reports: auditors only; nobody audits what they use or
         # administer (P10).
         "audit.list": _row(auditor=ANY),

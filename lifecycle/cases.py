@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -61,6 +62,18 @@ def require_reason(reason: str) -> str:
     return reason
 
 
+class DueSource(Protocol):
+    """Something whose legal basis ends at an instant (an order's period): the worker asks it."""
+
+    def expire_due(self) -> None:
+        """Ends what is due now and records its purges."""
+        ...
+
+    def next_due(self) -> datetime | None:
+        """The next instant at which something ends, if any."""
+        ...
+
+
 @dataclass(frozen=True)
 class HoldView:
     hold: m.LegalHold
@@ -83,6 +96,7 @@ class Lifecycle:
         self.audit = audit
         self._listeners: list[PurgeListener] = []
         self._purge_requested: list[Callable[[], None]] = []
+        self._due_sources: list[DueSource] = []
 
     def subscribe(self, listener: PurgeListener) -> None:
         self._listeners.append(listener)
@@ -90,6 +104,19 @@ class Lifecycle:
     @property
     def listeners(self) -> Sequence[PurgeListener]:
         return tuple(self._listeners)
+
+    def add_due_source(self, source: DueSource) -> None:
+        """Registers a source of time-based ends (orders) that the purge worker must watch."""
+        self._due_sources.append(source)
+
+    @property
+    def due_sources(self) -> Sequence[DueSource]:
+        return tuple(self._due_sources)
+
+    def wake_purges(self) -> None:
+        """Tells the purge worker that something to do, or a due instant, has changed."""
+        for callback in self._purge_requested:
+            callback()
 
     def on_purge_requested(self, callback: Callable[[], None]) -> None:
         """Registers a zero-argument callable run after a purge is recorded (wakes the worker)."""
@@ -243,22 +270,24 @@ class Lifecycle:
             return list(session.scalars(query.order_by(m.Case.id).limit(limit)))
 
     @contextmanager
-    def _revoking(self) -> Iterator[None]:
+    def revoking(self) -> Iterator[None]:
+        """Held around a commit that ends a legal basis: listeners block their matching meanwhile."""
         with ExitStack() as stack:
             for listener in self._listeners:
                 stack.enter_context(listener.revoking())
             yield
 
-    def _ended(self, case_id: str, subject_pk: int | None) -> None:
+    def ended(self, scope: str, subject_pk: int | None = None, *, notify_worker: bool = True) -> None:
+        """After the commit: in-memory copies go at once; the worker destroys the rest."""
         for listener in self._listeners:
-            listener.basis_ended(case_id, subject_pk)
-        for callback in self._purge_requested:
-            callback()
+            listener.basis_ended(scope, subject_pk)
+        if notify_worker:
+            self.wake_purges()
 
     def close_case(self, actor: str, case_id: str, reason: str) -> m.Case:
         """P3: ends every subject's targeting; the case's data is unmatchable from the commit on."""
         reason = require_reason(reason)
-        with self._revoking():
+        with self.revoking():
             with self.db.transaction() as session:
                 case = self.open_case(session, case_id)
                 now = self.clock.now()
@@ -283,7 +312,7 @@ class Lifecycle:
                     detail={"rule": "P3"},
                 )
             faults.hit("case.after_close_commit")
-            self._ended(case_id, None)
+            self.ended(case_id)
         return case
 
     # --- subjects -------------------------------------------------------------------------
@@ -347,7 +376,7 @@ class Lifecycle:
     def release_subject(self, actor: str, case_id: str, subject_id: str, reason: str) -> m.Subject:
         """P2: no longer a person of interest; the subject's data is unmatchable from the commit."""
         reason = require_reason(reason)
-        with self._revoking():
+        with self.revoking():
             with self.db.transaction() as session:
                 self.case(session, case_id, for_update=True)
                 subject = self.subject(session, case_id, subject_id)
@@ -385,7 +414,7 @@ class Lifecycle:
                     reason=reason,
                     detail={"rule": "P2"},
                 )
-            self._ended(case_id, subject.pk)
+            self.ended(case_id, subject.pk)
         return subject
 
     # --- legal holds (P4) -----------------------------------------------------------------
@@ -497,8 +526,7 @@ class Lifecycle:
                 reason=reason,
                 detail={"rule": "P4"},
             )
-        for callback in self._purge_requested:
-            callback()
+        self.wake_purges()
         return hold
 
     def list_holds(self, case_id: str) -> list[HoldView]:
@@ -534,7 +562,9 @@ class Lifecycle:
             views = []
             for purge, subject_id in session.execute(query.order_by(m.Purge.id)):
                 held = (
-                    self.held_until(session, purge.case_id, now) if purge.state == m.PURGE_PENDING else None
+                    self.held_until(session, purge.case_id, now)
+                    if purge.state == m.PURGE_PENDING and purge.case_id is not None
+                    else None
                 )
                 views.append(PurgeView(purge, subject_id, held))
             return views

@@ -123,6 +123,8 @@ PURGE_CHECKPOINTED = "checkpointed"
 PURGE_DONE = "done"
 TRIGGER_CASE_CLOSED = "case_closed"
 TRIGGER_SUBJECT_RELEASED = "subject_released"
+TRIGGER_ORDER_ENDED = "order_ended"
+TRIGGER_ORDER_REVOKED = "order_revoked"
 
 
 class Purge(Base):
@@ -132,8 +134,10 @@ class Purge(Base):
     __table_args__ = (Index("ix_purges_state", "state"),)
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    # The scope purged: a case (or one of its subjects), or a registered-individual order.
+    case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id"), nullable=True, index=True)
     subject_pk: Mapped[int | None] = mapped_column(ForeignKey("subjects.pk"), nullable=True)
+    order_id: Mapped[str | None] = mapped_column(ForeignKey("orders.id"), nullable=True, index=True)
     trigger: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str] = mapped_column(Text)
     requested_by: Mapped[str] = mapped_column(String(200))
@@ -141,6 +145,7 @@ class Purge(Base):
     state: Mapped[str] = mapped_column(String(16))
     face_template_count: Mapped[int] = mapped_column(default=0)
     plate_entry_count: Mapped[int] = mapped_column(default=0)
+    alert_count: Mapped[int] = mapped_column(default=0)
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 

@@ -26,14 +26,22 @@ import logging
 import threading
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
 
 from lifecycle import faults
 from lifecycle import models as m
+from lifecycle import order_models as o
 from lifecycle.cases import Lifecycle
 
 log = logging.getLogger(__name__)
 SYSTEM_ACTOR = "system:purge-worker"
+RULE_OF_TRIGGER = {
+    m.TRIGGER_CASE_CLOSED: "P3",
+    m.TRIGGER_SUBJECT_RELEASED: "P2",
+    m.TRIGGER_ORDER_ENDED: "P5",
+    m.TRIGGER_ORDER_REVOKED: "P5",
+}
 _MAX_SLEEP_SECONDS = 3600.0
 
 
@@ -79,9 +87,11 @@ class PurgeWorker:
             self._wake.wait(timeout)
 
     def run_due(self) -> datetime | None:
-        """Carries out every purge that is due; returns when the next held one falls due."""
+        """Ends what is due, carries out every purge that may run; returns the next due instant."""
         with self._run_lock:
-            next_due: datetime | None = None
+            due: list[datetime] = []
+            for source in self._lc.due_sources:
+                source.expire_due()
             with self._lc.db.transaction() as session:
                 open_ids = list(
                     session.scalars(
@@ -90,44 +100,82 @@ class PurgeWorker:
                 )
             for purge_id in open_ids:
                 held_until = self._carry_out(purge_id)
-                if held_until is not None and (next_due is None or held_until < next_due):
-                    next_due = held_until
-            return next_due
+                if held_until is not None:
+                    due.append(held_until)
+            due.extend(d for d in (source.next_due() for source in self._lc.due_sources) if d is not None)
+            return min(due, default=None)
+
+    def _scope(self, purge: m.Purge) -> str:
+        """The in-memory scope the purge empties: a case, or an order's gallery scope."""
+        return f"orders/{purge.order_id}" if purge.order_id is not None else str(purge.case_id)
+
+    def _destroy_keys(self, session: Session, purge: m.Purge) -> None:
+        """Step 1 (crypto-erase): deletes the data key, counting what it protected."""
+        lc = self._lc
+        if purge.order_id is not None:
+            purge.face_template_count = int(
+                session.scalar(
+                    select(func.count())
+                    .select_from(o.OrderTemplate)
+                    .where(o.OrderTemplate.order_id == purge.order_id)
+                )
+                or 0
+            )
+            purge.alert_count = int(
+                session.scalar(
+                    select(func.count()).select_from(o.Alert).where(o.Alert.order_id == purge.order_id)
+                )
+                or 0
+            )
+            session.execute(delete(o.OrderKey).where(o.OrderKey.order_id == purge.order_id))
+            return
+        assert purge.case_id is not None
+        purge.face_template_count = lc.template_count(session, purge.case_id, purge.subject_pk)
+        purge.plate_entry_count = lc.plate_count(session, purge.case_id, purge.subject_pk)
+        keys = delete(m.DataKey).where(m.DataKey.case_id == purge.case_id)
+        if purge.subject_pk is not None:
+            keys = keys.where(m.DataKey.subject_pk == purge.subject_pk)
+        session.execute(keys)
+
+    def _delete_rows(self, session: Session, purge: m.Purge) -> None:
+        """Step 2: deletes the ciphertext and derived rows (SQLite overwrites them)."""
+        if purge.order_id is not None:
+            alerts = select(o.Alert.id).where(o.Alert.order_id == purge.order_id)
+            session.execute(delete(o.AlertAck).where(o.AlertAck.alert_id.in_(alerts)))
+            session.execute(delete(o.Alert).where(o.Alert.order_id == purge.order_id))
+            session.execute(delete(o.OrderTemplate).where(o.OrderTemplate.order_id == purge.order_id))
+            return
+        for table in (m.FaceTemplate, m.PlateEntry):
+            rows = delete(table).where(table.case_id == purge.case_id)
+            if purge.subject_pk is not None:
+                rows = rows.where(table.subject_pk == purge.subject_pk)
+            session.execute(rows)
 
     def _carry_out(self, purge_id: int) -> datetime | None:
         """Runs the remaining steps of one purge; returns the hold's end when a hold stops it."""
         lc = self._lc
         with lc.db.transaction() as session:
-            purge = session.get(m.Purge, purge_id)
-            assert purge is not None
+            purge = session.get_one(m.Purge, purge_id)
             if purge.state == m.PURGE_PENDING:
-                lc.case(session, purge.case_id, for_update=True)
-                held_until = lc.held_until(session, purge.case_id, lc.clock.now())
-                if held_until is not None:
-                    return held_until
-                purge.face_template_count = lc.template_count(session, purge.case_id, purge.subject_pk)
-                purge.plate_entry_count = lc.plate_count(session, purge.case_id, purge.subject_pk)
-                keys = delete(m.DataKey).where(m.DataKey.case_id == purge.case_id)
-                if purge.subject_pk is not None:
-                    keys = keys.where(m.DataKey.subject_pk == purge.subject_pk)
-                session.execute(keys)
+                if purge.case_id is not None:  # P4: legal holds apply to cases.
+                    lc.case(session, purge.case_id, for_update=True)
+                    held_until = lc.held_until(session, purge.case_id, lc.clock.now())
+                    if held_until is not None:
+                        return held_until
+                self._destroy_keys(session, purge)
                 purge.state = m.PURGE_KEY_DESTROYED
         faults.hit("purge.after_key_destroyed")
 
         if purge.state == m.PURGE_KEY_DESTROYED:
             with lc.db.transaction() as session:
-                for table in (m.FaceTemplate, m.PlateEntry):
-                    rows = delete(table).where(table.case_id == purge.case_id)
-                    if purge.subject_pk is not None:
-                        rows = rows.where(table.subject_pk == purge.subject_pk)
-                    session.execute(rows)
+                self._delete_rows(session, purge)
                 session.get_one(m.Purge, purge_id).state = m.PURGE_ROWS_DELETED
             purge.state = m.PURGE_ROWS_DELETED
         faults.hit("purge.after_rows_deleted")
 
         if purge.state == m.PURGE_ROWS_DELETED:
             for listener in lc.listeners:
-                listener.basis_ended(purge.case_id, purge.subject_pk)
+                listener.basis_ended(self._scope(purge), purge.subject_pk)
             lc.db.checkpoint()
             with lc.db.transaction() as session:
                 session.get_one(m.Purge, purge_id).state = m.PURGE_CHECKPOINTED
@@ -138,7 +186,7 @@ class PurgeWorker:
             with lc.db.transaction() as session:
                 row = session.get_one(m.Purge, purge_id)
                 row.state, row.completed_at = m.PURGE_DONE, lc.clock.now()
-                resource = f"cases/{row.case_id}"
+                resource = f"orders/{row.order_id}" if row.order_id is not None else f"cases/{row.case_id}"
                 if row.subject_pk is not None:
                     subject = session.get_one(m.Subject, row.subject_pk)
                     resource += f"/subjects/{subject.subject_id}"
@@ -153,10 +201,11 @@ class PurgeWorker:
                     detail={
                         "purge": f"purges/{purge_id}",
                         "plate_entries": row.plate_entry_count,
+                        "alerts": row.alert_count,
                         "requested_at": row.requested_at.isoformat(),
                         "requested_by": row.requested_by,
                         "completed_at": row.completed_at.isoformat(),
-                        "rule": "P3" if row.trigger == m.TRIGGER_CASE_CLOSED else "P2",
+                        "rule": RULE_OF_TRIGGER[row.trigger],
                     },
                 )
             log.info("purge %s done: %s face templates destroyed", purge_id, purge.face_template_count)

@@ -36,6 +36,10 @@ from matcher.v1 import (
     faces_pb2_grpc,
     plates_pb2,
     plates_pb2_grpc,
+    registry_pb2,
+    registry_pb2_grpc,
+    sightings_pb2,
+    sightings_pb2_grpc,
 )
 
 DEFAULT_TIMEOUT = 30.0
@@ -107,6 +111,9 @@ class MatcherClient:
         self.plates = plates_pb2_grpc.PlateServiceStub(channel)
         self.audit = audit_pb2_grpc.AuditServiceStub(channel)
         self.access = access_pb2_grpc.AccessServiceStub(channel)
+        self.registry = registry_pb2_grpc.RegistryServiceStub(channel)
+        self.sightings = sightings_pb2_grpc.SightingServiceStub(channel)
+        self.alerts = sightings_pb2_grpc.AlertServiceStub(channel)
         self.health = health_pb2_grpc.HealthStub(channel)
 
     @classmethod
@@ -423,6 +430,140 @@ class MatcherClient:
             case=f"cases/{case_id}", principal=f"principals/{principal_id}", reason=reason
         )
         self._call(self.access.UnassignCase, request)
+
+    # --- registered individuals (P5) -----------------------------------------------------
+
+    def create_camera(self, camera_id: str, *, description: str = "", reason: str) -> registry_pb2.Camera:
+        request = registry_pb2.CreateCameraRequest(
+            camera_id=camera_id, camera=registry_pb2.Camera(description=description), reason=reason
+        )
+        return self._call(self.registry.CreateCamera, request)
+
+    def list_cameras(self) -> list[registry_pb2.Camera]:
+        return list(self._call(self.registry.ListCameras, registry_pb2.ListCamerasRequest()).cameras)
+
+    def create_zone(
+        self, zone_id: str, cameras: list[str], *, description: str = "", reason: str
+    ) -> registry_pb2.Zone:
+        zone = registry_pb2.Zone(description=description, cameras=[f"cameras/{c}" for c in cameras])
+        return self._call(
+            self.registry.CreateZone,
+            registry_pb2.CreateZoneRequest(zone_id=zone_id, zone=zone, reason=reason),
+        )
+
+    def set_zone_cameras(self, zone_id: str, cameras: list[str], *, reason: str) -> registry_pb2.Zone:
+        request = registry_pb2.UpdateZoneCamerasRequest(
+            name=f"zones/{zone_id}", cameras=[f"cameras/{c}" for c in cameras], reason=reason
+        )
+        return self._call(self.registry.UpdateZoneCameras, request)
+
+    def list_zones(self) -> list[registry_pb2.Zone]:
+        return list(self._call(self.registry.ListZones, registry_pb2.ListZonesRequest()).zones)
+
+    def set_operator_zones(self, principal_id: str, zones: list[str], *, reason: str) -> None:
+        request = registry_pb2.SetOperatorZonesRequest(
+            principal=f"principals/{principal_id}", zones=[f"zones/{z}" for z in zones], reason=reason
+        )
+        self._call(self.registry.SetOperatorZones, request)
+
+    def create_order(
+        self,
+        order_id: str,
+        *,
+        label: str,
+        legal_reference: str,
+        zones: list[str],
+        start: datetime,
+        end: datetime,
+        reason: str,
+    ) -> registry_pb2.RegistrationOrder:
+        order = registry_pb2.RegistrationOrder(
+            label=label,
+            legal_reference=legal_reference,
+            zones=[f"zones/{z}" for z in zones],
+            start_time=_timestamp(start),
+            end_time=_timestamp(end),
+        )
+        request = registry_pb2.CreateOrderRequest(order_id=order_id, order=order, reason=reason)
+        return self._call(self.registry.CreateOrder, request)
+
+    def get_order(self, order_id: str) -> registry_pb2.RegistrationOrder:
+        return self._call(self.registry.GetOrder, registry_pb2.GetOrderRequest(name=f"orders/{order_id}"))
+
+    def list_orders(self) -> list[registry_pb2.RegistrationOrder]:
+        return list(self._call(self.registry.ListOrders, registry_pb2.ListOrdersRequest()).orders)
+
+    def amend_order(
+        self,
+        order_id: str,
+        *,
+        legal_reference: str,
+        zones: list[str] | None = None,
+        end: datetime | None = None,
+        reason: str,
+    ) -> registry_pb2.RegistrationOrder:
+        request = registry_pb2.AmendOrderRequest(
+            name=f"orders/{order_id}",
+            legal_reference=legal_reference,
+            zones=[f"zones/{z}" for z in zones or []],
+            end_time=_timestamp(end) if end else None,
+            reason=reason,
+        )
+        return self._call(self.registry.AmendOrder, request)
+
+    def revoke_order(self, order_id: str, *, reason: str) -> registry_pb2.RegistrationOrder:
+        request = registry_pb2.RevokeOrderRequest(name=f"orders/{order_id}", reason=reason)
+        return self._call(self.registry.RevokeOrder, request)
+
+    def enroll_order_face(
+        self, order_id: str, vector: npt.ArrayLike | None = None, *, photo: bytes | None = None, reason: str
+    ) -> faces_pb2.FaceTemplate:
+        face = (
+            faces_pb2.FaceInput(image=_image(photo, None))
+            if photo is not None
+            else faces_pb2.FaceInput(embedding=embedding(vector if vector is not None else []))
+        )
+        request = registry_pb2.EnrollOrderFaceRequest(parent=f"orders/{order_id}", face=face, reason=reason)
+        return self._call(self.registry.EnrollOrderFace, request)
+
+    def report_sighting(
+        self,
+        camera_id: str,
+        captured_at: datetime,
+        faces: list[npt.ArrayLike] | None = None,
+        *,
+        image: bytes | None = None,
+        reason: str = "exclusion-zone monitoring",
+    ) -> sightings_pb2.SightingResult:
+        request = sightings_pb2.Sighting(
+            camera=f"cameras/{camera_id}",
+            capture_time=_timestamp(captured_at),
+            faces=[embedding(face) for face in faces or []],
+            image=image or b"",
+            reason=reason,
+        )
+        return self._call(self.sightings.ReportSighting, request)
+
+    def stream_sightings(
+        self, sightings: Iterator[sightings_pb2.Sighting]
+    ) -> sightings_pb2.StreamSightingsSummary:
+        return self._call(self.sightings.StreamSightings, sightings)
+
+    def subscribe_alerts(
+        self, resume_token: str = "", *, timeout: float | None = None
+    ) -> Iterator[sightings_pb2.Alert]:
+        """Alerts of the caller's zones, as they come; ``timeout`` bounds the whole subscription."""
+        request = sightings_pb2.SubscribeAlertsRequest(resume_token=resume_token)
+        try:
+            yield from self.alerts.SubscribeAlerts(
+                request, timeout=timeout or 24 * 3600.0, metadata=self._metadata
+            )
+        except grpc.RpcError as error:
+            if error.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
+                raise MatcherError(error) from None
+
+    def ack_alert(self, alert_name: str) -> None:
+        self._call(self.alerts.AckAlert, sightings_pb2.AckAlertRequest(name=alert_name))
 
     # --- audit ----------------------------------------------------------------------------
 

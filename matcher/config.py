@@ -61,6 +61,10 @@ class Settings:
     plate_ocr_model: Path | None = None
     plate_ocr_config: Path | None = None
     min_plate_detector_score: float = 0.4
+    # Registered individuals (P5): how sure a match must be to raise an alert, and how far a
+    # camera's clock may run ahead before its sightings are refused.
+    alert_min_score: float = 0.5
+    max_clock_skew_seconds: float = 120.0
     # Mutual TLS (production): the server's certificate and key, and the CA that signs clients'
     # certificates. Without them the service takes bearer tokens and should listen on loopback.
     tls_cert: Path | None = None
@@ -106,6 +110,10 @@ class Settings:
             if value:
                 setattr(settings, name, Path(value))
         settings.bootstrap_admin = env.get("MATCHER_BOOTSTRAP_ADMIN", settings.bootstrap_admin)
+        settings.alert_min_score = _env_float("MATCHER_ALERT_MIN_SCORE", settings.alert_min_score)
+        settings.max_clock_skew_seconds = _env_float(
+            "MATCHER_MAX_CLOCK_SKEW", settings.max_clock_skew_seconds
+        )
         settings.plate_detector_kind = env.get("MATCHER_PLATE_DETECTOR_KIND", settings.plate_detector_kind)
         settings.min_plate_detector_score = _env_float(
             "MATCHER_MIN_PLATE_DETECTOR_SCORE", settings.min_plate_detector_score

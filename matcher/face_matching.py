@@ -25,7 +25,7 @@ from lifecycle.cases import Lifecycle, require_reason
 from lifecycle.errors import Kind, PolicyError
 from matcher import crypto
 from matcher.embeddings import Vector
-from matcher.gallery import FaceGallery, Vectors
+from matcher.gallery import FaceGallery, GalleryHit, Vectors
 from matcher.keys import ScopeKeys
 from matcher.rwlock import RWLock
 
@@ -269,6 +269,32 @@ class FaceMatcher:
                 },
             )
         return results
+
+    # --- other scopes (registered-individual orders) ---------------------------------------
+
+    @contextmanager
+    def changing(self) -> Iterator[None]:
+        """The write side of the lock, for another scope's enrolment committed under it."""
+        with self._lock.write():
+            yield
+
+    def add_to_scope(
+        self, scope: str, owner: int, template_ids: list[str], vectors: Vectors, model: str
+    ) -> None:
+        """Makes templates of a non-case scope matchable; call inside ``changing()``."""
+        self.model_dim(model)
+        with self._lock.write():
+            self._galleries[model].add(scope, owner, template_ids, vectors.astype(np.float32))
+
+    def search_scopes(
+        self, scopes: list[str], probes: list[Vector], model: str, top_k: int, min_score: float
+    ) -> list[list[GalleryHit]]:
+        """Exact search restricted to the given scopes; the caller confirms and audits."""
+        self.model_dim(model)
+        with self._lock.read():
+            return self._galleries[model].search(
+                scopes, np.stack(probes).astype(np.float32), top_k, min_score
+            )
 
     def contains_vector(self, vector: Vector) -> bool:
         with self._lock.read():

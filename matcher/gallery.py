@@ -49,6 +49,7 @@ class FaceGallery:
         self._row_subject = np.zeros(0, dtype=np.int64)
         self._subject_rows: dict[str, dict[int, list[int]]] = {}
         self._case_rows: dict[str, npt.NDArray[np.int64]] = {}
+        self.searches = 0  # How often the index was consulted (routing tests check it was not).
         self._grow(initial_capacity)
 
     def __len__(self) -> int:
@@ -122,6 +123,7 @@ class FaceGallery:
         self, case_ids: list[str], probes: Vectors, k: int, min_score: float
     ) -> list[list[GalleryHit]]:
         """Exact top-k per probe among the rows of the named cases, best first."""
+        self.searches += 1
         parts = [self.rows_of(case_id) for case_id in case_ids]
         rows = np.concatenate(parts) if len(parts) > 1 else parts[0]
         if rows.size == 0:

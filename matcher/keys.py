@@ -11,8 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lifecycle import models as m
+from lifecycle import order_models as o
 from lifecycle.clock import Clock
 from matcher import crypto
+
+
+def order_key_aad(order_id: str) -> bytes:
+    return f"matcher/v1/order-key/{order_id}".encode()
 
 
 class ScopeKeys:
@@ -51,4 +56,15 @@ class ScopeKeys:
         session.add(
             m.DataKey(case_id=case_id, subject_pk=subject_pk, wrapped=wrapped, created_at=self._clock.now())
         )
+        return key
+
+    def order_key(self, session: Session, order_id: str, *, create: bool) -> bytes:
+        """An order's key, wrapped by the key-encryption key; destroyed when the order ends (P5)."""
+        row = session.get(o.OrderKey, order_id)
+        if row is not None:
+            return self._keys.unwrap(None, row.wrapped, order_key_aad(order_id))
+        if not create:
+            raise LookupError(f"order {order_id} has no data key (destroyed or never created)")
+        key, wrapped = self._keys.new_key(None, order_key_aad(order_id))
+        session.add(o.OrderKey(order_id=order_id, wrapped=wrapped, created_at=self._clock.now()))
         return key

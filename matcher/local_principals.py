@@ -8,7 +8,9 @@ holds even on a laptop:
 - ``local-head``: department head of department ``local`` (approves end users yearly, P11);
 - ``local-investigator``: case supervisor and investigator, approved by ``local-head``;
 - ``local-auditor``: auditor (the audit log and reports);
-- ``local-camera``: camera gateway (a system submitting plate reads and sightings), approved.
+- ``local-camera``: camera gateway (a system submitting plate reads and sightings), approved;
+- ``local-registry``: registry officer (registered-individual orders, P5), approved;
+- ``local-operator``: alert operator (sees the alerts of the zones assigned to it), approved.
 
 Each token is written to ``DATA_DIR/tokens/NAME.token`` (mode 0600); ``client.token`` is the
 investigator's, so that ``matcher`` commands work from the data folder's parent without flags.
@@ -22,11 +24,13 @@ import logging
 import shutil
 
 from lifecycle.access import (
+    ALERT_OPERATOR,
     AUDITOR,
     CAMERA_GATEWAY,
     CASE_SUPERVISOR,
     DEPARTMENT_HEAD,
     INVESTIGATOR,
+    REGISTRY_OFFICER,
     AccessControl,
 )
 from lifecycle.access_models import KIND_HUMAN, KIND_SYSTEM
@@ -34,12 +38,14 @@ from matcher.config import Settings
 from matcher.transport.auth import Authenticator
 
 log = logging.getLogger(__name__)
-ADMIN, HEAD, INVESTIGATOR_ID, AUDITOR_ID, CAMERA = (
+ADMIN, HEAD, INVESTIGATOR_ID, AUDITOR_ID, CAMERA, REGISTRY, OPERATOR = (
     "local-admin",
     "local-head",
     "local-investigator",
     "local-auditor",
     "local-camera",
+    "local-registry",
+    "local-operator",
 )
 WHY = "local principals created at first start"
 
@@ -58,6 +64,8 @@ def bootstrap(settings: Settings, access: AccessControl, auth: Authenticator) ->
         (INVESTIGATOR_ID, "Local investigator", KIND_HUMAN, [CASE_SUPERVISOR, INVESTIGATOR]),
         (AUDITOR_ID, "Local auditor", KIND_HUMAN, [AUDITOR]),
         (CAMERA, "Local camera gateway", KIND_SYSTEM, [CAMERA_GATEWAY]),
+        (REGISTRY, "Local registry officer", KIND_HUMAN, [REGISTRY_OFFICER]),
+        (OPERATOR, "Local alert operator", KIND_HUMAN, [ALERT_OPERATOR]),
     ]
     for principal_id, display_name, kind, roles in people:
         access.create_principal(
@@ -66,7 +74,7 @@ def bootstrap(settings: Settings, access: AccessControl, auth: Authenticator) ->
         for role in roles:
             access.grant_role(admin, principal_id, role, reason=WHY)
         auth.issue(principal_id, settings.token_dir / f"{principal_id}.token")
-    for principal_id in (INVESTIGATOR_ID, CAMERA):
+    for principal_id in (INVESTIGATOR_ID, CAMERA, REGISTRY, OPERATOR):
         access.revalidate(HEAD, principal_id, reason=WHY)
     shutil.copyfile(settings.token_dir / f"{INVESTIGATOR_ID}.token", settings.client_token_file)
     settings.client_token_file.chmod(0o600)

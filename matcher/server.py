@@ -14,6 +14,7 @@ import signal
 import threading
 from concurrent import futures
 from dataclasses import dataclass, field
+from datetime import timedelta
 from types import FrameType
 
 import faiss
@@ -26,8 +27,10 @@ from lifecycle.audit import AuditLog
 from lifecycle.cases import Lifecycle
 from lifecycle.clock import Clock, FileClock, SystemClock
 from lifecycle.db import Database
+from lifecycle.orders import Registry
 from lifecycle.purge import PurgeWorker
 from matcher import local_principals, tls
+from matcher.alert_hub import AlertHub
 from matcher.config import Settings
 from matcher.crypto import KeyRing
 from matcher.face_matching import FaceMatcher
@@ -36,12 +39,15 @@ from matcher.keys import ScopeKeys
 from matcher.model_loading import Unavailable, load_pipeline, load_plate_reader
 from matcher.plate_watchlists import PlateWatchlists
 from matcher.plates.reader import PlateReader
+from matcher.registered_individuals import RegisteredIndividuals
 from matcher.transport.access_service import AccessService
 from matcher.transport.audit_service import AuditService
 from matcher.transport.auth import Authenticator
 from matcher.transport.case_service import CaseService
 from matcher.transport.face_service import FaceService
 from matcher.transport.plate_service import PlateService
+from matcher.transport.registry_service import RegistryService
+from matcher.transport.sighting_service import AlertService, SightingService
 from matcher.v1 import (
     access_pb2,
     access_pb2_grpc,
@@ -53,6 +59,10 @@ from matcher.v1 import (
     faces_pb2_grpc,
     plates_pb2,
     plates_pb2_grpc,
+    registry_pb2,
+    registry_pb2_grpc,
+    sightings_pb2,
+    sightings_pb2_grpc,
 )
 
 log = logging.getLogger("matcher")
@@ -62,6 +72,9 @@ SERVICE_NAMES = (
     plates_pb2.DESCRIPTOR.services_by_name["PlateService"].full_name,
     audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
     access_pb2.DESCRIPTOR.services_by_name["AccessService"].full_name,
+    registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name,
+    sightings_pb2.DESCRIPTOR.services_by_name["SightingService"].full_name,
+    sightings_pb2.DESCRIPTOR.services_by_name["AlertService"].full_name,
 )
 
 
@@ -75,6 +88,7 @@ class App:
     lifecycle: Lifecycle
     faces: FaceMatcher
     plates: PlateWatchlists
+    individuals: RegisteredIndividuals
     worker: PurgeWorker
     auth: Authenticator
     access: AccessControl
@@ -108,6 +122,15 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
     keys = ScopeKeys(keyring, clock)
     faces = FaceMatcher(lifecycle, keys, models)
     plates = PlateWatchlists(lifecycle, keys)
+    individuals = RegisteredIndividuals(
+        lifecycle,
+        Registry(lifecycle),
+        keys,
+        faces,
+        AlertHub(),
+        alert_min_score=settings.alert_min_score,
+        max_clock_skew=timedelta(seconds=settings.max_clock_skew_seconds),
+    )
     worker = PurgeWorker(lifecycle)
     auth = Authenticator(settings.tokens_file, tls_enabled=settings.tls_enabled)
     access = AccessControl(db, clock, audit)
@@ -120,6 +143,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
         lifecycle,
         faces,
         plates,
+        individuals,
         worker,
         auth,
         access,
@@ -143,7 +167,13 @@ def prepare(app: App) -> None:
             model,
         )
     plates = app.plates.rebuild()
-    log.info("galleries rebuilt: %d face templates and %d watchlist plates matchable", loaded, plates)
+    orders = app.individuals.rebuild()
+    log.info(
+        "galleries rebuilt: %d face templates, %d watchlist plates and %d order templates matchable",
+        loaded,
+        plates,
+        orders,
+    )
     app.worker.start()
     app.ready.set()
 
@@ -166,6 +196,9 @@ def make_server(app: App) -> tuple[grpc.Server, health.HealthServicer, int]:
     plates_pb2_grpc.add_PlateServiceServicer_to_server(PlateService(app), server)
     audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditService(app), server)
     access_pb2_grpc.add_AccessServiceServicer_to_server(AccessService(app), server)
+    registry_pb2_grpc.add_RegistryServiceServicer_to_server(RegistryService(app), server)
+    sightings_pb2_grpc.add_SightingServiceServicer_to_server(SightingService(app), server)
+    sightings_pb2_grpc.add_AlertServiceServicer_to_server(AlertService(app), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", *SERVICE_NAMES):

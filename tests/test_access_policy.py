@@ -66,6 +66,21 @@ EXPECTED: dict[str, dict[str, str]] = {
     "plate.list": {"investigator": "a"},
     "plate.remove": {"investigator": "a"},
     "plates.check": {"investigator": "a", "camera_gateway": "*"},
+    "camera.create": {"administrator": "*"},
+    "camera.list": {"administrator": "*", "registry_officer": "*"},
+    "zone.create": {"administrator": "*"},
+    "zone.update": {"administrator": "*"},
+    "zone.list": {"administrator": "*", "registry_officer": "*"},
+    "operator.zones": {"administrator": "*"},
+    "order.create": {"registry_officer": "*"},
+    "order.get": {"registry_officer": "*"},
+    "order.list": {"registry_officer": "*"},
+    "order.amend": {"registry_officer": "*"},
+    "order.revoke": {"registry_officer": "*"},
+    "order.enroll": {"registry_officer": "*"},
+    "sightings.report": {"camera_gateway": "*"},
+    "alerts.watch": {"alert_operator": "*"},
+    "alert.ack": {"alert_operator": "*"},
     "audit.list": {"auditor": "*"},
     "audit.verify": {"auditor": "*"},
     "report.read": {"auditor": "*"},
@@ -185,7 +200,8 @@ def test_P10_table_invariants_hold_independently_of_the_table() -> None:
             continue
         roles = set(row)
         if ADMINISTRATOR in roles:  # administrators: users, configuration; never data
-            assert action.startswith("user.") or action == "notices.watch", action
+            configuration = ("user.", "camera.", "zone.", "operator.")
+            assert action.startswith(configuration) or action == "notices.watch", action
         if AUDITOR in roles:  # auditors: the log and reports; never biometric data
             assert action not in BIOMETRIC_ACTIONS and not action.startswith(("face", "subject", "case.")), (
                 action

@@ -77,43 +77,13 @@ def rpc(
         def _serve(app: Any, self: Any, request: Any, context: grpc.ServicerContext) -> Any:
             where = str(_safely(resource, request, "?"))[:300]
             reason = str(getattr(request, "reason", ""))[:1000]
-            principal = app.auth.principal(context)
-            if principal is None:
-                app.access.record_auth_failure(app.auth.presented(context), peer=context.peer())
-                context.abort_with_status(_unauthenticated().to_status())
-            assert principal is not None
-            named = _safely(cases, request, ["?"]) if cases else []
-            allowed = app.access.authorize(
-                principal,
-                action,
-                case_ids=[str(c) for c in named],
-                resource=where,
-                reason=reason,
-                peer=context.peer(),
-            )
-            if not allowed:  # Audited by the access check itself.
-                context.abort_with_status(_denied(allowed).to_status())
-            refusal = _gate(app, request, context)
-            if refusal is not None:
-                app.lifecycle.audit.record(
-                    actor=principal,
-                    action=action,
-                    resource=where,
-                    reason=reason,
-                    outcome=REFUSED,
-                    code=refusal.reason,
-                    detail={"message": refusal.message, "peer": context.peer()},
-                )
-                context.abort_with_status(refusal.to_status())
+            principal, allowed = admit(app, action, request, context, where, reason, cases)
+            refusal: Refusal | None = None
             token = _DECISION.set(allowed)
             try:
                 response = method(self, request, principal)
-            except AccessDenied as error:  # Audited where it was decided.
-                refusal = _denied(error.decision)
-            except PolicyError as error:
-                if not isinstance(error, AuditedRefusal):
-                    app.lifecycle.refuse(principal, action, where, error, reason)
-                refusal = Refusal.from_policy(error)
+            except (AccessDenied, PolicyError) as error:
+                refusal = refusal_of(app, principal, action, where, reason, error)
             except Exception:
                 log.exception("%s failed", action)
                 app.lifecycle.audit.record(
@@ -139,6 +109,94 @@ def rpc(
                     count=count(response) if count else 1,
                 )
             return response
+
+        return handle
+
+    return decorate
+
+
+def admit(
+    app: Any,
+    action: str,
+    request: Message,
+    context: grpc.ServicerContext,
+    where: str,
+    reason: str,
+    cases: Callable[[Any], Sequence[str]] | None,
+) -> tuple[str, Decision]:
+    """Authentication, authorisation, readiness, deadline and size: aborts the call on refusal."""
+    principal = app.auth.principal(context)
+    if principal is None:
+        app.access.record_auth_failure(app.auth.presented(context), peer=context.peer())
+        context.abort_with_status(_unauthenticated().to_status())
+    assert principal is not None
+    named = _safely(cases, request, ["?"]) if cases else []
+    allowed = app.access.authorize(
+        principal,
+        action,
+        case_ids=[str(c) for c in named],
+        resource=where,
+        reason=reason,
+        peer=context.peer(),
+    )
+    if not allowed:  # Audited by the access check itself.
+        context.abort_with_status(_denied(allowed).to_status())
+    refusal = _gate(app, request, context)
+    if refusal is not None:
+        app.lifecycle.audit.record(
+            actor=principal,
+            action=action,
+            resource=where,
+            reason=reason,
+            outcome=REFUSED,
+            code=refusal.reason,
+            detail={"message": refusal.message},
+        )
+        context.abort_with_status(refusal.to_status())
+    return principal, allowed
+
+
+def refusal_of(app: Any, principal: str, action: str, where: str, reason: str, error: Exception) -> Refusal:
+    """Maps a domain exception to a status, auditing it unless it was audited where it arose."""
+    if isinstance(error, AccessDenied):
+        return _denied(error.decision)
+    if isinstance(error, PolicyError):
+        if not isinstance(error, AuditedRefusal):
+            app.lifecycle.refuse(principal, action, where, error, reason)
+        return Refusal.from_policy(error)
+    raise error
+
+
+def streaming(
+    action: str, resource: Callable[[Any], str], *, request_type: type[Message] | None = None
+) -> Callable[[Callable[..., Any]], Callable[[Any, Any, grpc.ServicerContext], Any]]:
+    """Like :func:`rpc`, for streaming methods ``(self, request, principal, context)``.
+
+    The call is admitted once, at its start: for a client stream (``request_type`` given, an
+    empty one stands in for the checks), each streamed item is then validated and audited by the
+    method itself; a server stream's method audits its subscription and yields its messages.
+    """
+
+    def decorate(method: Callable[..., Any]) -> Callable[[Any, Any, grpc.ServicerContext], Any]:
+        @functools.wraps(method)
+        def handle(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
+            origin = CALL_ORIGIN.set(context.peer())
+            try:
+                first = request_type() if request_type is not None else request
+                where = str(_safely(resource, first, "?"))[:300]
+                reason = str(getattr(first, "reason", ""))[:1000]
+                principal, allowed = admit(self.app, action, first, context, where, reason, None)
+                token = _DECISION.set(allowed)
+                try:
+                    return method(self, request, principal, context)
+                except (AccessDenied, PolicyError) as error:
+                    context.abort_with_status(
+                        refusal_of(self.app, principal, action, where, reason, error).to_status()
+                    )
+                finally:
+                    _DECISION.reset(token)
+            finally:
+                CALL_ORIGIN.reset(origin)
 
         return handle
 

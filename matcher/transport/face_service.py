@@ -43,40 +43,42 @@ def _face_refusal(error: FaceError) -> PolicyError:
     return PolicyError(Kind.INVALID_ARGUMENT, str(error.reason), error.message, details=details)
 
 
+def probes_of(app: Any, face: faces_pb2.FaceInput, purpose: str, what: str) -> list[Probe]:
+    """The faces of a face input: its embedding, or every usable face of its photo."""
+    which = face.WhichOneof("input")
+    if which == "embedding":
+        model = face.embedding.model or app.default_face_model
+        dim = app.faces.model_dim(model)
+        return [Probe(parse_embedding(face.embedding.values, dim), model)]
+    if which == "image":
+        return _photo_probes(app, face.image, purpose)
+    raise PolicyError(Kind.INVALID_ARGUMENT, "FIELD_INVALID", f"{what} needs an embedding or an image")
+
+
+def _photo_probes(app: Any, image: faces_pb2.Image, purpose: str) -> list[Probe]:
+    pipeline = app.pipeline
+    if isinstance(pipeline, Unavailable):
+        raise PolicyError(
+            Kind.FAILED_PRECONDITION,
+            "FACE_PIPELINE_UNAVAILABLE",
+            f"this server takes embeddings only: {pipeline.why}",
+        )
+    box = None
+    if image.HasField("face_box"):
+        b = image.face_box
+        box = (b.left, b.top, b.right, b.bottom)
+    try:
+        faces = pipeline.embed_image(image.data, purpose=purpose, face_box=box)
+    except FaceError as error:
+        raise _face_refusal(error) from None
+    return [
+        Probe(np.asarray(f.embedding, dtype=np.float32), f.model_id, _box(f.box, f.det_score)) for f in faces
+    ]
+
+
 class FaceService(faces_pb2_grpc.FaceServiceServicer):
     def __init__(self, app: Any) -> None:
         self.app = app
-
-    def _probes(self, face: faces_pb2.FaceInput, purpose: str, what: str) -> list[Probe]:
-        which = face.WhichOneof("input")
-        if which == "embedding":
-            model = face.embedding.model or self.app.default_face_model
-            dim = self.app.faces.model_dim(model)
-            return [Probe(parse_embedding(face.embedding.values, dim), model)]
-        if which == "image":
-            return self._photo_probes(face.image, purpose)
-        raise PolicyError(Kind.INVALID_ARGUMENT, "FIELD_INVALID", f"{what} needs an embedding or an image")
-
-    def _photo_probes(self, image: faces_pb2.Image, purpose: str) -> list[Probe]:
-        pipeline = self.app.pipeline
-        if isinstance(pipeline, Unavailable):
-            raise PolicyError(
-                Kind.FAILED_PRECONDITION,
-                "FACE_PIPELINE_UNAVAILABLE",
-                f"this server takes embeddings only: {pipeline.why}",
-            )
-        box = None
-        if image.HasField("face_box"):
-            b = image.face_box
-            box = (b.left, b.top, b.right, b.bottom)
-        try:
-            faces = pipeline.embed_image(image.data, purpose=purpose, face_box=box)
-        except FaceError as error:
-            raise _face_refusal(error) from None
-        return [
-            Probe(np.asarray(f.embedding, dtype=np.float32), f.model_id, _box(f.box, f.det_score))
-            for f in faces
-        ]
 
     @rpc(
         "face.enroll",
@@ -86,7 +88,7 @@ class FaceService(faces_pb2_grpc.FaceServiceServicer):
     )
     def EnrollFace(self, request: faces_pb2.EnrollFaceRequest, actor: str) -> faces_pb2.FaceTemplate:
         case_id, subject_id = names.subject_ids(request.parent)
-        [probe] = self._probes(request.face, "enrol", "the face")
+        [probe] = probes_of(self.app, request.face, "enrol", "the face")
         row = self.app.faces.enroll(actor, case_id, subject_id, probe.vector, probe.model, request.reason)
         template = convert.face_template(row, subject_id)
         if probe.box is not None:
@@ -116,7 +118,7 @@ class FaceService(faces_pb2_grpc.FaceServiceServicer):
     )
     def SearchFaces(self, request: faces_pb2.SearchFacesRequest, actor: str) -> faces_pb2.SearchFacesResponse:
         case_ids = [names.case_id(name) for name in request.cases]
-        probes = self._probes(request.probe, "search", "the probe")
+        probes = probes_of(self.app, request.probe, "search", "the probe")
         min_score = (
             request.min_score if request.HasField("min_score") else self.app.settings.default_min_score
         )

@@ -62,6 +62,16 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PRINCIPAL_NOT_FOUND: _ClassVar[ErrorReason]
     PRINCIPAL_ALREADY_EXISTS: _ClassVar[ErrorReason]
     ASSIGNEE_NOT_ELIGIBLE: _ClassVar[ErrorReason]
+    CAMERA_NOT_FOUND: _ClassVar[ErrorReason]
+    CAMERA_ALREADY_EXISTS: _ClassVar[ErrorReason]
+    ZONE_NOT_FOUND: _ClassVar[ErrorReason]
+    ZONE_ALREADY_EXISTS: _ClassVar[ErrorReason]
+    ORDER_NOT_FOUND: _ClassVar[ErrorReason]
+    ORDER_ALREADY_EXISTS: _ClassVar[ErrorReason]
+    ORDER_INVALID: _ClassVar[ErrorReason]
+    ORDER_NOT_ACTIVE: _ClassVar[ErrorReason]
+    CAPTURE_TIME_IN_FUTURE: _ClassVar[ErrorReason]
+    ALERT_NOT_FOUND: _ClassVar[ErrorReason]
 ERROR_REASON_UNSPECIFIED: ErrorReason
 UNAUTHENTICATED_CALLER: ErrorReason
 CASE_NOT_FOUND: ErrorReason
@@ -118,3 +128,13 @@ SEPARATION_OF_DUTIES: ErrorReason
 PRINCIPAL_NOT_FOUND: ErrorReason
 PRINCIPAL_ALREADY_EXISTS: ErrorReason
 ASSIGNEE_NOT_ELIGIBLE: ErrorReason
+CAMERA_NOT_FOUND: ErrorReason
+CAMERA_ALREADY_EXISTS: ErrorReason
+ZONE_NOT_FOUND: ErrorReason
+ZONE_ALREADY_EXISTS: ErrorReason
+ORDER_NOT_FOUND: ErrorReason
+ORDER_ALREADY_EXISTS: ErrorReason
+ORDER_INVALID: ErrorReason
+ORDER_NOT_ACTIVE: ErrorReason
+CAPTURE_TIME_IN_FUTURE: ErrorReason
+ALERT_NOT_FOUND: ErrorReason

@@ -1,0 +1,336 @@
+"""P5, P7, P8: registered-individual orders, sightings routed by zone and period, zone alerts.
+
+Time moves by the manual clock. "Not consulted" is observed on the real gallery's search counter:
+a sighting that no order routes never reaches the index.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+
+import grpc
+import pytest
+
+from matcher.client import MatcherClient, MatcherError
+from matcher.v1 import cases_pb2, registry_pb2, sightings_pb2
+from tests.conftest import START, Harness, near, unit, wait_until
+
+DAY = timedelta(days=1)
+FACE, OTHER = unit(101), unit(202)
+
+
+class World:
+    def __init__(self, h: Harness) -> None:
+        self.h = h
+        self.admin = h.as_("local-admin")
+        self.registry = h.as_("local-registry")
+        self.camera = h.as_("local-camera")
+        self.operator = h.as_("local-operator")
+        for camera in ("cam-1", "cam-2", "cam-3", "cam-4"):
+            self.admin.create_camera(camera, description=f"camera {camera}", reason="installed")
+        self.admin.create_zone("park", ["cam-1", "cam-2"], description="Forest Park", reason="r")
+        self.admin.create_zone("school", ["cam-2", "cam-3"], description="Central school", reason="r")
+        self.admin.set_operator_zones("local-operator", ["park"], reason="park desk")
+
+    def order(
+        self,
+        order_id: str,
+        zones: list[str],
+        *,
+        face: object = FACE,
+        start: timedelta = timedelta(hours=1),
+        end: timedelta = DAY,
+    ) -> registry_pb2.RegistrationOrder:
+        order = self.registry.create_order(
+            order_id,
+            label=f"RI-{order_id}",
+            legal_reference="Circuit Court order 26-PO-7",
+            zones=zones,
+            start=START + start,
+            end=START + end,
+            reason="protection order",
+        )
+        self.registry.enroll_order_face(order_id, face, reason="photo from the order file")
+        return order
+
+    def sight(self, camera: str, at: timedelta, face: object = FACE) -> int:
+        return self.camera.report_sighting(camera, START + at, [near(face, 7)]).alerts  # type: ignore[arg-type]
+
+    def searches(self) -> int:
+        return sum(g.searches for g in self.h.app.faces._galleries.values())
+
+
+@pytest.fixture
+def world(harness: Harness) -> World:
+    return World(harness)
+
+
+def test_P5_camera_inside_zone_and_period_raises_an_alert(world: World) -> None:
+    world.order("o-1", ["park"])
+    world.h.clock.set(START + timedelta(hours=2))
+    assert world.sight("cam-1", timedelta(hours=2)) == 1
+    assert world.sight("cam-1", timedelta(hours=2), face=OTHER) == 0  # somebody else
+    [record] = [r for r in world.h.audit("sightings.report") if r.count == 1]
+    assert "o-1" not in record.detail_json + record.resource and "cam-1" not in record.detail_json  # P8
+
+
+def test_P5_camera_outside_the_zones_is_never_compared(world: World) -> None:
+    world.order("o-1", ["park"])
+    world.h.clock.set(START + timedelta(hours=2))
+    before = world.searches()
+    assert world.sight("cam-3", timedelta(hours=2)) == 0  # school camera
+    assert world.sight("cam-4", timedelta(hours=2)) == 0  # in no zone
+    assert world.searches() == before, "the index was consulted for a sighting no order routes"
+
+
+@pytest.mark.parametrize(
+    ("at", "alerts"),
+    [
+        (timedelta(hours=1) - timedelta(microseconds=1), 0),
+        (timedelta(hours=1), 1),  # the instant of start: inside [start, end)
+        (DAY - timedelta(microseconds=1), 1),
+        (DAY, 0),  # the instant of end: outside
+    ],
+    ids=["before-start", "at-start", "just-before-end", "at-end"],
+)
+def test_P5_period_is_start_inclusive_end_exclusive(world: World, at: timedelta, alerts: int) -> None:
+    world.order("o-1", ["park"])
+    world.h.clock.set(START + at)  # the sighting arrives as it is captured
+    before = world.searches()
+    assert world.sight("cam-1", at) == alerts
+    if not alerts:
+        assert world.searches() == before, "a sighting outside the period reached the index"
+
+
+def test_P5_one_camera_in_two_zones_and_overlapping_orders(world: World) -> None:
+    world.order("o-park", ["park"])
+    world.order("o-school", ["school"], face=OTHER)
+    world.order("o-both", ["park", "school"])  # a second order for the first person
+    world.h.clock.set(START + timedelta(hours=2))
+    assert world.sight("cam-2", timedelta(hours=2)) == 2  # o-park and o-both, not o-school
+    assert world.sight("cam-2", timedelta(hours=2), face=OTHER) == 1  # o-school
+    assert world.sight("cam-3", timedelta(hours=2)) == 1  # only o-both restricts the school
+
+
+def test_P5_amendment_that_shrinks_the_zones_stops_matching_there(world: World) -> None:
+    world.order("o-1", ["park", "school"])
+    world.h.clock.set(START + timedelta(hours=2))
+    assert world.sight("cam-1", timedelta(hours=2)) == 1
+    with pytest.raises(MatcherError) as error:
+        world.registry.amend_order("o-1", legal_reference="", zones=["school"], reason="r")
+    assert error.value.reason == "ORDER_INVALID"  # an amendment needs its own legal reference
+    world.registry.amend_order("o-1", legal_reference="Amended order 26-PO-7/A", zones=["school"], reason="r")
+    assert world.sight("cam-1", timedelta(hours=2)) == 0
+    assert world.sight("cam-3", timedelta(hours=2)) == 1
+
+
+def test_P5_P8_revocation_destroys_templates_and_alerts(world: World) -> None:
+    world.order("o-1", ["park"])
+    world.h.clock.set(START + timedelta(hours=2))
+    assert world.sight("cam-1", timedelta(hours=2)) == 1
+    world.registry.revoke_order("o-1", reason="order vacated by the court")
+    assert world.sight("cam-1", timedelta(hours=2)) == 0
+    h = world.h
+    assert wait_until(lambda: all(p.state == p.DONE for p in h.client.list_purges()))
+    [purge] = [p for p in h.client.list_purges() if p.order]
+    assert (purge.order, cases_pb2.Purge.Trigger.Name(purge.trigger)) == ("orders/o-1", "ORDER_REVOKED")
+    assert (purge.face_template_count, purge.alert_count) == (1, 1)
+    assert world.registry.get_order("o-1").face_template_count == 0
+    assert registry_pb2.RegistrationOrder.State.Name(world.registry.get_order("o-1").state) == "REVOKED"
+    assert list(_replay(world.operator)) == []  # the alert went with the order (P8)
+
+
+def test_P5_end_of_period_purges_and_late_sightings_do_not_match(world: World) -> None:
+    world.order("o-1", ["park"])
+    h = world.h
+    h.clock.set(START + timedelta(hours=2))
+    assert world.sight("cam-1", timedelta(hours=2)) == 1
+    h.clock.set(START + DAY)  # the worker wakes at the order's end
+    assert wait_until(
+        lambda: any(p.order == "orders/o-1" and p.state == p.DONE for p in h.client.list_purges())
+    )
+    # Captured before the end, arriving after the purge: no match, the index not consulted.
+    before = world.searches()
+    assert world.sight("cam-1", DAY - timedelta(minutes=5)) == 0
+    assert world.searches() == before
+    receipt = [r for r in h.audit("purge.receipt") if r.resource == "orders/o-1"]
+    assert len(receipt) == 1 and receipt[0].code == "order_ended"
+
+
+def test_P5_ended_order_never_matches_even_before_the_worker_runs(world: World) -> None:
+    world.order("o-1", ["park"])
+    h = world.h
+    h.app.worker.stop()  # the worker lags: the query-time check alone must refuse
+    h.clock.set(START + DAY + timedelta(seconds=1))
+    assert world.sight("cam-1", DAY - timedelta(minutes=1)) == 0
+
+
+def test_capture_time_too_far_in_the_future_is_refused(world: World) -> None:
+    world.order("o-1", ["park"])
+    world.h.clock.set(START + timedelta(hours=2))
+    with pytest.raises(MatcherError) as error:
+        world.sight("cam-1", timedelta(hours=2, minutes=3))
+    assert (error.value.code, error.value.reason) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "CAPTURE_TIME_IN_FUTURE",
+    )
+    assert world.sight("cam-1", timedelta(hours=2, minutes=1)) == 1  # within the 120 s tolerance
+
+
+def test_order_needs_legal_reference_zones_and_period(world: World) -> None:
+    with pytest.raises(MatcherError) as error:
+        world.registry.create_order(
+            "bad", label="x", legal_reference="", zones=[], start=START, end=START, reason="r"
+        )
+    assert (error.value.code, error.value.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "ORDER_INVALID")
+    with pytest.raises(MatcherError) as error:
+        world.registry.create_order(
+            "bad",
+            label="x",
+            legal_reference="Order",
+            zones=["nowhere"],
+            start=START,
+            end=START + DAY,
+            reason="r",
+        )
+    assert error.value.reason == "ZONE_NOT_FOUND"
+    assert world.registry.list_orders() == []
+
+
+def _replay(client: MatcherClient, token: str = "") -> Iterator[sightings_pb2.Alert]:
+    """What a (re)connecting operator receives before live alerts: read with a short deadline."""
+    return client.subscribe_alerts(token, timeout=1.5)
+
+
+def test_P5_subscriber_gets_live_alerts_resumes_and_acknowledges(world: World) -> None:
+    world.order("o-1", ["park"])
+    world.h.clock.set(START + timedelta(hours=2))
+    received: list[sightings_pb2.Alert] = []
+
+    def listen() -> None:
+        for alert in world.operator.subscribe_alerts(timeout=4):
+            received.append(alert)
+
+    listener = threading.Thread(target=listen)
+    listener.start()
+    assert wait_until(lambda: any(r.action == "alerts.watch" for r in world.h.audit("alerts.watch")))
+    assert world.sight("cam-1", timedelta(hours=2)) == 1
+    assert wait_until(lambda: len(received) == 1)
+    listener.join()
+    first = received[0]
+    assert (first.order, first.person_label, first.camera, list(first.zones)) == (
+        "orders/o-1",
+        "RI-o-1",
+        "cameras/cam-1",
+        ["zones/park"],
+    )
+    # Disconnected: another alert arrives; reconnecting replays both (none acknowledged yet).
+    assert world.sight("cam-2", timedelta(hours=2, minutes=1)) == 1
+    replay = list(_replay(world.operator, first.resume_token))
+    assert [a.camera for a in replay] == ["cameras/cam-1", "cameras/cam-2"]
+    world.operator.ack_alert(first.name)
+    assert [a.camera for a in _replay(world.operator, first.resume_token)] == ["cameras/cam-2"]
+    world.operator.ack_alert(replay[1].name)
+    assert list(_replay(world.operator, replay[1].resume_token)) == []
+
+
+def test_P5_operator_of_another_zone_does_not_see_the_alert(world: World) -> None:
+    world.order("o-1", ["park"])
+    world.admin.set_operator_zones("local-operator", ["school"], reason="moved to the school desk")
+    world.h.clock.set(START + timedelta(hours=2))
+    assert world.sight("cam-1", timedelta(hours=2)) == 1
+    assert list(_replay(world.operator)) == []
+    with pytest.raises(MatcherError) as error:
+        world.operator.ack_alert("alerts/1")
+    assert error.value.reason == "ALERT_NOT_FOUND"
+
+
+def test_P10_only_registry_officers_write_orders_and_only_cameras_report(world: World) -> None:
+    with pytest.raises(MatcherError) as error:
+        world.h.client.create_order(
+            "o-x", label="x", legal_reference="y", zones=["park"], start=START, end=START + DAY, reason="r"
+        )
+    assert error.value.code == grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(MatcherError) as error:
+        world.h.client.report_sighting("cam-1", START, [FACE])
+    assert error.value.code == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_camera_feed_stream_counts_alerts_and_refusals(world: World) -> None:
+    world.order("o-1", ["park"])
+    world.h.clock.set(START + timedelta(hours=2))
+
+    def feed() -> Iterator[sightings_pb2.Sighting]:
+        from matcher.client import _timestamp, embedding
+
+        for minutes, face in [(0, FACE), (1, OTHER), (2, FACE), (30, FACE)]:  # the last: 28 min ahead
+            yield sightings_pb2.Sighting(
+                camera="cameras/cam-1",
+                capture_time=_timestamp(START + timedelta(hours=2, minutes=minutes)),
+                faces=[embedding(near(face, minutes))],
+                reason="feed",
+            )
+
+    summary = world.camera.stream_sightings(feed())
+    assert (summary.sightings, summary.faces, summary.alerts, summary.refused) == (4, 3, 2, 1)
+    assert summary.first_refusal == "CAPTURE_TIME_IN_FUTURE"
+
+
+def test_cli_registry_officer_and_operator_console(
+    harness: Harness, capsys: pytest.CaptureFixture[str], tmp_path: object
+) -> None:
+    import numpy as np
+
+    from matcher.cli import main
+
+    def cli(principal: str, *args: str) -> tuple[int, str]:
+        token = str(harness.data_dir / "tokens" / f"{principal}.token")
+        code = main(["--target", harness.target, "--token-file", token, *args])
+        return code, capsys.readouterr().out
+
+    face = tmp_path / "face.npy"  # type: ignore[operator]
+    np.save(face, FACE)
+    assert cli("local-admin", "cameras", "add", "cam-1", "--reason", "installed")[0] == 0
+    assert cli("local-admin", "zones", "add", "park", "--cameras", "cam-1", "--reason", "r")[0] == 0
+    assert (
+        cli("local-admin", "zones", "operator", "local-operator", "--zones", "park", "--reason", "r")[0] == 0
+    )
+    code, out = cli(
+        "local-registry",
+        "orders",
+        "create",
+        "--id",
+        "o-1",
+        "--label",
+        "RI-7",
+        "--legal-reference",
+        "Order 7",
+        "--zones",
+        "park",
+        "--start",
+        "2026-03-01T09:00Z",
+        "--end",
+        "2026-03-08T09:00Z",
+        "--reason",
+        "r",
+    )
+    assert code == 0 and "ACTIVE" in out and "park" in out
+    assert cli("local-registry", "orders", "enroll", "o-1", "--embedding", str(face), "--reason", "r")[0] == 0
+    code, out = cli(
+        "local-camera",
+        "sighting",
+        "cam-1",
+        "--at",
+        "2026-03-01T09:00Z",
+        "--embedding",
+        str(face),
+        "--reason",
+        "feed",
+    )
+    assert code == 0 and "1 alert(s)" in out
+    code, out = cli("local-operator", "alerts", "watch", "--duration", "1.5")
+    assert code == 0 and "ALERT  RI-7 (orders/o-1)  at cameras/cam-1 [park]" in out
+    code, out = cli("local-operator", "alerts", "watch", "--duration", "1")
+    assert "ALERT" not in out  # acknowledged by the console the first time
