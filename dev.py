@@ -87,7 +87,7 @@ def main(argv: list[str]) -> int:
     if command == "serve":
         ensure("")
         return subprocess.call([str(BIN / "matcher"), "serve", *rest], cwd=ROOT)
-    ensure("dev")
+    ensure("dev,bench" if command == "bench" else "dev")
     if command == "test":
         return subprocess.call([str(PYTHON), "-m", "pytest", *rest], cwd=ROOT)
     if command == "lint":

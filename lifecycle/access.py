@@ -63,7 +63,7 @@ from lifecycle.access_models import (
 from lifecycle.audit import REFUSED, AuditLog
 from lifecycle.clock import Clock
 from lifecycle.db import Base, Database
-from lifecycle.errors import Kind, PolicyError
+from lifecycle.errors import AuditedRefusal, Kind, PolicyError
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,9 @@ HEALTH_OFFICIAL: Final = "health_official"
 EXTERNAL_PARTNER: Final = "external_partner"
 DEPARTMENT_HEAD: Final = "department_head"
 CAMERA_GATEWAY: Final = "camera_gateway"
+# P15: the offices that grant waivers. Officials, not end users of the data.
+PUBLIC_SAFETY_DIRECTOR_ROLE: Final = "public_safety_director"
+CITY_OPERATIONS_DIRECTOR_ROLE: Final = "city_operations_director"
 
 # The roles that use the data (P10 "end user"; P11 revalidation applies to exactly these).
 END_USER_ROLES: Final = frozenset(
@@ -94,12 +97,20 @@ END_USER_ROLES: Final = frozenset(
         CAMERA_GATEWAY,
     }
 )
-ROLES: Final = END_USER_ROLES | {ADMINISTRATOR, AUDITOR, DEPARTMENT_HEAD}
+ROLES: Final = END_USER_ROLES | {
+    ADMINISTRATOR,
+    AUDITOR,
+    DEPARTMENT_HEAD,
+    PUBLIC_SAFETY_DIRECTOR_ROLE,
+    CITY_OPERATIONS_DIRECTOR_ROLE,
+}
 
 # P10: the family of each role; one principal's roles must all share one family.
 ADMINISTRATION, AUDIT, USE = "administration", "audit", "use"
 FAMILY: Final[Mapping[str, str]] = MappingProxyType(
-    {ADMINISTRATOR: ADMINISTRATION, AUDITOR: AUDIT, DEPARTMENT_HEAD: USE} | dict.fromkeys(END_USER_ROLES, USE)
+    {ADMINISTRATOR: ADMINISTRATION, AUDITOR: AUDIT, DEPARTMENT_HEAD: USE}
+    | dict.fromkeys(END_USER_ROLES, USE)
+    | dict.fromkeys((PUBLIC_SAFETY_DIRECTOR_ROLE, CITY_OPERATIONS_DIRECTOR_ROLE), USE)
 )
 
 
@@ -203,9 +214,14 @@ PERMISSIONS: Final[Mapping[str, Mapping[str, Scope]]] = MappingProxyType(
         # P13: releasing a case's biometric data outside the system is decided by the case's
         # supervisor, never by the requesting partner.
         "disclosure.decide": _row(case_supervisor=ANY),
+        "disclosure.package": _row(case_supervisor=ANY),
+        "disclosure.list": _row(case_supervisor=ANY, auditor=ANY),
         # P15: waivers are granted by the Director of Public Safety or the City Operations
-        # Director, who are not modelled as a role yet: refused for everybody until they are.
-        "waiver.grant": _row(),
+        # Director (Section 5.1), modelled as one role per office.
+        "waiver.grant": _row(public_safety_director=ANY, city_operations_director=ANY),
+        # A revocation only narrows what is allowed: the granting offices, and the auditors read.
+        "waiver.revoke": _row(public_safety_director=ANY, city_operations_director=ANY),
+        "waiver.list": _row(public_safety_director=ANY, city_operations_director=ANY, auditor=ANY),
     }
 )
 
@@ -285,16 +301,6 @@ class AccessDenied(Exception):
         self.reason = decision.reason
         self.message = decision.message
         self.rule = decision.rule
-
-
-class AuditedRefusal(PolicyError):
-    """A ``PolicyError`` whose refusal this module has already written to the audit log."""
-
-    audited = True
-
-    @classmethod
-    def of(cls, error: PolicyError) -> AuditedRefusal:
-        return cls(error.kind, error.reason, error.message, rule=error.rule)
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,7 @@ def make_engine(url: str) -> Engine:
 
 def create_schema(engine: Engine) -> None:
     """Creates missing tables. (Schema migrations arrive with the first change to a table.)"""
-    from lifecycle import access_models, models, order_models  # noqa: F401  (registers the tables)
+    from lifecycle import access_models, governance_models, models, order_models  # noqa: F401  (tables)
 
     Base.metadata.create_all(engine)
 

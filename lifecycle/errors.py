@@ -38,3 +38,16 @@ class PolicyError(Exception):
         self.rule = rule
         # Non-biometric facts that help the caller fix the request (detected boxes and scores).
         self.details: dict[str, str] = dict(details or {})
+
+
+class AuditedRefusal(PolicyError):
+    """A ``PolicyError`` whose refusal was already written to the audit log where it arose.
+
+    The transport must not record it a second time: each call leaves exactly one record (P16).
+    """
+
+    audited = True
+
+    @classmethod
+    def of(cls, error: PolicyError) -> AuditedRefusal:
+        return cls(error.kind, error.reason, error.message, rule=error.rule, details=error.details)

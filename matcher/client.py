@@ -34,6 +34,8 @@ from matcher.v1 import (
     cases_pb2_grpc,
     faces_pb2,
     faces_pb2_grpc,
+    governance_pb2,
+    governance_pb2_grpc,
     plates_pb2,
     plates_pb2_grpc,
     registry_pb2,
@@ -112,6 +114,7 @@ class MatcherClient:
         self.audit = audit_pb2_grpc.AuditServiceStub(channel)
         self.access = access_pb2_grpc.AccessServiceStub(channel)
         self.registry = registry_pb2_grpc.RegistryServiceStub(channel)
+        self.governance = governance_pb2_grpc.GovernanceServiceStub(channel)
         self.sightings = sightings_pb2_grpc.SightingServiceStub(channel)
         self.alerts = sightings_pb2_grpc.AlertServiceStub(channel)
         self.health = health_pb2_grpc.HealthStub(channel)
@@ -564,6 +567,89 @@ class MatcherClient:
 
     def ack_alert(self, alert_name: str) -> None:
         self._call(self.alerts.AckAlert, sightings_pb2.AckAlertRequest(name=alert_name))
+
+    # --- governance (P13, P15, P16, P17) ---------------------------------------------------
+
+    def decide_disclosure(
+        self,
+        case_id: str,
+        *,
+        recipient_kind: str,
+        recipient_name: str,
+        legal_basis: str,
+        legal_reference: str = "",
+        includes_biometric: bool = False,
+        basis_end: datetime | None = None,
+        reason: str,
+    ) -> governance_pb2.Disclosure:
+        request = governance_pb2.DecideDisclosureRequest(
+            case=f"cases/{case_id}",
+            recipient_kind=recipient_kind,
+            recipient_name=recipient_name,
+            legal_basis=legal_basis,
+            legal_reference=legal_reference,
+            includes_biometric=includes_biometric,
+            basis_end_time=_timestamp(basis_end) if basis_end else None,
+            reason=reason,
+        )
+        return self._call(self.governance.DecideDisclosure, request)
+
+    def package_disclosure(self, disclosure_name: str, *, reason: str) -> governance_pb2.DisclosurePackage:
+        request = governance_pb2.PackageDisclosureRequest(name=disclosure_name, reason=reason)
+        return self._call(self.governance.PackageDisclosure, request)
+
+    def list_disclosures(self, case_id: str = "") -> list[governance_pb2.Disclosure]:
+        request = governance_pb2.ListDisclosuresRequest(case=f"cases/{case_id}" if case_id else "")
+        return list(self._call(self.governance.ListDisclosures, request).disclosures)
+
+    def grant_waiver(
+        self,
+        *,
+        rule: str,
+        scope: str,
+        justification: str,
+        reason_kind: str,
+        end: datetime,
+        start: datetime | None = None,
+        mayor_approval: str = "",
+        reason: str,
+    ) -> governance_pb2.Waiver:
+        waiver = governance_pb2.Waiver(
+            rule=rule,
+            scope=scope,
+            justification=justification,
+            reason_kind=reason_kind,
+            end_time=_timestamp(end),
+            start_time=_timestamp(start) if start else None,
+            mayor_approval=mayor_approval,
+        )
+        return self._call(
+            self.governance.GrantWaiver, governance_pb2.GrantWaiverRequest(waiver=waiver, reason=reason)
+        )
+
+    def revoke_waiver(self, waiver_name: str, *, reason: str) -> governance_pb2.Waiver:
+        return self._call(
+            self.governance.RevokeWaiver, governance_pb2.RevokeWaiverRequest(name=waiver_name, reason=reason)
+        )
+
+    def list_waivers(self) -> list[governance_pb2.Waiver]:
+        return list(self._call(self.governance.ListWaivers, governance_pb2.ListWaiversRequest()).waivers)
+
+    def transparency_report(self, start: datetime, end: datetime) -> governance_pb2.TransparencyReport:
+        request = governance_pb2.GetTransparencyReportRequest(
+            start_time=_timestamp(start), end_time=_timestamp(end)
+        )
+        return self._call(self.governance.GetTransparencyReport, request)
+
+    def watch_notices(self, *, timeout: float | None = None) -> Iterator[governance_pb2.Notice]:
+        """P16 notices as they happen; ``timeout`` bounds the whole watch."""
+        try:
+            yield from self.governance.WatchNotices(
+                governance_pb2.WatchNoticesRequest(), timeout=timeout or 24 * 3600.0, metadata=self._metadata
+            )
+        except grpc.RpcError as error:
+            if error.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
+                raise MatcherError(error) from None
 
     # --- audit ----------------------------------------------------------------------------
 

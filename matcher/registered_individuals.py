@@ -23,7 +23,7 @@ from lifecycle.cases import Lifecycle, require_reason
 from lifecycle.errors import Kind, PolicyError
 from lifecycle.orders import Registry, order_scope
 from matcher import crypto
-from matcher.alert_hub import AlertHub, AlertView
+from matcher.broadcast import AlertView, Broadcast
 from matcher.embeddings import Vector
 from matcher.face_matching import FaceMatcher
 from matcher.keys import ScopeKeys
@@ -49,7 +49,7 @@ class RegisteredIndividuals:
         registry: Registry,
         keys: ScopeKeys,
         faces: FaceMatcher,
-        hub: AlertHub,
+        hub: Broadcast[AlertView],
         *,
         alert_min_score: float,
         max_clock_skew: timedelta,

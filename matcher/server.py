@@ -22,15 +22,17 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from lifecycle.access import AccessControl
+from lifecycle.access import AccessControl, Notice
 from lifecycle.audit import AuditLog
 from lifecycle.cases import Lifecycle
 from lifecycle.clock import Clock, FileClock, SystemClock
 from lifecycle.db import Database
+from lifecycle.disclosure import DisclosureDecider
 from lifecycle.orders import Registry
 from lifecycle.purge import PurgeWorker
+from lifecycle.waivers import WaiverRegistry
 from matcher import local_principals, tls
-from matcher.alert_hub import AlertHub
+from matcher.broadcast import AlertView, Broadcast
 from matcher.config import Settings
 from matcher.crypto import KeyRing
 from matcher.face_matching import FaceMatcher
@@ -45,6 +47,7 @@ from matcher.transport.audit_service import AuditService
 from matcher.transport.auth import Authenticator
 from matcher.transport.case_service import CaseService
 from matcher.transport.face_service import FaceService
+from matcher.transport.governance_service import GovernanceService
 from matcher.transport.plate_service import PlateService
 from matcher.transport.registry_service import RegistryService
 from matcher.transport.sighting_service import AlertService, SightingService
@@ -57,6 +60,8 @@ from matcher.v1 import (
     cases_pb2_grpc,
     faces_pb2,
     faces_pb2_grpc,
+    governance_pb2,
+    governance_pb2_grpc,
     plates_pb2,
     plates_pb2_grpc,
     registry_pb2,
@@ -73,6 +78,7 @@ SERVICE_NAMES = (
     audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
     access_pb2.DESCRIPTOR.services_by_name["AccessService"].full_name,
     registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name,
+    governance_pb2.DESCRIPTOR.services_by_name["GovernanceService"].full_name,
     sightings_pb2.DESCRIPTOR.services_by_name["SightingService"].full_name,
     sightings_pb2.DESCRIPTOR.services_by_name["AlertService"].full_name,
 )
@@ -89,6 +95,9 @@ class App:
     faces: FaceMatcher
     plates: PlateWatchlists
     individuals: RegisteredIndividuals
+    disclosures: DisclosureDecider
+    waivers: WaiverRegistry
+    notices: Broadcast[Notice]
     worker: PurgeWorker
     auth: Authenticator
     access: AccessControl
@@ -127,13 +136,15 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
         Registry(lifecycle),
         keys,
         faces,
-        AlertHub(),
+        Broadcast[AlertView](),
         alert_min_score=settings.alert_min_score,
         max_clock_skew=timedelta(seconds=settings.max_clock_skew_seconds),
     )
     worker = PurgeWorker(lifecycle)
     auth = Authenticator(settings.tokens_file, tls_enabled=settings.tls_enabled)
     access = AccessControl(db, clock, audit)
+    notices: Broadcast[Notice] = Broadcast()
+    access.on_notice(lambda notice: notices.publish([notice]))  # P16: at once, to the designee
     local_principals.bootstrap(settings, access, auth)
     plate_reader = load_plate_reader(settings)
     return App(
@@ -144,6 +155,9 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
         faces,
         plates,
         individuals,
+        DisclosureDecider(db, clock, audit),
+        WaiverRegistry(db, clock, audit),
+        notices,
         worker,
         auth,
         access,
@@ -182,8 +196,15 @@ def make_server(app: App) -> tuple[grpc.Server, health.HealthServicer, int]:
     # Slightly above the service's own limit, so that an oversized request reaches the handler,
     # which refuses it with a reason and an audit record; far beyond, gRPC drops it itself.
     limit = app.settings.max_message_bytes + 1024 * 1024
+    # OpenMP's thread count is per thread: each gRPC worker sets its own, or it would search with
+    # every core (measured in benchmarks/threads.py: 0.47-0.79x the speed of one thread).
+    pool = futures.ThreadPoolExecutor(
+        max_workers=app.settings.grpc_workers,
+        initializer=faiss.omp_set_num_threads,
+        initargs=(app.settings.faiss_threads,),
+    )
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=app.settings.grpc_workers),
+        pool,
         options=[
             ("grpc.max_receive_message_length", limit),
             ("grpc.max_send_message_length", limit),
@@ -197,6 +218,7 @@ def make_server(app: App) -> tuple[grpc.Server, health.HealthServicer, int]:
     audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditService(app), server)
     access_pb2_grpc.add_AccessServiceServicer_to_server(AccessService(app), server)
     registry_pb2_grpc.add_RegistryServiceServicer_to_server(RegistryService(app), server)
+    governance_pb2_grpc.add_GovernanceServiceServicer_to_server(GovernanceService(app), server)
     sightings_pb2_grpc.add_SightingServiceServicer_to_server(SightingService(app), server)
     sightings_pb2_grpc.add_AlertServiceServicer_to_server(AlertService(app), server)
     health_servicer = health.HealthServicer()

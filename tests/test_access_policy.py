@@ -105,10 +105,16 @@ EXPECTED: dict[str, dict[str, str]] = {
             "health_official",
             "external_partner",
             "camera_gateway",
+            "public_safety_director",
+            "city_operations_director",
         )
     },
     "disclosure.decide": {"case_supervisor": "*"},
-    "waiver.grant": {},
+    "disclosure.package": {"case_supervisor": "*"},
+    "disclosure.list": {"case_supervisor": "*", "auditor": "*"},
+    "waiver.grant": {"public_safety_director": "*", "city_operations_director": "*"},
+    "waiver.revoke": {"public_safety_director": "*", "city_operations_director": "*"},
+    "waiver.list": {"public_safety_director": "*", "city_operations_director": "*", "auditor": "*"},
 }
 BIOMETRIC_ACTIONS = {"face.enroll", "face.list", "faces.search", "plate.add", "plate.list", "plates.check"}
 REQUIRED_ACTIONS = {

@@ -18,7 +18,16 @@ from sqlalchemy import func, select
 from lifecycle import access
 from lifecycle.models import AuditRecord
 from matcher.client import MatcherClient, MatcherError, embedding
-from matcher.v1 import access_pb2, audit_pb2, cases_pb2, faces_pb2, plates_pb2, registry_pb2, sightings_pb2
+from matcher.v1 import (
+    access_pb2,
+    audit_pb2,
+    cases_pb2,
+    faces_pb2,
+    governance_pb2,
+    plates_pb2,
+    registry_pb2,
+    sightings_pb2,
+)
 from tests.conftest import Harness, running_server, unit
 
 ROLE_PRINCIPAL = {role: f"r-{role.replace('_', '-')}" for role in sorted(access.ROLES)}
@@ -307,6 +316,66 @@ RPCS: dict[str, tuple[str, Callable[[Harness, MatcherClient, str], tuple[Any, An
         lambda h, c, p: (
             c.plates.DeletePlateEntry,
             plates_pb2.DeletePlateEntryRequest(name=f"cases/{CASE}/plateEntries/nope", reason="r"),
+        ),
+    ),
+    "DecideDisclosure": (
+        "disclosure.decide",
+        lambda h, c, p: (
+            c.governance.DecideDisclosure,
+            governance_pb2.DecideDisclosureRequest(
+                case=f"cases/{CASE}",
+                recipient_kind="prosecution",
+                recipient_name="DA",
+                legal_basis="active_investigation",
+                reason="r",
+            ),
+        ),
+    ),
+    "PackageDisclosure": (
+        "disclosure.package",
+        lambda h, c, p: (
+            c.governance.PackageDisclosure,
+            governance_pb2.PackageDisclosureRequest(name=f"cases/{CASE}/disclosures/nope", reason="r"),
+        ),
+    ),
+    "ListDisclosures": (
+        "disclosure.list",
+        lambda h, c, p: (c.governance.ListDisclosures, governance_pb2.ListDisclosuresRequest()),
+    ),
+    "GrantWaiver": (
+        "waiver.grant",
+        lambda h, c, p: (
+            c.governance.GrantWaiver,
+            governance_pb2.GrantWaiverRequest(
+                reason="r",
+                waiver=governance_pb2.Waiver(
+                    rule="P5",
+                    scope=f"cases/{CASE}",
+                    justification="j",
+                    reason_kind="safety",
+                    end_time={"seconds": int((h.clock.now() + timedelta(days=3)).timestamp())},
+                ),
+            ),
+        ),
+    ),
+    "RevokeWaiver": (
+        "waiver.revoke",
+        lambda h, c, p: (
+            c.governance.RevokeWaiver,
+            governance_pb2.RevokeWaiverRequest(name="waivers/nope", reason="r"),
+        ),
+    ),
+    "ListWaivers": (
+        "waiver.list",
+        lambda h, c, p: (c.governance.ListWaivers, governance_pb2.ListWaiversRequest()),
+    ),
+    "GetTransparencyReport": (
+        "report.read",
+        lambda h, c, p: (
+            c.governance.GetTransparencyReport,
+            governance_pb2.GetTransparencyReportRequest(
+                start_time={"seconds": 0}, end_time={"seconds": int(h.clock.now().timestamp())}
+            ),
         ),
     ),
     # Last, because they end things: revoking, releasing, lifting, closing.

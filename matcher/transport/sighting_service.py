@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from lifecycle.errors import Kind, PolicyError
-from matcher.alert_hub import AlertView
+from matcher.broadcast import AlertView
 from matcher.embeddings import Vector, parse_embedding
 from matcher.faces import FaceError, Reason
 from matcher.model_loading import Unavailable
@@ -123,7 +123,7 @@ class AlertService(sightings_pb2_grpc.AlertServiceServicer):
             raise PolicyError(
                 Kind.INVALID_ARGUMENT, "PAGE_TOKEN_INVALID", "the resume token is not one of ours"
             ) from None
-        subscription_cm = self.app.individuals.hub.subscribe(zones)
+        subscription_cm = self.app.individuals.hub.subscribe(lambda alert: bool(zones & set(alert.zones)))
         subscription = subscription_cm.__enter__()  # Subscribed before the replay: nothing falls between.
         backlog = self.app.individuals.pending_alerts(actor, zones, after)
         self.app.lifecycle.audit.record(

@@ -72,6 +72,25 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ORDER_NOT_ACTIVE: _ClassVar[ErrorReason]
     CAPTURE_TIME_IN_FUTURE: _ClassVar[ErrorReason]
     ALERT_NOT_FOUND: _ClassVar[ErrorReason]
+    RECIPIENT_KIND_UNKNOWN: _ClassVar[ErrorReason]
+    LEGAL_BASIS_UNKNOWN: _ClassVar[ErrorReason]
+    LEGAL_BASIS_REQUIRED: _ClassVar[ErrorReason]
+    LEGAL_REFERENCE_REQUIRED: _ClassVar[ErrorReason]
+    DISCLOSURE_NOT_PERMITTED: _ClassVar[ErrorReason]
+    CASE_NOT_ACTIVE: _ClassVar[ErrorReason]
+    EMERGENCY_NOT_ACTIVE: _ClassVar[ErrorReason]
+    DISCLOSURE_NOT_FOUND: _ClassVar[ErrorReason]
+    DISCLOSURE_REFUSED: _ClassVar[ErrorReason]
+    DISCLOSURE_ALREADY_PACKAGED: _ClassVar[ErrorReason]
+    WAIVER_AUTHORITY_REQUIRED: _ClassVar[ErrorReason]
+    WAIVER_JUSTIFICATION_REQUIRED: _ClassVar[ErrorReason]
+    WAIVER_RULE_NOT_WAIVABLE: _ClassVar[ErrorReason]
+    WAIVER_PERIOD_INVALID: _ClassVar[ErrorReason]
+    WAIVER_MAYOR_APPROVAL_REQUIRED: _ClassVar[ErrorReason]
+    WAIVER_SCOPE_INVALID: _ClassVar[ErrorReason]
+    WAIVER_SCOPE_PURGED: _ClassVar[ErrorReason]
+    WAIVER_NOT_FOUND: _ClassVar[ErrorReason]
+    WAIVER_NOT_ACTIVE: _ClassVar[ErrorReason]
 ERROR_REASON_UNSPECIFIED: ErrorReason
 UNAUTHENTICATED_CALLER: ErrorReason
 CASE_NOT_FOUND: ErrorReason
@@ -138,3 +157,22 @@ ORDER_INVALID: ErrorReason
 ORDER_NOT_ACTIVE: ErrorReason
 CAPTURE_TIME_IN_FUTURE: ErrorReason
 ALERT_NOT_FOUND: ErrorReason
+RECIPIENT_KIND_UNKNOWN: ErrorReason
+LEGAL_BASIS_UNKNOWN: ErrorReason
+LEGAL_BASIS_REQUIRED: ErrorReason
+LEGAL_REFERENCE_REQUIRED: ErrorReason
+DISCLOSURE_NOT_PERMITTED: ErrorReason
+CASE_NOT_ACTIVE: ErrorReason
+EMERGENCY_NOT_ACTIVE: ErrorReason
+DISCLOSURE_NOT_FOUND: ErrorReason
+DISCLOSURE_REFUSED: ErrorReason
+DISCLOSURE_ALREADY_PACKAGED: ErrorReason
+WAIVER_AUTHORITY_REQUIRED: ErrorReason
+WAIVER_JUSTIFICATION_REQUIRED: ErrorReason
+WAIVER_RULE_NOT_WAIVABLE: ErrorReason
+WAIVER_PERIOD_INVALID: ErrorReason
+WAIVER_MAYOR_APPROVAL_REQUIRED: ErrorReason
+WAIVER_SCOPE_INVALID: ErrorReason
+WAIVER_SCOPE_PURGED: ErrorReason
+WAIVER_NOT_FOUND: ErrorReason
+WAIVER_NOT_ACTIVE: ErrorReason

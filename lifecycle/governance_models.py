@@ -1,0 +1,78 @@
+"""Tables of governance decisions: disclosures to third parties (P13) and waivers (P15).
+
+Kept apart from ``lifecycle.models`` (the data the policy protects) and ``lifecycle.access_models``
+(who may act) because these rows record *decisions about* the data, made by named people under
+named authority. They reference cases by id without a foreign key on purpose: a refused request
+for a case that does not exist is a decision too, and P13/P16 want it kept. Nothing here is
+biometric (P8): a disclosure row says who asked, for what, under which basis and what was
+decided, never a template, a face or where anybody was seen.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from lifecycle.db import Base, UtcDateTime
+
+
+class Disclosure(Base):
+    """One sharing decision under Table 2 (P13), allowed or refused, and whether it was released.
+
+    ``refusal_reason`` is empty when the decision allowed the release. ``packaged_at`` is set when
+    the manifest was produced: one decision releases data at most once, so that every release
+    outside the system is traceable to exactly one recorded decision.
+    """
+
+    __tablename__ = "disclosures"
+    __table_args__ = (Index("ix_disclosures_decided_at", "decided_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    decided_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    actor: Mapped[str] = mapped_column(String(200))
+    case_id: Mapped[str] = mapped_column(String(63), index=True)
+    recipient_kind: Mapped[str] = mapped_column(String(64))
+    recipient_name: Mapped[str] = mapped_column(String(200))
+    legal_basis: Mapped[str] = mapped_column(String(64))
+    legal_reference: Mapped[str] = mapped_column(Text)
+    purpose: Mapped[str] = mapped_column(Text)
+    includes_biometric: Mapped[bool]
+    basis_ends_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    allowed: Mapped[bool]
+    refusal_reason: Mapped[str] = mapped_column(String(64))
+    rule: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text)
+    packaged_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    packaged_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class Waiver(Base):
+    """A temporary, justified deviation from one Table 1 rule within one scope (P15, Section 5.1).
+
+    ``granted_by`` is the principal who recorded it; ``granted_by_title`` the office under whose
+    authority it was granted (the policy names offices, not accounts). ``mayor_approval`` is the
+    reference of the Mayor's approval, required for a waiver of 30 days or more.
+    """
+
+    __tablename__ = "waivers"
+    __table_args__ = (Index("ix_waivers_rule_scope", "rule", "scope"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(16))
+    scope: Mapped[str] = mapped_column(String(300))
+    justification: Mapped[str] = mapped_column(Text)
+    reason_kind: Mapped[str] = mapped_column(String(32))
+    granted_by: Mapped[str] = mapped_column(String(200))
+    granted_by_title: Mapped[str] = mapped_column(String(64))
+    mayor_approval: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    start_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    end_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    revoked_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    revoke_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+GOVERNANCE_TABLES = (Disclosure.__table__, Waiver.__table__)
