@@ -62,6 +62,32 @@ def require_reason(reason: str) -> str:
     return reason
 
 
+def request_purge(
+    session: Session,
+    trigger: str,
+    actor: str,
+    reason: str,
+    now: datetime,
+    *,
+    case_id: str | None = None,
+    subject_pk: int | None = None,
+    order_id: str | None = None,
+) -> None:
+    """Records a pending purge in the caller's transaction: the one that ends the legal basis."""
+    session.add(
+        m.Purge(
+            case_id=case_id,
+            subject_pk=subject_pk,
+            order_id=order_id,
+            trigger=trigger,
+            reason=reason,
+            requested_by=actor,
+            requested_at=now,
+            state=m.PURGE_PENDING,
+        )
+    )
+
+
 class DueSource(Protocol):
     """Something whose legal basis ends at an instant (an order's period): the worker asks it."""
 
@@ -292,17 +318,7 @@ class Lifecycle:
                 case = self.open_case(session, case_id)
                 now = self.clock.now()
                 case.state, case.closed_at, case.close_reason = m.CASE_CLOSED, now, reason
-                session.add(
-                    m.Purge(
-                        case_id=case_id,
-                        subject_pk=None,
-                        trigger=m.TRIGGER_CASE_CLOSED,
-                        reason=reason,
-                        requested_by=actor,
-                        requested_at=now,
-                        state=m.PURGE_PENDING,
-                    )
-                )
+                request_purge(session, m.TRIGGER_CASE_CLOSED, actor, reason, now, case_id=case_id)
                 self.audit.append(
                     session,
                     actor=actor,
@@ -395,16 +411,14 @@ class Lifecycle:
                 )
                 case = self.case(session, case_id)
                 if case.state == m.CASE_OPEN:  # A closed case's purge covers the subject already.
-                    session.add(
-                        m.Purge(
-                            case_id=case_id,
-                            subject_pk=subject.pk,
-                            trigger=m.TRIGGER_SUBJECT_RELEASED,
-                            reason=reason,
-                            requested_by=actor,
-                            requested_at=now,
-                            state=m.PURGE_PENDING,
-                        )
+                    request_purge(
+                        session,
+                        m.TRIGGER_SUBJECT_RELEASED,
+                        actor,
+                        reason,
+                        now,
+                        case_id=case_id,
+                        subject_pk=subject.pk,
                     )
                 self.audit.append(
                     session,

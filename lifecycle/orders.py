@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from lifecycle import models as m
 from lifecycle import order_models as o
-from lifecycle.cases import Lifecycle, check_id, new_id, require_reason
+from lifecycle.cases import Lifecycle, check_id, new_id, request_purge, require_reason
 from lifecycle.errors import Kind, PolicyError
 
 
@@ -323,18 +323,7 @@ class Registry:
     ) -> None:
         now = self._lc.clock.now()
         order.state, order.ended_at, order.end_reason = state, now, reason
-        session.add(
-            m.Purge(
-                case_id=None,
-                subject_pk=None,
-                order_id=order.id,
-                trigger=trigger,
-                reason=reason,
-                requested_by=actor,
-                requested_at=now,
-                state=m.PURGE_PENDING,
-            )
-        )
+        request_purge(session, trigger, actor, reason, now, order_id=order.id)
         self._lc.audit.append(
             session,
             actor=actor,

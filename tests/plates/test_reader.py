@@ -8,12 +8,8 @@ refusals with their reasons.
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import struct
-import subprocess
-import sys
 import zlib
 from pathlib import Path
 
@@ -288,24 +284,3 @@ def test_align_confidences_clamps_rounding_but_refuses_non_probabilities() -> No
 
 
 # --- environment --------------------------------------------------------------------------
-
-
-def test_telemetry_is_disabled_before_the_reader_imports_onnxruntime() -> None:
-    """In a fresh interpreter, record the variable at the instant onnxruntime is first imported."""
-    probe = """
-import importlib.abc, json, os, sys
-seen = {}
-class Spy(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name == "onnxruntime" and name not in seen:
-            seen[name] = os.environ.get("ORT_DISABLE_TELEMETRY")
-        return None
-sys.meta_path.insert(0, Spy())
-import matcher.plates.reader
-print(json.dumps(seen))
-"""
-    env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"}
-    result = subprocess.run(
-        [sys.executable, "-c", probe], cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=True
-    )
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"onnxruntime": "1"}
