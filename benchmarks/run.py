@@ -304,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
         ("plates_bench", lambda: run_other("plates_bench", args.quick, args.out_dir), lambda r: True),
         ("faces_bench", lambda: run_other("faces_bench", args.quick, args.out_dir), lambda r: True),
+        ("sightings_bench", lambda: run_other("sightings_bench", args.quick, args.out_dir), lambda r: True),
     ]
     try:
         for name, step, check in steps:
@@ -316,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
                 sections[name] = step()
                 passed = check(sections[name])
                 state = "passed" if passed else "FAILED"
-                if name in ("plates_bench", "faces_bench"):
+                if name in ("plates_bench", "faces_bench", "sightings_bench"):
                     other = sections[name]
                     state = (
                         f"skipped: {other['skipped']}"

@@ -1,0 +1,192 @@
+"""Sightings per second with the city's scale: 400 cameras, 50 zones, 1,000 orders (issue 5).
+
+Each sighting is routed (camera -> zones -> orders whose period covers the capture time), matched
+against only those orders' templates, and, on a hit, stored as an alert with its audit record.
+The run measures, on the same sightings in the same process: the whole report path, routing
+alone, matching alone, and a raw FAISS search of all orders' templates (what matching would cost
+without routing), and checks that every planted sighting raised exactly its alerts and no other
+sighting raised any. The gRPC figure is the same path over loopback.
+
+    python -m benchmarks.sightings_bench [--quick] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import faiss
+import grpc
+import numpy as np
+
+from benchmarks import machine
+from lifecycle.clock import SystemClock
+from lifecycle.orders import order_scope
+from matcher.client import MatcherClient
+from matcher.config import Settings
+from matcher.server import build_app, make_server, prepare, set_serving
+
+CAMERAS, ZONES, ORDERS, DIM = 400, 50, 1000, 512
+
+
+def _unit(rng: np.random.Generator) -> np.ndarray:  # type: ignore[type-arg]
+    vector = rng.standard_normal(DIM).astype(np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+def run(sightings: int, grpc_sightings: int, seed: int = 7) -> dict[str, Any]:
+    rng = np.random.default_rng(seed)
+    pick = random.Random(seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        app = build_app(Settings(data_dir=Path(tmp), listen="127.0.0.1:0"), SystemClock())
+        server, health, port = make_server(app)
+        server.start()
+        prepare(app)
+        set_serving(health)
+        registry, individuals = app.individuals.registry, app.individuals
+        now = datetime.now(UTC)
+        started = time.perf_counter()
+        cameras = [f"cam-{i:03d}" for i in range(CAMERAS)]
+        for camera in cameras:
+            registry.create_camera("bench", camera, "", "benchmark")
+        zone_cameras: dict[str, list[str]] = {}
+        for z in range(ZONES):  # 8 own cameras, plus 2 shared with other zones
+            own = cameras[z * 8 : z * 8 + 8]
+            zone_cameras[f"z-{z:02d}"] = own + pick.sample(cameras, 2)
+            registry.create_zone("bench", f"z-{z:02d}", "", zone_cameras[f"z-{z:02d}"], "benchmark")
+        faces: dict[str, np.ndarray] = {}  # type: ignore[type-arg]
+        order_zones: dict[str, list[str]] = {}
+        for i in range(ORDERS):
+            order_id = f"o-{i:04d}"
+            order_zones[order_id] = pick.sample(sorted(zone_cameras), pick.randint(1, 3))
+            registry.create_order(
+                "bench",
+                order_id,
+                order_id,
+                "benchmark order",
+                order_zones[order_id],
+                now - timedelta(days=1),
+                now + timedelta(days=30),
+                "benchmark",
+            )
+            faces[order_id] = _unit(rng)
+            individuals.enroll("bench", order_id, faces[order_id], app.default_face_model, "benchmark")
+        seed_seconds = time.perf_counter() - started
+        # Sightings: half are an order's person seen by a camera of one of its zones.
+        cases: list[tuple[str, np.ndarray, set[str]]] = []  # type: ignore[type-arg]
+        for s in range(sightings):
+            if s % 2 == 0:
+                order_id = pick.choice(sorted(faces))
+                camera = pick.choice(zone_cameras[pick.choice(order_zones[order_id])])
+                probe = faces[order_id] + 0.3 * rng.standard_normal(DIM).astype(np.float32) / np.sqrt(DIM)
+                probe /= np.linalg.norm(probe)
+                expected = {
+                    o
+                    for o, zs in order_zones.items()
+                    if o == order_id and any(camera in zone_cameras[z] for z in zs)
+                }
+            else:
+                camera, probe, expected = pick.choice(cameras), _unit(rng), set()
+            cases.append((camera, probe.astype(np.float32), expected))
+        captured = now
+        model = app.default_face_model
+
+        def timed(fn: Any) -> tuple[float, list[Any]]:
+            out, t0 = [], time.perf_counter()
+            for camera, probe, _ in cases:
+                out.append(fn(camera, probe))
+            return time.perf_counter() - t0, out
+
+        def route(camera: str, probe: Any) -> Any:
+            with app.db.transaction() as session:
+                return registry.route(session, camera, captured)
+
+        route_seconds, routes = timed(route)
+        routes_by_camera = {camera: r for (camera, _, _), r in zip(cases, routes, strict=True)}
+
+        def match(camera: str, probe: Any) -> Any:
+            scopes = [order_scope(r.order_id) for r in routes_by_camera[camera]]
+            return app.faces.search_scopes(scopes, [probe], model, 12, 0.5) if scopes else []
+
+        match_seconds, _ = timed(match)
+        everything = faiss.IndexFlatIP(DIM)
+        everything.add(np.stack([faces[o] for o in sorted(faces)]))
+        raw_seconds, _ = timed(lambda camera, probe: everything.search(probe[np.newaxis, :], 10))
+        total_seconds, outcomes = timed(
+            lambda camera, probe: individuals.report("bench", camera, captured, [probe], model, "benchmark")
+        )
+        wrong = sum(
+            {a.order_id for a in outcome.alerts} != expected
+            for outcome, (_, _, expected) in zip(outcomes, cases, strict=True)
+        )
+        token = (Path(tmp) / "tokens" / "local-camera.token").read_text().strip()
+        client = MatcherClient(grpc.insecure_channel(f"127.0.0.1:{port}"), token, timeout=30)
+        latencies = []
+        for camera, probe, _ in cases[:grpc_sightings]:
+            t0 = time.perf_counter()
+            client.report_sighting(camera, captured, [probe], reason="benchmark")
+            latencies.append(time.perf_counter() - t0)
+        client.close()
+        server.stop(grace=None).wait()
+        app.worker.stop()
+        app.db.dispose()
+    routed = [len(r) for r in routes]
+    return {
+        "cameras": CAMERAS,
+        "zones": ZONES,
+        "orders": ORDERS,
+        "sightings": sightings,
+        "seed_seconds": seed_seconds,
+        "orders_routed_per_sighting_mean": statistics.fmean(routed),
+        "sightings_without_route": sum(1 for r in routed if not r),
+        "in_process_sightings_per_s": sightings / total_seconds,
+        "grpc_sightings_per_s": len(latencies) / sum(latencies) if latencies else 0.0,
+        "grpc_p50_ms": 1000 * statistics.median(latencies) if latencies else 0.0,
+        "routing_fraction": route_seconds / total_seconds,
+        "matching_fraction": match_seconds / total_seconds,
+        "store_and_audit_fraction": max(0.0, 1 - (route_seconds + match_seconds) / total_seconds),
+        "routing_ms": 1000 * route_seconds / sightings,
+        "matching_ms": 1000 * match_seconds / sightings,
+        "raw_faiss_all_orders_ms": 1000 * raw_seconds / sightings,
+        "alerts_raised": sum(len(o.alerts) for o in outcomes),
+        "sightings_with_wrong_alerts": wrong,
+    }
+
+
+def markdown(result: dict[str, Any]) -> str:
+    r = result
+    return "\n".join(
+        [
+            "| cameras | zones | orders | sightings/s (in process) | sightings/s (gRPC) | routing | matching "
+            "| store + audit | routing ms | matching ms | raw FAISS, all orders, ms | wrong alerts |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            f"| {r['cameras']} | {r['zones']} | {r['orders']:,} | {r['in_process_sightings_per_s']:.0f} "
+            f"| {r['grpc_sightings_per_s']:.0f} | {r['routing_fraction']:.0%} | {r['matching_fraction']:.0%} "
+            f"| {r['store_and_audit_fraction']:.0%} | {r['routing_ms']:.2f} | {r['matching_ms']:.3f} "
+            f"| {r['raw_faiss_all_orders_ms']:.3f} | {r['sightings_with_wrong_alerts']} of {r['sightings']} |",
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/sightings.json"))
+    args = parser.parse_args(argv)
+    faiss.omp_set_num_threads(1)
+    result = run(sightings=300 if args.quick else 2000, grpc_sightings=100 if args.quick else 500)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"machine": machine.describe(), "result": result}, indent=2))
+    print(markdown(result))
+    return 0 if result["sightings_with_wrong_alerts"] == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
