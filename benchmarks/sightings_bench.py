@@ -170,7 +170,8 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {r['cameras']} | {r['zones']} | {r['orders']:,} | {r['in_process_sightings_per_s']:.0f} "
             f"| {r['grpc_sightings_per_s']:.0f} | {r['routing_fraction']:.0%} | {r['matching_fraction']:.0%} "
             f"| {r['store_and_audit_fraction']:.0%} | {r['routing_ms']:.2f} | {r['matching_ms']:.3f} "
-            f"| {r['raw_faiss_all_orders_ms']:.3f} | {r['sightings_with_wrong_alerts']} of {r['sightings']} |",
+            f"| {r['raw_faiss_all_orders_ms']:.3f} "
+            f"| {r['sightings_with_wrong_alerts']} of {r['sightings']} |",
         ]
     )
 
