@@ -143,8 +143,7 @@ def close_and_purge(case_templates: int = 10_000, repeats: int = 3, seed: int = 
                     "other_case_still_matches": bool(keep_hits[0]),
                 }
             )
-        app.worker.stop()
-        app.db.dispose()
+        app.close()
     purge_median = statistics.median(float(r["purge_seconds"]) for r in runs)
     return {
         "templates_per_case": case_templates,
@@ -187,8 +186,7 @@ def _child_startup(data_dir: Path) -> dict[str, Any]:
     # The gallery is private to FaceMatcher; a benchmark may look inside to report its buffer.
     galleries: dict[str, FaceGallery] = app.faces._galleries
     buffer_bytes = sum(g.capacity * g.dim * 4 for g in galleries.values())
-    app.worker.stop()
-    app.db.dispose()
+    app.close()
     return {
         "templates": count,
         "prepare_seconds": seconds,

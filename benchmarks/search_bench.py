@@ -100,7 +100,7 @@ def seed_service(data_dir: Path, vectors: Vectors) -> tuple[float, dict[str, int
         )
         rows.update({t.id: first + i for i, t in enumerate(templates)})
     elapsed = time.perf_counter() - start
-    app.db.dispose()
+    app.close()
     return elapsed, rows
 
 
@@ -121,8 +121,7 @@ def running_service(data_dir: Path) -> Iterator[tuple[App, MatcherClient, float]
     finally:
         client.close()
         server.stop(grace=None).wait()
-        app.worker.stop()
-        app.db.dispose()
+        app.close()
 
 
 @contextmanager

@@ -135,8 +135,7 @@ def run(sightings: int, grpc_sightings: int, seed: int = 7) -> dict[str, Any]:
             latencies.append(time.perf_counter() - t0)
         client.close()
         server.stop(grace=None).wait()
-        app.worker.stop()
-        app.db.dispose()
+        app.close()
     routed = [len(r) for r in routes]
     return {
         "cameras": CAMERAS,

@@ -31,7 +31,7 @@ from lifecycle.disclosure import DisclosureDecider
 from lifecycle.orders import Registry
 from lifecycle.purge import PurgeWorker
 from lifecycle.waivers import WaiverRegistry
-from matcher import local_principals, tls
+from matcher import local_principals, single_instance, tls
 from matcher.broadcast import AlertView, Broadcast
 from matcher.config import Settings
 from matcher.crypto import KeyRing
@@ -104,7 +104,14 @@ class App:
     pipeline: FacePipeline | Unavailable
     plate_reader: PlateReader | Unavailable
     default_face_model: str
+    instance: single_instance.InstanceLock
     ready: threading.Event = field(default_factory=threading.Event)
+
+    def close(self) -> None:
+        """Stops the worker and releases the database (and the single-instance lock)."""
+        self.worker.stop()
+        self.instance.release()
+        self.db.dispose()
 
 
 def build_app(settings: Settings, clock: Clock | None = None) -> App:
@@ -119,6 +126,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
     assert settings.kek_file is not None
     keyring = KeyRing.load(settings.kek_file)
     db = Database(settings.database_url)
+    instance = single_instance.acquire(db.engine, settings.data_dir)
     audit = AuditLog(db, clock, keyring.derive("matcher audit chain v1"), settings.audit_anchor_file)
     lifecycle = Lifecycle(db, clock, audit)
     pipeline = load_pipeline(settings)
@@ -164,6 +172,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
         pipeline,
         plate_reader,
         default_model,
+        instance,
     )
 
 
@@ -266,5 +275,4 @@ def serve(settings: Settings) -> None:
     stopped.wait()
     health_servicer.enter_graceful_shutdown()
     server.stop(grace=5).wait()
-    app.worker.stop()
-    app.db.dispose()
+    app.close()

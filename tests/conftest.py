@@ -104,8 +104,7 @@ def running_server(data_dir: Path, backend: str, **overrides: Any) -> Iterator[H
         for extra in harness._extra:
             extra.close()
         server.stop(grace=None).wait()
-        app.worker.stop()
-        app.db.dispose()
+        app.close()
 
 
 @pytest.fixture

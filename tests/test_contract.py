@@ -6,6 +6,7 @@ import filecmp
 from pathlib import Path
 
 import grpc
+import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
@@ -41,3 +42,36 @@ def test_health_reports_serving_and_reflection_lists_services(harness: Harness) 
         listed = {s.name for r in responses for s in r.list_services_response.service}
     assert set(SERVICE_NAMES) <= listed
     assert "grpc.health.v1.Health" in listed
+
+
+def test_a_second_process_on_the_same_database_refuses_to_start(harness: Harness) -> None:
+    """Two processes would keep two different galleries: the second one must say so and stop."""
+    import subprocess
+    import sys
+
+    from matcher.config import Settings
+    from matcher.server import build_app
+    from matcher.single_instance import AlreadyServing
+
+    with pytest.raises(AlreadyServing):
+        build_app(Settings(data_dir=harness.data_dir, database_url=harness.app.settings.database_url))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "matcher.cli",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            str(harness.data_dir),
+            "--database-url",
+            harness.app.settings.database_url,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "another matcher process serves" in result.stderr
