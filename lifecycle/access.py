@@ -411,12 +411,12 @@ class AccessControl:
         its case unless the action is a listing, which then gets ``Decision.case_filter``.
         """
         cases = tuple(dict.fromkeys([*([case_id] if case_id is not None else []), *case_ids]))
-        with self.db.transaction() as session:
+        with self.db.reading() as session:  # Every call asks: never queue behind the writer.
             decision = self._decide(session, principal_id, action, cases)
-            if not decision.allowed:
-                where = resource or (f"cases/{cases[0]}" if len(cases) == 1 else "access")
-                self._append_refusal(session, decision, where, reason, peer)
         if not decision.allowed:
+            where = resource or (f"cases/{cases[0]}" if len(cases) == 1 else "access")
+            with self.db.transaction() as session:
+                self._append_refusal(session, decision, where, reason, peer)
             self._notify_refusal(decision)
         return decision
 

@@ -187,6 +187,15 @@ class Lifecycle:
             )
         return case
 
+    def require_open(self, session: Session, case_ids: Sequence[str]) -> None:
+        """Every named case exists and is open (one query; the first offender is reported)."""
+        states = dict(session.execute(select(m.Case.id, m.Case.state).where(m.Case.id.in_(case_ids))).all())
+        for case_id in case_ids:
+            if case_id not in states:
+                raise PolicyError(Kind.NOT_FOUND, "CASE_NOT_FOUND", f"case {case_id!r} does not exist")
+            if states[case_id] != m.CASE_OPEN:
+                self.open_case(session, case_id)  # raises CASE_CLOSED with its message
+
     def subject(self, session: Session, case_id: str, subject_id: str) -> m.Subject:
         subject = session.scalars(
             select(m.Subject).where(m.Subject.case_id == case_id, m.Subject.subject_id == subject_id)

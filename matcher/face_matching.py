@@ -228,8 +228,7 @@ class FaceMatcher:
         del batch  # P7: the probe is used for this match only.
         wanted = {hit.template_id for hits in gallery_hits for hit in hits}
         with self._lc.db.transaction() as session:
-            for case_id in case_ids:
-                self._lc.open_case(session, case_id)
+            self._lc.require_open(session, case_ids)
             confirmed: dict[str, str] = {}
             if wanted:
                 confirmed = dict(

@@ -257,8 +257,7 @@ class PlateWatchlists:
             ]
         del reads  # P7: the reads are used for this check only.
         with self._lc.db.transaction() as session:
-            for case_id in case_ids:
-                self._lc.open_case(session, case_id)
+            self._lc.require_open(session, case_ids)
             wanted = {hit.entry_id for found in candidates for _, hit in found}
             confirmed: dict[int, tuple[m.PlateEntry, str | None]] = {}
             if wanted:
