@@ -103,10 +103,16 @@ def _timestamp(instant: datetime) -> Timestamp:
 
 
 class MatcherClient:
-    def __init__(self, channel: grpc.Channel, token: str, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self, channel: grpc.Channel, token: str, timeout: float = DEFAULT_TIMEOUT, *, principal: str = ""
+    ) -> None:
         self._channel = channel
-        # Under mutual TLS the certificate is the credential: no token is sent.
-        self._metadata: tuple[tuple[str, str], ...] = (("authorization", f"Bearer {token}"),) if token else ()
+        # Under mutual TLS the certificate is the credential: no token is sent. Saying which
+        # principal the token is for lets the service count a wrong token against that account.
+        metadata = [("authorization", f"Bearer {token}")] if token else []
+        if principal:
+            metadata.append(("x-matcher-principal", principal))
+        self._metadata: tuple[tuple[str, str], ...] = tuple(metadata)
         self._timeout = timeout
         self.cases = cases_pb2_grpc.CaseServiceStub(channel)
         self.faces = faces_pb2_grpc.FaceServiceStub(channel)
@@ -126,6 +132,7 @@ class MatcherClient:
         *,
         token: str | None = None,
         token_file: Path | None = None,
+        principal: str = "",
         tls_ca: Path | None = None,
         tls_cert: Path | None = None,
         tls_key: Path | None = None,
@@ -141,7 +148,7 @@ class MatcherClient:
             key = tls_key or Path(env.get("MATCHER_TLS_CLIENT_KEY", ""))
             channel = grpc.secure_channel(target, tls.channel_credentials(ca, cert, key))
             return cls(channel, "", timeout)
-        return cls(grpc.insecure_channel(target), _token(token, token_file), timeout)
+        return cls(grpc.insecure_channel(target), _token(token, token_file), timeout, principal=principal)
 
     def close(self) -> None:
         self._channel.close()

@@ -60,6 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with MatcherClient.connect(
             args.target,
             token_file=_token_file(args),
+            principal=args.principal or "",
             tls_ca=Path(args.ca) if args.ca else None,
             tls_cert=Path(args.cert) if args.cert else None,
             tls_key=Path(args.key) if args.key else None,

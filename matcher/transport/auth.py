@@ -20,6 +20,8 @@ import grpc
 
 from matcher import tls
 
+CLAIM_HEADER = "x-matcher-principal"
+
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
@@ -62,20 +64,36 @@ class Authenticator:
         self._loaded_mtime = self._tokens_file.stat().st_mtime
 
     def principal(self, context: grpc.ServicerContext) -> str | None:
+        """The principal the call proves, or None.
+
+        A caller may also say who it claims to be (``x-matcher-principal``, as the CLI does): a
+        token that does not belong to that principal is then a failed authentication *of that
+        principal*, which counts towards its lockout (P11: five in 15 minutes).
+        """
         if self._tls:
             return tls.principal_from_context(context)
         self._reload()
-        for key, value in context.invocation_metadata():
-            if key == "authorization" and isinstance(value, str) and value.startswith("Bearer "):
-                digest = _hash(value.removeprefix("Bearer ").strip())
-                for known, principal in self._principals.items():
-                    if hmac.compare_digest(known, digest):
-                        return principal
-        return None
+        metadata = dict(context.invocation_metadata())
+        proven = None
+        value = metadata.get("authorization")
+        if isinstance(value, str) and value.startswith("Bearer "):
+            digest = _hash(value.removeprefix("Bearer ").strip())
+            for known, principal in self._principals.items():
+                if hmac.compare_digest(known, digest):
+                    proven = principal
+        claimed = metadata.get(CLAIM_HEADER)
+        if isinstance(claimed, str) and claimed and claimed != proven:
+            return None
+        return proven
 
     def presented(self, context: grpc.ServicerContext) -> str:
-        """What a refused caller presented, for the audit record: never the secret itself."""
-        for key, value in context.invocation_metadata():
-            if key == "authorization" and isinstance(value, str):
-                return "token:" + _hash(value)[:12]
+        """Who a refused caller claimed to be, for the lockout count and the audit record; or a
+        fingerprint of the token it sent (never the secret itself)."""
+        metadata = dict(context.invocation_metadata())
+        claimed = metadata.get(CLAIM_HEADER)
+        if isinstance(claimed, str) and claimed:
+            return claimed[:128]
+        value = metadata.get("authorization")
+        if isinstance(value, str):
+            return "token:" + _hash(value)[:12]
         return "anonymous"
