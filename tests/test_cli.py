@@ -187,3 +187,16 @@ def test_cli_entry_point_runs_as_a_program(harness: Harness) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "SERVING"
+
+
+def test_cli_as_a_local_principal(
+    harness: Harness, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--as NAME`` picks DATA_DIR/tokens/NAME.token and says who it is for (lockout counting)."""
+    monkeypatch.setenv("MATCHER_DATA_DIR", str(harness.data_dir))
+    assert main(["--target", harness.target, "--as", "local-auditor", "audit", "verify"]) == 0
+    assert "audit log intact" in capsys.readouterr().out
+    assert main(["--target", harness.target, "--as", "local-admin", "zones", "list"]) == 0
+    capsys.readouterr()
+    assert main(["--target", harness.target, "--as", "local-investigator", "audit", "verify"]) == 1
+    assert "ROLE_NOT_PERMITTED" in capsys.readouterr().err

@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--as",
-        dest="principal",
+        dest="as_principal",
         help="act as a local principal: use DATA_DIR/tokens/NAME.token (e.g. local-auditor)",
     )
     parser.add_argument("--ca", help="mutual TLS: the CA that signed the server (or MATCHER_TLS_CA)")
@@ -46,9 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _token_file(args: argparse.Namespace) -> Path | None:
     if args.token_file:
         return Path(args.token_file)
-    if args.principal:
+    if args.as_principal:
         data_dir = Path(os.environ.get("MATCHER_DATA_DIR", str(DEFAULT_DATA_DIR)))
-        return data_dir / "tokens" / f"{args.principal}.token"
+        return data_dir / "tokens" / f"{args.as_principal}.token"
     return None
 
 
@@ -60,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with MatcherClient.connect(
             args.target,
             token_file=_token_file(args),
-            principal=args.principal or "",
+            principal=args.as_principal or "",
             tls_ca=Path(args.ca) if args.ca else None,
             tls_cert=Path(args.cert) if args.cert else None,
             tls_key=Path(args.key) if args.key else None,
