@@ -176,8 +176,8 @@ class Lifecycle:
             raise PolicyError(Kind.NOT_FOUND, "CASE_NOT_FOUND", f"case {case_id!r} does not exist")
         return case
 
-    def open_case(self, session: Session, case_id: str) -> m.Case:
-        case = self.case(session, case_id)
+    def open_case(self, session: Session, case_id: str, *, for_update: bool = False) -> m.Case:
+        case = self.case(session, case_id, for_update=for_update)
         if case.state != m.CASE_OPEN:
             raise PolicyError(
                 Kind.FAILED_PRECONDITION,
@@ -210,8 +210,7 @@ class Lifecycle:
 
     def targetable_subject(self, session: Session, case_id: str, subject_id: str) -> m.Subject:
         """P1: only an active person of interest or suspect of an open case may be enrolled."""
-        self.case(session, case_id, for_update=True)
-        self.open_case(session, case_id)
+        self.open_case(session, case_id, for_update=True)
         subject = self.subject(session, case_id, subject_id)
         if subject.state != m.SUBJECT_ACTIVE:
             raise PolicyError(

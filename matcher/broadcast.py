@@ -2,7 +2,7 @@
 
 What is delivered is stored first (alerts in their table, notices in the audit log); this only
 tells the connected watchers at once. A slow watcher never blocks the publisher: its queue is
-bounded and, when full, what it missed waits in the database for its reconnection.
+bounded and, when full, the watcher is told and re-reads what it missed from the database.
 """
 
 from __future__ import annotations
@@ -32,9 +32,11 @@ class AlertView:
 
 
 class Subscription(Generic[T]):
-    def __init__(self, accept: Callable[[T], bool]) -> None:
+    def __init__(self, accept: Callable[[T], bool], max_queued: int = MAX_QUEUED) -> None:
         self.accept = accept
-        self.queue: queue.Queue[T] = queue.Queue(MAX_QUEUED)
+        self.queue: queue.Queue[T] = queue.Queue(max_queued)
+        # Set when an item was dropped because the queue was full: the watcher then re-reads
+        # what it missed from the database, where everything published was stored first.
         self.overflowed = False
 
 
@@ -44,8 +46,10 @@ class Broadcast(Generic[T]):
         self._subscriptions: list[Subscription[T]] = []
 
     @contextmanager
-    def subscribe(self, accept: Callable[[T], bool]) -> Iterator[Subscription[T]]:
-        subscription: Subscription[T] = Subscription(accept)
+    def subscribe(
+        self, accept: Callable[[T], bool], max_queued: int = MAX_QUEUED
+    ) -> Iterator[Subscription[T]]:
+        subscription: Subscription[T] = Subscription(accept, max_queued)
         with self._lock:
             self._subscriptions.append(subscription)
         try:

@@ -153,8 +153,7 @@ class PlateWatchlists:
                 if subject_id:
                     subject_pk = self._lc.targetable_subject(session, case_id, subject_id).pk
                 else:
-                    self._lc.case(session, case_id, for_update=True)
-                    self._lc.open_case(session, case_id)
+                    self._lc.open_case(session, case_id, for_update=True)
                 row = m.PlateEntry(
                     id=entry_id,
                     case_id=case_id,

@@ -7,6 +7,7 @@ rule's id in the metadata; the message says what to do about it.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import grpc
@@ -51,6 +52,13 @@ class Refusal:
             code=getattr(code_pb2, self.code.name), message=self.message, details=[detail]
         )
         return rpc_status.to_status(status)
+
+
+def image_refusal(reason: str, message: str, details: dict[str, object], key: str) -> PolicyError:
+    """A photo the face pipeline or plate reader refused, with what it saw under ``key``
+    (boxes, scores, sizes; never pixels), so the caller knows what to fix."""
+    extra = {key: json.dumps(details, sort_keys=True, default=str)} if details else {}
+    return PolicyError(Kind.INVALID_ARGUMENT, reason, message, details=extra)
 
 
 def error_info(error: grpc.RpcError) -> error_details_pb2.ErrorInfo | None:

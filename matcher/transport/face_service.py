@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +14,7 @@ from matcher.faces import FaceError
 from matcher.model_loading import Unavailable
 from matcher.transport import convert, names
 from matcher.transport.calls import rpc
+from matcher.transport.errors import image_refusal
 from matcher.v1 import faces_pb2, faces_pb2_grpc
 
 DEFAULT_TOP_K = 10
@@ -35,12 +35,6 @@ def _search_resource(request: faces_pb2.SearchFacesRequest) -> str:
 
 def _box(box: tuple[float, float, float, float], score: float) -> faces_pb2.FaceBox:
     return faces_pb2.FaceBox(left=box[0], top=box[1], right=box[2], bottom=box[3], score=score)
-
-
-def _face_refusal(error: FaceError) -> PolicyError:
-    """A photo the pipeline refused, with what it saw (boxes and scores, never pixels)."""
-    details = {"faces": json.dumps(error.details, sort_keys=True, default=str)} if error.details else {}
-    return PolicyError(Kind.INVALID_ARGUMENT, str(error.reason), error.message, details=details)
 
 
 def probes_of(app: Any, face: faces_pb2.FaceInput, purpose: str, what: str) -> list[Probe]:
@@ -70,7 +64,7 @@ def _photo_probes(app: Any, image: faces_pb2.Image, purpose: str) -> list[Probe]
     try:
         faces = pipeline.embed_image(image.data, purpose=purpose, face_box=box)
     except FaceError as error:
-        raise _face_refusal(error) from None
+        raise image_refusal(str(error.reason), error.message, error.details, "faces") from None
     return [
         Probe(np.asarray(f.embedding, dtype=np.float32), f.model_id, _box(f.box, f.det_score)) for f in faces
     ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from lifecycle.errors import Kind, PolicyError
@@ -12,6 +11,7 @@ from matcher.plates import MatchPolicy, PlateError, PlateRead
 from matcher.plates.reader import PlateImageError
 from matcher.transport import convert, names
 from matcher.transport.calls import rpc
+from matcher.transport.errors import image_refusal
 from matcher.v1 import plates_pb2, plates_pb2_grpc
 
 
@@ -163,7 +163,7 @@ class PlateService(plates_pb2_grpc.PlateServiceServicer):
             else:
                 readings = [reader.read_crop(request.plate_crop)]
         except PlateImageError as error:
-            raise _image_refusal(error) from None
+            raise image_refusal(str(error.reason), error.message, error.details, "plates") from None
         return [
             (
                 reading.to_plate_read(),
@@ -177,8 +177,3 @@ class PlateService(plates_pb2_grpc.PlateServiceServicer):
             )
             for reading in readings
         ]
-
-
-def _image_refusal(error: PlateImageError) -> PolicyError:
-    details = {"plates": json.dumps(error.details, sort_keys=True, default=str)} if error.details else {}
-    return PolicyError(Kind.INVALID_ARGUMENT, str(error.reason), error.message, details=details)

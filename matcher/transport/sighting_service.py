@@ -16,7 +16,7 @@ from matcher.faces import FaceError, Reason
 from matcher.model_loading import Unavailable
 from matcher.transport import convert, names
 from matcher.transport.calls import refusal_of, rpc, streaming
-from matcher.transport.errors import Refusal
+from matcher.transport.errors import Refusal, image_refusal
 from matcher.v1 import sightings_pb2, sightings_pb2_grpc
 
 POLL_SECONDS = 0.5
@@ -33,7 +33,7 @@ def _faces(app: Any, sighting: sightings_pb2.Sighting) -> tuple[list[Vector], st
         except FaceError as error:
             if error.reason in (Reason.NO_FACE, Reason.FACE_TOO_SMALL, Reason.FACE_LOW_SCORE):
                 return [], pipeline.model_id  # A frame without a usable face raises nothing.
-            raise PolicyError(Kind.INVALID_ARGUMENT, str(error.reason), error.message) from None
+            raise image_refusal(str(error.reason), error.message, error.details, "faces") from None
         return [np.asarray(f.embedding, dtype=np.float32) for f in found], pipeline.model_id
     models = {face.model or app.default_face_model for face in sighting.faces}
     if len(models) > 1:
@@ -141,6 +141,12 @@ class AlertService(sightings_pb2_grpc.AlertServiceServicer):
                     sent.add(alert.id)
                     yield alert_message(alert)
                 while context.is_active():
+                    if subscription.overflowed:  # Alerts were dropped from the live queue:
+                        subscription.overflowed = False  # fetch what is still unacknowledged.
+                        for alert in self.app.individuals.pending_alerts(actor, zones, None):
+                            if alert.id not in sent:
+                                sent.add(alert.id)
+                                yield alert_message(alert)
                     try:
                         alert = subscription.queue.get(timeout=POLL_SECONDS)
                     except queue.Empty:
