@@ -13,7 +13,7 @@ before ``SERVING``. Those promises have prices that operators need to plan for:
 * ``startup``: ``prepare()`` from a cold process over a store of N templates, plus resident memory
   per template (RSS delta over the count) and the gallery's own buffer bytes per template.
 
-The in-process ``App`` comes from :func:`matcher.server.build_app` over a temporary data folder
+The in-process ``App`` comes from :func:`matcher.app.build_app` over a temporary data folder
 and :class:`lifecycle.clock.SystemClock`; start-up runs in a child process so each measurement
 starts cold and its RSS is not polluted by the parent's seeding.
 """
@@ -42,9 +42,9 @@ from benchmarks.measure import peak_rss_bytes, rss_bytes
 from benchmarks.search_bench import MODEL, seed_service
 from lifecycle.clock import SystemClock
 from lifecycle.errors import PolicyError
+from matcher.app import App, build_app, prepare
 from matcher.config import Settings
 from matcher.gallery import FaceGallery
-from matcher.server import App, build_app, prepare
 
 ROOT = Path(__file__).resolve().parent.parent
 PER_SUBJECT = 500

@@ -41,10 +41,11 @@ from benchmarks import machine
 from benchmarks.data import DIM, Vectors, compare, exact_topk, gallery_vectors, probes_near
 from benchmarks.measure import compare_side_by_side
 from lifecycle.clock import SystemClock
+from matcher.app import App, build_app, prepare
 from matcher.client import MatcherClient
 from matcher.config import Settings
 from matcher.gallery import FaceGallery
-from matcher.server import App, build_app, make_server, prepare, set_serving
+from matcher.server import Service
 
 TOP_K = 10
 PER_SUBJECT = 500  # Templates per subject when seeding: one enroll_many transaction each.
@@ -108,11 +109,11 @@ def seed_service(data_dir: Path, vectors: Vectors) -> tuple[float, dict[str, int
 def running_service(data_dir: Path) -> Iterator[tuple[App, MatcherClient, float]]:
     """A real server on a free loopback port over ``data_dir``; yields it, a client, start-up s."""
     app = build_app(Settings(data_dir=data_dir, listen="127.0.0.1:0"), SystemClock())
-    server, health_servicer, port = make_server(app)
-    server.start()
+    service = Service(app)
+    port = service.port
     start = time.perf_counter()
     prepare(app)
-    set_serving(health_servicer)
+    service.serving()
     startup = time.perf_counter() - start
     token = (data_dir / "client.token").read_text().strip()
     client = MatcherClient(grpc.insecure_channel(f"127.0.0.1:{port}"), token, timeout=120)
@@ -120,7 +121,7 @@ def running_service(data_dir: Path) -> Iterator[tuple[App, MatcherClient, float]
         yield app, client, startup
     finally:
         client.close()
-        server.stop(grace=None).wait()
+        service.stop(grace=None)
         app.close()
 
 

@@ -29,9 +29,10 @@ import numpy as np
 from benchmarks import machine
 from lifecycle.clock import SystemClock
 from lifecycle.orders import order_scope
+from matcher.app import build_app
 from matcher.client import MatcherClient
 from matcher.config import Settings
-from matcher.server import build_app, make_server, prepare, set_serving
+from matcher.server import start
 
 CAMERAS, ZONES, ORDERS, DIM = 400, 50, 1000, 512
 
@@ -46,10 +47,8 @@ def run(sightings: int, grpc_sightings: int, seed: int = 7) -> dict[str, Any]:
     pick = random.Random(seed)
     with tempfile.TemporaryDirectory() as tmp:
         app = build_app(Settings(data_dir=Path(tmp), listen="127.0.0.1:0"), SystemClock())
-        server, health, port = make_server(app)
-        server.start()
-        prepare(app)
-        set_serving(health)
+        service = start(app)
+        port = service.port
         registry, individuals = app.individuals.registry, app.individuals
         now = datetime.now(UTC)
         started = time.perf_counter()
@@ -134,7 +133,7 @@ def run(sightings: int, grpc_sightings: int, seed: int = 7) -> dict[str, Any]:
             client.report_sighting(camera, captured, [probe], reason="benchmark")
             latencies.append(time.perf_counter() - t0)
         client.close()
-        server.stop(grace=None).wait()
+        service.stop(grace=None)
         app.close()
     routed = [len(r) for r in routes]
     return {

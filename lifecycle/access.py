@@ -234,11 +234,13 @@ CASE_SCOPED_ROLES: Final = frozenset(
 
 REVALIDATION_PERIOD: Final = timedelta(days=365)  # P11: "at least once a year"
 LOCKOUT_THRESHOLD: Final = 5  # P11: failed authentications ...
-LOCKOUT_WINDOW: Final = timedelta(minutes=15)  # ... within this window lock the account
+LOCKOUT_WINDOW: Final = timedelta(minutes=15)  # ... within this window lock the account ...
+LOCKOUT_DURATION: Final = timedelta(minutes=10)  # ... for this long (CJIS AC-7), or until released
 AUTH_FAILURE_RETENTION: Final = timedelta(days=30)  # rows kept for reports; the audit log keeps more
 
 BOOTSTRAP_ACTOR: Final = "system:bootstrap"
 LOCKOUT_ACTOR: Final = "system:lockout"
+BREAK_GLASS_ACTOR: Final = "system:break-glass"
 _PRINCIPAL_ID = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._@-]{0,126}[A-Za-z0-9])?$")
 
 # Machine-readable refusal reasons (names of matcher.v1.ErrorReason).
@@ -433,13 +435,14 @@ class AccessControl:
                 frozenset(),
             )
         roles = self._roles(session, principal_id)
-        if principal.locked_at is not None:
+        locked_until = self.locked_until(principal)
+        if locked_until is not None:
             return _refusal(
                 principal_id,
                 action,
                 ACCOUNT_LOCKED,
-                f"the account is locked since {principal.locked_at.isoformat()} "
-                f"({principal.lock_reason}); an administrator must release it (P11)",
+                f"the account is locked until {locked_until.isoformat()} ({principal.lock_reason}); "
+                "it unlocks by itself then, or when an administrator releases it (P11)",
                 "P11",
                 roles,
             )
@@ -505,6 +508,14 @@ class AccessControl:
             )
         return Decision(True, principal_id, action, roles=roles, case_filter=assigned)
 
+    def locked_until(self, principal: Principal) -> datetime | None:
+        """When the principal's lockout ends, or None when it is not locked (P11: a lockout lasts
+        ``LOCKOUT_DURATION``, CJIS AC-7's ten minutes, unless an administrator releases it first)."""
+        if principal.locked_at is None:
+            return None
+        until: datetime = principal.locked_at + LOCKOUT_DURATION
+        return until if self.clock.now() < until else None
+
     def _revalidated(self, principal: Principal) -> bool:
         last = principal.last_revalidated_at
         return last is not None and self.clock.now() - last <= REVALIDATION_PERIOD
@@ -518,9 +529,7 @@ class AccessControl:
     def _append_refusal(
         self, session: Session, decision: Decision, resource: str, reason: str, peer: str
     ) -> None:
-        detail: dict[str, object] = {"message": decision.message}
-        if decision.rule:
-            detail["rule"] = decision.rule
+        detail: dict[str, object] = {"rule": decision.rule} if decision.rule else {}
         if peer:
             detail["peer"] = peer[:200]
         self.audit.append(
@@ -601,9 +610,7 @@ class AccessControl:
     def _record_refusal(
         self, actor: str, action: str, resource: str, reason: str, error: PolicyError
     ) -> None:
-        detail: dict[str, object] = {"message": error.message}
-        if error.rule:
-            detail["rule"] = error.rule
+        detail: dict[str, object] = {"rule": error.rule} if error.rule else {}
         self.audit.record(
             actor=actor[:200],
             action=action,
@@ -894,20 +901,33 @@ class AccessControl:
 
     # --- lockout (P11) ------------------------------------------------------------------------
 
-    def record_auth_failure(self, presented_identity: str, *, peer: str = "") -> bool:
+    def record_auth_failure(
+        self,
+        presented: str,
+        *,
+        owner: str | None = None,
+        why: str = "",
+        peer: str = "",
+        action: str = "",
+        count: int = 1,
+    ) -> bool:
         """Records a failed authentication; True when it locked the account (five in 15 minutes).
 
-        Audited as ``auth.failure`` (the caller must not audit it again). Failures of an identity
-        that names no principal are recorded and audited but lock nothing. Failures from before
-        an administrator's release do not count towards the next lockout.
+        Only a credential actually presented counts, and only against its own account (P11):
+        ``owner`` is the principal whose credential it was (a revoked token of theirs, or their
+        valid token sent with a claim to be somebody else), or None when the call carried no
+        credential or one that belongs to nobody; then nothing is locked, whatever name the
+        caller claimed. Audited as ``auth.failure`` (the caller must not audit it again);
+        ``count`` > 1 is a summary of failures from one peer that were not recorded one by one.
+        Failures from before a release or the end of a lockout do not count towards the next.
         """
-        identity = presented_identity[:200] or "anonymous"
+        identity = presented[:200] or "anonymous"
         locked = False
         with self.db.transaction() as session:
             now = self.clock.now()
             principal = (
-                session.get(Principal, presented_identity, with_for_update=True)
-                if _valid_principal_id(presented_identity)
+                session.get(Principal, owner, with_for_update=True)
+                if owner is not None and _valid_principal_id(owner)
                 else None
             )
             session.add(
@@ -925,13 +945,18 @@ class AccessControl:
                 action="auth.failure",
                 resource=_resource(principal.id) if principal else "access",
                 outcome=REFUSED,
+                count=count,
                 code="UNAUTHENTICATED_CALLER",
-                detail={"peer": peer[:200], "known_principal": principal is not None},
+                detail={"peer": peer[:200], "why": why[:32], "method": action[:64], "rule": "P11"},
             )
-            if principal is not None and principal.locked_at is None:
+            if principal is not None and self.locked_until(principal) is None:
                 since = now - LOCKOUT_WINDOW
-                if principal.unlocked_at is not None and principal.unlocked_at > since:
-                    since = principal.unlocked_at
+                for restart in (
+                    principal.unlocked_at,
+                    principal.locked_at and principal.locked_at + LOCKOUT_DURATION,
+                ):
+                    if restart is not None and restart > since:
+                        since = restart
                 recent = session.scalar(
                     select(func.count())
                     .select_from(AuthFailure)
@@ -949,22 +974,54 @@ class AccessControl:
                         resource=_resource(principal.id),
                         reason=principal.lock_reason,
                         count=int(recent or 0),
-                        detail={"rule": "P11", "peer": peer[:200]},
+                        detail={
+                            "rule": "P11",
+                            "peer": peer[:200],
+                            "until": (now + LOCKOUT_DURATION).isoformat(),
+                        },
                     )
                     locked = True
             session.execute(delete(AuthFailure).where(AuthFailure.at < now - AUTH_FAILURE_RETENTION))
-        if locked:
-            self._notify(
-                Notice(
-                    "lockout",
-                    identity,
-                    "user.lock",
-                    ACCOUNT_LOCKED,
-                    "account locked after failed log-ins",
-                    now,
-                )
+        self._notify(
+            Notice(
+                "lockout" if locked else "refusal",
+                principal.id if principal else identity,
+                "user.lock" if locked else "auth.failure",
+                ACCOUNT_LOCKED if locked else "UNAUTHENTICATED_CALLER",
+                "account locked after failed log-ins"
+                if locked
+                else f"failed authentication ({why or 'no credential'})",
+                now,
             )
+        )
         return locked
+
+    def break_glass_unlock(self, principal_id: str, *, operator: str, reason: str) -> Principal:
+        """The host operator's unlock, without the API and without an administrator (P11).
+
+        For the day the only administrator is locked out: ``matcher access break-glass-unlock``
+        runs it on the server's host, with the database's credentials, and it is audited like
+        any release, naming the operating-system user who ran it.
+        """
+        if not reason.strip():
+            raise PolicyError(
+                Kind.INVALID_ARGUMENT, "REASON_REQUIRED", "say why the account is released (P12)"
+            )
+        with self.db.transaction() as session:
+            principal = self._locked_principal(session, principal_id)
+            was_locked = principal.locked_at is not None
+            principal.locked_at, principal.lock_reason = None, None
+            principal.unlocked_at = self.clock.now()
+            self.audit.append(
+                session,
+                actor=f"{BREAK_GLASS_ACTOR}:{operator[:64]}",
+                action="user.unlock",
+                resource=_resource(principal.id),
+                reason=reason.strip()[:1000],
+                count=1 if was_locked else 0,
+                detail={"rule": "P11", "was_locked": was_locked, "break_glass": True},
+            )
+        return principal
 
     def unlock(self, actor: str, principal_id: str, *, reason: str = "") -> Principal:
         """An administrator releases a locked account; unlocking an unlocked one changes nothing."""

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from lifecycle.clock import Clock
 from lifecycle.db import Database
 from lifecycle.models import AuditRecord
+from lifecycle.text import bounded, bounded_value
 
 GENESIS = "0" * 64
 ANCHOR_INTERVAL = 0.2  # seconds between rewrites of the anchor file
@@ -96,19 +97,19 @@ class AuditLog:
             select(AuditRecord.seq, AuditRecord.hash).order_by(AuditRecord.seq.desc()).limit(1)
         ).first()
         seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS)
-        details = dict(detail or {})
+        details = {str(k)[:64]: bounded_value(v) for k, v in dict(detail or {}).items()}
         if CALL_ORIGIN.get() and "peer" not in details:
-            details["peer"] = CALL_ORIGIN.get()
+            details["peer"] = bounded(CALL_ORIGIN.get(), 200)
         record = AuditRecord(
             seq=seq,
             at=self._clock.now(),
-            actor=actor,
-            action=action,
+            actor=bounded(actor, 200),
+            action=bounded(action, 64),
             outcome=outcome,
-            resource=resource,
-            reason=reason,
+            resource=bounded(resource, 300),
+            reason=bounded(reason, 1000),
             count=count,
-            code=code,
+            code=bounded(code, 64),
             detail_json=json.dumps(details, sort_keys=True, separators=(",", ":"), default=str),
             prev_hash=prev_hash,
         )

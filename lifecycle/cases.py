@@ -151,10 +151,13 @@ class Lifecycle:
     # --- refusals -------------------------------------------------------------------------
 
     def refuse(self, actor: str, action: str, resource: str, error: PolicyError, reason: str) -> None:
-        """Audits a refusal (P16) in a transaction of its own; the refused change rolled back."""
-        detail = {"message": error.message}
-        if error.rule:
-            detail["rule"] = error.rule
+        """Audits a refusal (P16) in a transaction of its own; the refused change rolled back.
+
+        The record holds the reason code and the rule, never the message: a message may quote
+        what the caller sent (a plate read, a label), and the audit log, which is never purged,
+        holds that something happened, not what was seen (P7, P8).
+        """
+        detail = {"rule": error.rule} if error.rule else {}
         self.audit.record(
             actor=actor,
             action=action,

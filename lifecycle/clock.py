@@ -1,8 +1,8 @@
 """One clock for every policy decision (DESIGN decision 7).
 
 Policy instants (a hold's end, a purge's due time) are compared against an injectable clock in
-UTC, so tests move time forward instead of sleeping, and a subprocess under test can be driven
-through a file.
+UTC, so tests move time forward instead of sleeping. (A server subprocess under test is driven
+through a file by ``tests/fileclock.py``, which production code never imports.)
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Protocol
 
 
@@ -61,42 +60,3 @@ class ManualClock:
     def subscribe(self, callback: Callable[[], None]) -> None:
         with self._lock:
             self._callbacks.append(callback)
-
-
-class FileClock:
-    """Reads the current instant (ISO 8601) from a file: lets tests drive a server subprocess.
-
-    Only selected by explicit configuration (``MATCHER_CLOCK_FILE``); the server logs a warning at
-    start when it is in use. A watcher thread notices changes so that waiting workers wake.
-    """
-
-    def __init__(self, path: Path, poll_seconds: float = 0.05) -> None:
-        self._path = path
-        self._callbacks: list[Callable[[], None]] = []
-        self._last = self._read()
-        watcher = threading.Thread(target=self._watch, args=(poll_seconds,), daemon=True)
-        watcher.start()
-
-    def _read(self) -> datetime:
-        instant = datetime.fromisoformat(self._path.read_text().strip())
-        if instant.tzinfo is None:
-            raise ValueError(f"{self._path}: the instant needs a timezone")
-        return instant.astimezone(UTC)
-
-    def now(self) -> datetime:
-        return self._read()
-
-    def subscribe(self, callback: Callable[[], None]) -> None:
-        self._callbacks.append(callback)
-
-    def _watch(self, poll_seconds: float) -> None:
-        stop = threading.Event()
-        while not stop.wait(poll_seconds):
-            try:
-                current = self._read()
-            except (OSError, ValueError):
-                continue
-            if current != self._last:
-                self._last = current
-                for callback in list(self._callbacks):
-                    callback()

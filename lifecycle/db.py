@@ -73,12 +73,14 @@ def make_engine(url: str, *, reads_only: bool = False) -> Engine:
     ``reads_only`` (SQLite): transactions begin deferred, so reading never takes the write lock;
     in WAL mode such readers run beside the one writer and see the last committed state.
     """
+    # hide_parameters: a failed statement's error never quotes its parameters (labels, reasons,
+    # plates), so no exception path can write them to a log (P8).
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        engine = create_engine(url, connect_args={"check_same_thread": False}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_read if reads_only else _sqlite_begin)
     else:
-        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True)
     return engine
 
 

@@ -1,16 +1,18 @@
 """Live delivery, within this process, of alerts to their operators and notices to the designee.
 
 What is delivered is stored first (alerts in their table, notices in the audit log); this only
-tells the connected watchers at once. A slow watcher never blocks the publisher: its queue is
-bounded and, when full, the watcher is told and re-reads what it missed from the database.
+tells the connected watchers at once. Watchers are streams served on the event loop: a watcher
+holds a bounded asyncio queue, not a thread, so a thousand idle operator consoles cost a thousand
+small queues and never a worker that calls need. Publishing happens on worker threads and never
+blocks: one wake-up per event loop per publication hands the items over; a watcher whose queue is
+full is flagged and re-reads what it missed from the database, where everything was stored first.
 """
 
 from __future__ import annotations
 
-import queue
+import asyncio
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
@@ -32,39 +34,65 @@ class AlertView:
 
 
 class Subscription(Generic[T]):
-    def __init__(self, accept: Callable[[T], bool], max_queued: int = MAX_QUEUED) -> None:
-        self.accept = accept
-        self.queue: queue.Queue[T] = queue.Queue(max_queued)
+    """One watcher's queue, read on its event loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, max_queued: int) -> None:
+        self.loop = loop
+        self.queue: asyncio.Queue[T] = asyncio.Queue(max_queued)
         # Set when an item was dropped because the queue was full: the watcher then re-reads
         # what it missed from the database, where everything published was stored first.
         self.overflowed = False
+
+    def offer(self, item: T) -> None:
+        """Called on the watcher's loop only."""
+        try:
+            self.queue.put_nowait(item)
+        except asyncio.QueueFull:
+            self.overflowed = True
+
+    async def next(self) -> T:
+        return await self.queue.get()
 
 
 class Broadcast(Generic[T]):
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._subscriptions: list[Subscription[T]] = []
+        self._subscriptions: dict[asyncio.AbstractEventLoop, list[Subscription[T]]] = {}
 
-    @contextmanager
-    def subscribe(
-        self, accept: Callable[[T], bool], max_queued: int = MAX_QUEUED
-    ) -> Iterator[Subscription[T]]:
-        subscription: Subscription[T] = Subscription(accept, max_queued)
+    def subscribe(self, max_queued: int = MAX_QUEUED) -> Subscription[T]:
+        """A new watcher on the running event loop; call :meth:`unsubscribe` when it ends."""
+        subscription: Subscription[T] = Subscription(asyncio.get_running_loop(), max_queued)
         with self._lock:
-            self._subscriptions.append(subscription)
-        try:
-            yield subscription
-        finally:
-            with self._lock:
-                self._subscriptions.remove(subscription)
+            self._subscriptions.setdefault(subscription.loop, []).append(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription[T]) -> None:
+        with self._lock:
+            watchers = self._subscriptions.get(subscription.loop, [])
+            if subscription in watchers:
+                watchers.remove(subscription)
+            if not watchers:
+                self._subscriptions.pop(subscription.loop, None)
+
+    def watchers(self) -> int:
+        with self._lock:
+            return sum(len(watchers) for watchers in self._subscriptions.values())
 
     def publish(self, items: Iterable[T]) -> None:
+        """Hands the items to every watcher without blocking (any thread)."""
+        batch = list(items)
+        if not batch:
+            return
         with self._lock:
-            subscriptions = list(self._subscriptions)
-        for item in items:
-            for subscription in subscriptions:
-                if subscription.accept(item):
-                    try:
-                        subscription.queue.put_nowait(item)
-                    except queue.Full:
-                        subscription.overflowed = True
+            loops = {loop: list(watchers) for loop, watchers in self._subscriptions.items()}
+        for loop, watchers in loops.items():
+            try:
+                loop.call_soon_threadsafe(_deliver, watchers, batch)
+            except RuntimeError:  # That loop has closed: its watchers are gone with it.
+                continue
+
+
+def _deliver(watchers: list[Subscription[T]], batch: list[T]) -> None:
+    for item in batch:
+        for watcher in watchers:
+            watcher.offer(item)

@@ -40,12 +40,22 @@ class Settings:
     # Face models whose embeddings are accepted, with their dimensions; the first is the default.
     face_models: dict[str, int] = field(default_factory=lambda: {DEFAULT_FACE_MODEL: 512})
     default_min_score: float = 0.35
-    clock_file: Path | None = None
     # Transport limits: the hard gRPC limit, and the per-call limit for calls without images.
     max_message_bytes: int = 16 * 1024 * 1024
     max_embedding_call_bytes: int = 256 * 1024
     faiss_threads: int = 1
+    # Worker threads for policy work (database, FAISS, inference); calls and streams waiting for
+    # their next message wait on the event loop, not on a worker.
     grpc_workers: int = 16
+    # Each principal's share of the service (issue 17): calls and streams in flight at once.
+    max_calls_per_principal: int = 32
+    max_streams_per_principal: int = 8
+    # How long a call's body may take to arrive after its headers.
+    request_body_timeout_seconds: float = 10.0
+    # Health checking and reflection answer anyone: calls in flight per peer host, and in all.
+    max_open_calls_per_host: int = 32
+    max_open_calls: int = 512
+    max_streams_per_connection: int = 100
     # Face pipeline: a pack installed under model_dir (``matcher models install``), or explicit
     # detector and recogniser files (which take precedence).
     model_dir: Path | None = None
@@ -85,9 +95,14 @@ class Settings:
         if env.get("MATCHER_FACE_MODELS"):
             settings.face_models = _parse_models(env["MATCHER_FACE_MODELS"])
         settings.default_min_score = _env_float("MATCHER_MIN_SCORE", settings.default_min_score)
-        if env.get("MATCHER_CLOCK_FILE"):
-            settings.clock_file = Path(env["MATCHER_CLOCK_FILE"])
         settings.faiss_threads = int(env.get("MATCHER_FAISS_THREADS", settings.faiss_threads))
+        settings.grpc_workers = int(env.get("MATCHER_WORKERS", settings.grpc_workers))
+        settings.max_calls_per_principal = int(
+            env.get("MATCHER_MAX_CALLS_PER_PRINCIPAL", settings.max_calls_per_principal)
+        )
+        settings.max_streams_per_principal = int(
+            env.get("MATCHER_MAX_STREAMS_PER_PRINCIPAL", settings.max_streams_per_principal)
+        )
         if env.get("MATCHER_MODEL_DIR"):
             settings.model_dir = Path(env["MATCHER_MODEL_DIR"])
         settings.face_pack = env.get("MATCHER_FACE_PACK", settings.face_pack)

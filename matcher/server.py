@@ -1,4 +1,10 @@
-"""The service process: start-up order, health, and shutdown.
+"""The service process: the asyncio gRPC server, start-up order, health, and shutdown.
+
+Why asyncio: with a thread per call, sixteen calls that sent headers and no body, or sixteen idle
+alert consoles, held all sixteen workers, and every call and the health check timed out. Here
+calls wait for their bodies and streams wait for their next item on one event loop, costing a
+coroutine each; worker threads run only policy work (database, FAISS, inference), which always
+ends. See :mod:`matcher.transport.dispatch` for the admission that runs before a body is read.
 
 Start-up order matters for the policy: the gRPC port opens first with health NOT_SERVING (so an
 orchestrator sees a live process) and every call answered UNAVAILABLE; then every pending purge
@@ -9,43 +15,29 @@ never brings back data whose legal basis ended.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import signal
 import threading
+from collections import defaultdict
+from collections.abc import Callable, Coroutine
 from concurrent import futures
-from dataclasses import dataclass, field
-from datetime import timedelta
 from types import FrameType
+from typing import Any, TypeVar
 
 import faiss
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from lifecycle.access import AccessControl, Notice
-from lifecycle.audit import AuditLog
-from lifecycle.cases import Lifecycle
-from lifecycle.clock import Clock, FileClock, SystemClock
-from lifecycle.db import Database
-from lifecycle.disclosure import DisclosureDecider
-from lifecycle.orders import Registry
-from lifecycle.purge import PurgeWorker
-from lifecycle.waivers import WaiverRegistry
-from matcher import local_principals, single_instance, tls
-from matcher.broadcast import AlertView, Broadcast
+from lifecycle.clock import Clock
+from matcher import tls
+from matcher.app import App, build_app, prepare
 from matcher.config import Settings
-from matcher.crypto import KeyRing
-from matcher.face_matching import FaceMatcher
-from matcher.faces import FacePipeline
-from matcher.keys import ScopeKeys
-from matcher.model_loading import Unavailable, load_pipeline, load_plate_reader
-from matcher.plate_watchlists import PlateWatchlists
-from matcher.plates.reader import PlateReader
-from matcher.registered_individuals import RegisteredIndividuals
 from matcher.transport.access_service import AccessService
 from matcher.transport.audit_service import AuditService
-from matcher.transport.auth import Authenticator
 from matcher.transport.case_service import CaseService
+from matcher.transport.dispatch import Dispatcher, FailureLedger, peer_host
 from matcher.transport.face_service import FaceService
 from matcher.transport.governance_service import GovernanceService
 from matcher.transport.plate_service import PlateService
@@ -53,218 +45,231 @@ from matcher.transport.registry_service import RegistryService
 from matcher.transport.sighting_service import AlertService, SightingService
 from matcher.v1 import (
     access_pb2,
-    access_pb2_grpc,
     audit_pb2,
-    audit_pb2_grpc,
     cases_pb2,
-    cases_pb2_grpc,
     faces_pb2,
-    faces_pb2_grpc,
     governance_pb2,
-    governance_pb2_grpc,
     plates_pb2,
-    plates_pb2_grpc,
     registry_pb2,
-    registry_pb2_grpc,
     sightings_pb2,
-    sightings_pb2_grpc,
 )
 
 log = logging.getLogger("matcher")
-SERVICE_NAMES = (
-    cases_pb2.DESCRIPTOR.services_by_name["CaseService"].full_name,
-    faces_pb2.DESCRIPTOR.services_by_name["FaceService"].full_name,
-    plates_pb2.DESCRIPTOR.services_by_name["PlateService"].full_name,
-    audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
-    access_pb2.DESCRIPTOR.services_by_name["AccessService"].full_name,
-    registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name,
-    governance_pb2.DESCRIPTOR.services_by_name["GovernanceService"].full_name,
-    sightings_pb2.DESCRIPTOR.services_by_name["SightingService"].full_name,
-    sightings_pb2.DESCRIPTOR.services_by_name["AlertService"].full_name,
+T = TypeVar("T")
+SERVICES = (
+    (cases_pb2, "CaseService", CaseService),
+    (faces_pb2, "FaceService", FaceService),
+    (plates_pb2, "PlateService", PlateService),
+    (audit_pb2, "AuditService", AuditService),
+    (access_pb2, "AccessService", AccessService),
+    (registry_pb2, "RegistryService", RegistryService),
+    (governance_pb2, "GovernanceService", GovernanceService),
+    (sightings_pb2, "SightingService", SightingService),
+    (sightings_pb2, "AlertService", AlertService),
 )
+SERVICE_NAMES = tuple(module.DESCRIPTOR.services_by_name[name].full_name for module, name, _ in SERVICES)
+_OPEN_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 
 
-@dataclass
-class App:
-    """Everything the servicers share."""
+class OpenServiceLimit(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Bounds the unauthenticated services (health checking and reflection).
 
-    settings: Settings
-    clock: Clock
-    db: Database
-    lifecycle: Lifecycle
-    faces: FaceMatcher
-    plates: PlateWatchlists
-    individuals: RegisteredIndividuals
-    disclosures: DisclosureDecider
-    waivers: WaiverRegistry
-    notices: Broadcast[Notice]
-    worker: PurgeWorker
-    auth: Authenticator
-    access: AccessControl
-    pipeline: FacePipeline | Unavailable
-    plate_reader: PlateReader | Unavailable
-    default_face_model: str
-    instance: single_instance.InstanceLock
-    ready: threading.Event = field(default_factory=threading.Event)
+    They answer anyone, so what they may hold is bounded: at most ``per_host`` calls in flight
+    per peer host and ``total`` in all; beyond that a call is refused RESOURCE_EXHAUSTED at once.
+    A stalled reflection stream is a coroutine here, not a worker, so the bound is about memory.
+    """
 
-    def close(self) -> None:
-        """Stops the worker and releases the database (and the single-instance lock)."""
-        self.worker.stop()
-        self.lifecycle.audit.flush()
-        self.instance.release()
-        self.db.dispose()
+    def __init__(self, per_host: int, total: int) -> None:
+        self._per_host = per_host
+        self._total = total
+        self._by_host: defaultdict[str, int] = defaultdict(int)
+        self._all = 0
 
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Coroutine[Any, Any, grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if handler is None or not details.method.startswith(_OPEN_PREFIXES):
+            return handler
+        return _bounded_handler(handler, self)
 
-def build_app(settings: Settings, clock: Clock | None = None) -> App:
-    settings.resolved()
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if clock is None:
-        if settings.clock_file is not None:
-            log.warning("clock read from %s: for tests only, never in production", settings.clock_file)
-            clock = FileClock(settings.clock_file)
-        else:
-            clock = SystemClock()
-    assert settings.kek_file is not None
-    keyring = KeyRing.load(settings.kek_file)
-    db = Database(settings.database_url)
-    instance = single_instance.acquire(db.engine, settings.data_dir)
-    audit = AuditLog(db, clock, keyring.derive("matcher audit chain v1"), settings.audit_anchor_file)
-    lifecycle = Lifecycle(db, clock, audit)
-    pipeline = load_pipeline(settings)
-    models = dict(settings.face_models)
-    default_model = settings.default_face_model
-    if isinstance(pipeline, FacePipeline):
-        # Templates record the model that made them; the pipeline's model becomes the default.
-        models[pipeline.model_id] = pipeline.recognizer.embedding_dim
-        default_model = pipeline.model_id
-    keys = ScopeKeys(keyring, clock)
-    faces = FaceMatcher(lifecycle, keys, models)
-    plates = PlateWatchlists(lifecycle, keys)
-    individuals = RegisteredIndividuals(
-        lifecycle,
-        Registry(lifecycle),
-        keys,
-        faces,
-        Broadcast[AlertView](),
-        alert_min_score=settings.alert_min_score,
-        max_clock_skew=timedelta(seconds=settings.max_clock_skew_seconds),
-    )
-    worker = PurgeWorker(lifecycle)
-    auth = Authenticator(settings.tokens_file, tls_enabled=settings.tls_enabled)
-    access = AccessControl(db, clock, audit)
-    notices: Broadcast[Notice] = Broadcast()
-    access.on_notice(lambda notice: notices.publish([notice]))  # P16: at once, to the designee
-    local_principals.bootstrap(settings, access, auth)
-    plate_reader = load_plate_reader(settings)
-    return App(
-        settings,
-        clock,
-        db,
-        lifecycle,
-        faces,
-        plates,
-        individuals,
-        DisclosureDecider(db, clock, audit),
-        WaiverRegistry(db, clock, audit),
-        notices,
-        worker,
-        auth,
-        access,
-        pipeline,
-        plate_reader,
-        default_model,
-        instance,
-    )
+    def enter(self, peer: str) -> bool:
+        host = peer_host(peer)
+        if self._all >= self._total or self._by_host[host] >= self._per_host:
+            return False
+        self._all += 1
+        self._by_host[host] += 1
+        return True
+
+    def leave(self, peer: str) -> None:
+        host = peer_host(peer)
+        self._all -= 1
+        self._by_host[host] -= 1
+        if self._by_host[host] <= 0:
+            del self._by_host[host]
 
 
-def prepare(app: App) -> None:
-    """Finishes due purges, rebuilds the galleries, then opens for business."""
-    next_due = app.worker.run_due()
-    if next_due is not None:
-        log.info("purges suspended by legal holds; next falls due at %s", next_due.isoformat())
-    loaded = app.faces.rebuild()
-    for model, count in app.faces.unserved_models().items():
-        log.warning(
-            "%d stored templates were made by model %r, which is not configured: they are not "
-            "matched; configure the model again or re-enrol those subjects",
-            count,
-            model,
+def _bounded_handler(handler: grpc.RpcMethodHandler, limit: OpenServiceLimit) -> grpc.RpcMethodHandler:
+    async def refuse(context: Any) -> None:
+        await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "too many open health or reflection calls")
+
+    if handler.unary_unary is not None:
+        inner = handler.unary_unary
+
+        async def unary(request: Any, context: Any) -> Any:
+            if not limit.enter(context.peer()):
+                await refuse(context)
+            try:
+                return await inner(request, context)
+            finally:
+                limit.leave(context.peer())
+
+        return grpc.unary_unary_rpc_method_handler(
+            unary, handler.request_deserializer, handler.response_serializer
         )
-    plates = app.plates.rebuild()
-    orders = app.individuals.rebuild()
+    streaming = handler.unary_stream or handler.stream_stream
+    assert streaming is not None
+
+    async def stream(request: Any, context: Any) -> Any:
+        if not limit.enter(context.peer()):
+            await refuse(context)
+        try:
+            async for item in streaming(request, context):
+                yield item
+        finally:
+            limit.leave(context.peer())
+
+    make = (
+        grpc.unary_stream_rpc_method_handler
+        if handler.unary_stream is not None
+        else grpc.stream_stream_rpc_method_handler
+    )
+    return make(stream, handler.request_deserializer, handler.response_serializer)
+
+
+class Service:
+    """The gRPC server on its own event loop thread, driven from ordinary (synchronous) code.
+
+    ``start`` opens the port (health NOT_SERVING), ``serving`` flips health to SERVING once
+    :func:`matcher.app.prepare` is done, ``stop`` drains and closes. Tests run it in process.
+    """
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        settings = app.settings
+        # OpenMP's thread count is per thread: each worker sets its own, or it would search with
+        # every core (measured in benchmarks/threads.py: 0.47-0.79x the speed of one thread).
+        self.executor = futures.ThreadPoolExecutor(
+            max_workers=settings.grpc_workers,
+            thread_name_prefix="matcher-worker",
+            initializer=faiss.omp_set_num_threads,
+            initargs=(settings.faiss_threads,),
+        )
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="grpc-loop", daemon=True)
+        self._thread.start()
+        self.dispatcher: Dispatcher | None = None
+        self._health: health.aio.HealthServicer | None = None
+        self._server: grpc.aio.Server | None = None
+        self.port = self._run(self._build())
+
+    def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+
+    async def _build(self) -> int:
+        app, settings = self.app, self.app.settings
+        # Slightly above the service's own limit, so that an oversized request reaches the
+        # handler, which refuses it with a reason and an audit record; beyond, gRPC drops it.
+        limit = settings.max_message_bytes + 1024 * 1024
+        server = grpc.aio.server(
+            interceptors=[OpenServiceLimit(settings.max_open_calls_per_host, settings.max_open_calls)],
+            options=[
+                ("grpc.max_receive_message_length", limit),
+                ("grpc.max_send_message_length", limit),
+                ("grpc.max_concurrent_streams", settings.max_streams_per_connection),
+                # Two servers on one port would split calls between two in-memory galleries.
+                ("grpc.so_reuseport", 0),
+            ],
+        )
+        self.dispatcher = Dispatcher(app, self.executor)
+        services = [
+            (module.DESCRIPTOR.services_by_name[name], servicer(app)) for module, name, servicer in SERVICES
+        ]
+        server.add_generic_rpc_handlers(self.dispatcher.handlers(services))
+        self._health = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        for name in ("", *SERVICE_NAMES):
+            await self._health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        reflection.enable_server_reflection(
+            (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+        )
+        if settings.tls_enabled:
+            assert settings.tls_cert and settings.tls_key and settings.tls_client_ca
+            credentials = tls.server_credentials(settings.tls_cert, settings.tls_key, settings.tls_client_ca)
+            port = server.add_secure_port(settings.listen, credentials)
+        else:
+            port = server.add_insecure_port(settings.listen)
+        if port == 0:
+            raise SystemExit(f"cannot listen on {settings.listen}")
+        await server.start()
+        self._server = server
+        return int(port)
+
+    @property
+    def failures(self) -> FailureLedger:
+        assert self.dispatcher is not None
+        return self.dispatcher.failures
+
+    def serving(self) -> None:
+        """Health reports SERVING for the service and every one of its services."""
+
+        async def flip() -> None:
+            assert self._health is not None
+            for name in ("", *SERVICE_NAMES):
+                await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+        self._run(flip())
+
+    def stop(self, grace: float | None = 5.0) -> None:
+        """Stops taking calls, lets running ones finish for ``grace`` seconds, and closes."""
+
+        async def halt() -> None:
+            assert self._server is not None and self._health is not None
+            await self._health.enter_graceful_shutdown()
+            await self._server.stop(grace)
+
+        try:
+            self._run(halt())
+        finally:
+            if self.dispatcher is not None:
+                self.dispatcher.failures.stop()
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+            self._loop.close()
+            self.executor.shutdown(wait=True, cancel_futures=False)
+
+
+def start(app: App) -> Service:
+    """Opens the port, finishes due purges and rebuilds the galleries, then reports SERVING."""
+    service = Service(app)
     log.info(
-        "galleries rebuilt: %d face templates, %d watchlist plates and %d order templates matchable",
-        loaded,
-        plates,
-        orders,
+        "listening on %s (port %d); finishing pending purges before serving",
+        app.settings.listen,
+        service.port,
     )
-    app.worker.start()
-    app.ready.set()
-
-
-def make_server(app: App) -> tuple[grpc.Server, health.HealthServicer, int]:
-    # Slightly above the service's own limit, so that an oversized request reaches the handler,
-    # which refuses it with a reason and an audit record; far beyond, gRPC drops it itself.
-    limit = app.settings.max_message_bytes + 1024 * 1024
-    # OpenMP's thread count is per thread: each gRPC worker sets its own, or it would search with
-    # every core (measured in benchmarks/threads.py: 0.47-0.79x the speed of one thread).
-    pool = futures.ThreadPoolExecutor(
-        max_workers=app.settings.grpc_workers,
-        initializer=faiss.omp_set_num_threads,
-        initargs=(app.settings.faiss_threads,),
-    )
-    server = grpc.server(
-        pool,
-        options=[
-            ("grpc.max_receive_message_length", limit),
-            ("grpc.max_send_message_length", limit),
-            # Two servers on one port would split calls between two different in-memory galleries.
-            ("grpc.so_reuseport", 0),
-        ],
-    )
-    cases_pb2_grpc.add_CaseServiceServicer_to_server(CaseService(app), server)
-    faces_pb2_grpc.add_FaceServiceServicer_to_server(FaceService(app), server)
-    plates_pb2_grpc.add_PlateServiceServicer_to_server(PlateService(app), server)
-    audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditService(app), server)
-    access_pb2_grpc.add_AccessServiceServicer_to_server(AccessService(app), server)
-    registry_pb2_grpc.add_RegistryServiceServicer_to_server(RegistryService(app), server)
-    governance_pb2_grpc.add_GovernanceServiceServicer_to_server(GovernanceService(app), server)
-    sightings_pb2_grpc.add_SightingServiceServicer_to_server(SightingService(app), server)
-    sightings_pb2_grpc.add_AlertServiceServicer_to_server(AlertService(app), server)
-    health_servicer = health.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    for name in ("", *SERVICE_NAMES):
-        health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
-    reflection.enable_server_reflection(
-        (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
-    )
-    settings = app.settings
-    if settings.tls_enabled:
-        assert settings.tls_cert and settings.tls_key and settings.tls_client_ca
-        credentials = tls.server_credentials(settings.tls_cert, settings.tls_key, settings.tls_client_ca)
-        port = server.add_secure_port(settings.listen, credentials)
-    else:
-        port = server.add_insecure_port(settings.listen)
-    if port == 0:
-        raise SystemExit(f"cannot listen on {app.settings.listen}")
-    return server, health_servicer, port
-
-
-def set_serving(health_servicer: health.HealthServicer) -> None:
-    for name in ("", *SERVICE_NAMES):
-        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-
-
-def serve(settings: Settings) -> None:
-    """Runs the service until SIGINT or SIGTERM."""
-    faiss.omp_set_num_threads(settings.faiss_threads)
-    app = build_app(settings)
-    server, health_servicer, port = make_server(app)
-    server.start()
-    log.info("listening on %s (port %d); finishing pending purges before serving", settings.listen, port)
     prepare(app)
-    set_serving(health_servicer)
+    service.serving()
     log.info("SERVING")
+    return service
+
+
+def serve(settings: Settings, clock: Clock | None = None) -> None:
+    """Runs the service until SIGINT or SIGTERM (``clock``: tests/serve_for_tests.py only)."""
+    faiss.omp_set_num_threads(settings.faiss_threads)
+    app = build_app(settings, clock)
+    service = start(app)
     stopped = threading.Event()
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -274,6 +279,5 @@ def serve(settings: Settings) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     stopped.wait()
-    health_servicer.enter_graceful_shutdown()
-    server.stop(grace=5).wait()
+    service.stop(grace=5)
     app.close()

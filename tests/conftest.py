@@ -21,9 +21,10 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from lifecycle.clock import ManualClock
+from matcher.app import App, build_app
 from matcher.client import MatcherClient
 from matcher.config import Settings
-from matcher.server import App, build_app, make_server, prepare, set_serving
+from matcher.server import Service, start
 
 POSTGRES_URL = os.environ.get("MATCHER_TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
@@ -50,6 +51,7 @@ class Harness:
     port: int
     data_dir: Path
     backend: str
+    service: Service
     _extra: list[MatcherClient] = field(default_factory=list)
 
     @property
@@ -89,21 +91,19 @@ def running_server(data_dir: Path, backend: str, **overrides: Any) -> Iterator[H
     settings = Settings(data_dir=data_dir, database_url=database_url(backend, data_dir), **overrides)
     clock = ManualClock(START)
     app = build_app(settings, clock)
-    server, health_servicer, port = make_server(app)
-    server.start()
-    prepare(app)
-    set_serving(health_servicer)
+    service = start(app)
+    port = service.port
     token_file = data_dir / "client.token"
     token = token_file.read_text().strip() if token_file.exists() else ""  # none under mutual TLS
     client = MatcherClient(grpc.insecure_channel(f"127.0.0.1:{port}"), token, timeout=10)
-    harness = Harness(app, client, clock, port, data_dir, backend)
+    harness = Harness(app, client, clock, port, data_dir, backend, service)
     try:
         yield harness
     finally:
         client.close()
         for extra in harness._extra:
             extra.close()
-        server.stop(grace=None).wait()
+        service.stop(grace=None)
         app.close()
 
 

@@ -1,7 +1,7 @@
-"""Runs the real service as a subprocess (``python -m matcher.cli serve``) for crash tests.
+"""Runs the real service as a subprocess for crash tests (``python -m tests.serve_for_tests``).
 
-The clock is a file the test writes (MATCHER_CLOCK_FILE), so time still moves without sleeping;
-a fault point (MATCHER_FAULT_POINT) makes the server SIGKILL itself at a chosen step.
+The clock is a file the test writes, so time still moves without sleeping; a fault point makes
+the server SIGKILL itself at a chosen step. Both hooks exist only in that test entry point.
 """
 
 from __future__ import annotations
@@ -44,20 +44,17 @@ class ServerProcess:
 
     def start(self, fault_point: str = "") -> None:
         env = dict(os.environ)
-        env.update(
-            MATCHER_CLOCK_FILE=str(self.clock_file),
-            MATCHER_DATABASE_URL=self.database_url,
-            PYTHONPATH=str(REPO),
-        )
-        env.pop("MATCHER_FAULT_POINT", None)
-        if fault_point:
-            env["MATCHER_FAULT_POINT"] = fault_point
+        env.update(MATCHER_DATABASE_URL=self.database_url, PYTHONPATH=str(REPO))
         log = self.log_file.open("ab")
         self.process = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
-                "matcher.cli",
+                "tests.serve_for_tests",
+                "--clock-file",
+                str(self.clock_file),
+                "--fault-point",
+                fault_point,
                 "serve",
                 "--listen",
                 f"127.0.0.1:{self.port}",

@@ -35,7 +35,7 @@ from lifecycle.audit import REFUSED, AuditLog
 from lifecycle.cases import Lifecycle
 from lifecycle.clock import ManualClock
 from lifecycle.db import Database
-from lifecycle.errors import Kind
+from lifecycle.errors import Kind, PolicyError
 from lifecycle.models import AuditRecord
 
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -468,7 +468,7 @@ def _fail_at(world: World, pid: str, minutes: list[float]) -> list[bool]:
     results = []
     for minute in minutes:
         world.clock.set(start + timedelta(minutes=minute))
-        results.append(world.access.record_auth_failure(pid, peer="ipv4:10.0.0.9:5555"))
+        results.append(world.access.record_auth_failure(pid, owner=pid, peer="ipv4:10.0.0.9:5555"))
     return results
 
 
@@ -482,8 +482,8 @@ def test_P11_five_failures_within_15_minutes_lock_the_account(world: World) -> N
     lock = world.records("user.lock")
     assert len(lock) == 1 and lock[0].resource == "principals/inv" and lock[0].count == 5
     assert len(world.records("auth.failure")) == 5
-    # Still locked an hour later: only an administrator releases it.
-    world.clock.advance(timedelta(hours=1))
+    # Locked for ten minutes (CJIS AC-7), or until an administrator releases it first.
+    world.clock.advance(timedelta(minutes=9, seconds=59))
     assert world.access.authorize(inv, "case.get", case_id="c-1").reason == "ACCOUNT_LOCKED"
     with pytest.raises(AccessDenied):
         world.access.unlock(SUPERVISOR, inv)
@@ -493,6 +493,39 @@ def test_P11_five_failures_within_15_minutes_lock_the_account(world: World) -> N
     # The failures before the release do not count again: one more typo does not re-lock.
     assert _fail_at(world, inv, [1]) == [False]
     assert world.access.authorize(inv, "case.get", case_id="c-1")
+
+
+def test_P11_a_lockout_ends_by_itself_after_ten_minutes(world: World) -> None:
+    inv = world.person("inv", INVESTIGATOR)
+    world.access.assign_case(SUPERVISOR, inv, "c-1")
+    assert _fail_at(world, inv, [0, 1, 2, 3, 4]) == [False, False, False, False, True]
+    world.clock.advance(timedelta(minutes=9))
+    assert world.access.authorize(inv, "case.get", case_id="c-1").reason == "ACCOUNT_LOCKED"
+    world.clock.advance(timedelta(minutes=1))
+    assert world.access.authorize(inv, "case.get", case_id="c-1")
+    # The failures that locked it do not count towards the next lockout.
+    assert _fail_at(world, inv, [0]) == [False]
+
+
+def test_P11_failures_without_an_owner_lock_nobody(world: World) -> None:
+    inv = world.person("inv", INVESTIGATOR)
+    world.access.assign_case(SUPERVISOR, inv, "c-1")
+    for _ in range(10):  # presented as the investigator, but no credential of theirs
+        assert world.access.record_auth_failure(inv, owner=None, why="unknown_token") is False
+    assert world.access.authorize(inv, "case.get", case_id="c-1")
+    assert world.records("user.lock") == []
+
+
+def test_P11_break_glass_unlock_is_audited_with_the_operator(world: World) -> None:
+    inv = world.person("inv", INVESTIGATOR)
+    world.access.assign_case(SUPERVISOR, inv, "c-1")
+    _fail_at(world, inv, [0, 1, 2, 3, 4])
+    with pytest.raises(PolicyError):
+        world.access.break_glass_unlock(inv, operator="root", reason=" ")
+    world.access.break_glass_unlock(inv, operator="root", reason="only administrator locked out")
+    assert world.access.authorize(inv, "case.get", case_id="c-1")
+    record = world.records("user.unlock")[-1]
+    assert record.actor == "system:break-glass:root" and record.count == 1
 
 
 def test_P11_five_failures_spread_over_more_than_15_minutes_do_not_lock(world: World) -> None:

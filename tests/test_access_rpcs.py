@@ -492,8 +492,12 @@ def test_P16_every_rpc_refuses_anonymous_callers(world: Harness) -> None:
             assert error.value.code() == grpc.StatusCode.UNAUTHENTICATED, rpc_name
     finally:
         anonymous.close()
+    world.service.failures.flush()  # recorded off the call path, by the failure ledger
     failures = world.audit("auth.failure")
-    assert len(failures) == len(RPCS)
+    # Each failure is recorded: one by one up to the ledger's budget per peer and minute, the
+    # rest in one summary record that carries their number.
+    assert sum(r.count for r in failures) == len(RPCS)
+    assert all(r.code == "UNAUTHENTICATED_CALLER" for r in failures)
 
 
 def test_P10_administrator_cannot_also_be_an_end_user_whoever_asks(world: Harness) -> None:
@@ -545,27 +549,3 @@ def test_case_listing_shows_only_assigned_cases(world: Harness) -> None:
         investigator.get_case("c-2")
     assert (unknown.value.code, unknown.value.reason) == (unassigned.value.code, unassigned.value.reason)
     assert unknown.value.details.replace("no-such-case", "X") == unassigned.value.details.replace("c-2", "X")
-
-
-def test_P11_five_wrong_tokens_for_a_principal_lock_it_until_an_administrator_releases_it(
-    harness: Harness,
-) -> None:
-    from matcher.client import MatcherClient as Client
-
-    right = Client(grpc.insecure_channel(harness.target), harness.token(), principal="local-investigator")
-    wrong = Client(grpc.insecure_channel(harness.target), "guessed-token", principal="local-investigator")
-    try:
-        assert right.whoami().name == "principals/local-investigator"
-        for _ in range(5):
-            with pytest.raises(MatcherError) as error:
-                wrong.whoami()
-            assert error.value.code == grpc.StatusCode.UNAUTHENTICATED
-        with pytest.raises(MatcherError) as error:
-            right.whoami()  # the right token no longer helps
-        assert (error.value.code, error.value.reason) == (grpc.StatusCode.PERMISSION_DENIED, "ACCOUNT_LOCKED")
-        harness.as_("local-admin").unlock("local-investigator", reason="owner confirmed by phone")
-        assert right.whoami().name == "principals/local-investigator"
-        assert len(harness.audit("auth.failure")) == 5
-    finally:
-        right.close()
-        wrong.close()

@@ -49,8 +49,8 @@ def test_a_second_process_on_the_same_database_refuses_to_start(harness: Harness
     import subprocess
     import sys
 
+    from matcher.app import build_app
     from matcher.config import Settings
-    from matcher.server import build_app
     from matcher.single_instance import AlreadyServing
 
     with pytest.raises(AlreadyServing):

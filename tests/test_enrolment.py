@@ -183,6 +183,7 @@ def test_P16_unauthenticated_call_is_refused_and_audited(harness: Harness) -> No
         with pytest.raises(grpc.RpcError) as error:
             harness.client.faces.EnrollFace(stub_request, timeout=5, metadata=metadata)
         assert error.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    harness.service.failures.flush()  # recorded off the call path, by the failure ledger
     failures = harness.audit("auth.failure")
     assert [r.actor.split(":")[0] for r in failures] == ["anonymous", "token"]
     assert "wrong-token" not in "".join(r.actor + r.detail_json for r in failures)  # never the secret

@@ -10,7 +10,7 @@ from typing import Any
 from matcher.config import Settings
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def settings_of(args: argparse.Namespace) -> Settings:
     settings = Settings.from_env()
     if getattr(args, "listen", None):
         settings.listen = args.listen
@@ -26,17 +26,19 @@ def _settings(args: argparse.Namespace) -> Settings:
 def serve(args: argparse.Namespace) -> int:
     from matcher.server import serve as run
 
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    run(_settings(args))
+    configure_logging(args.log_level)
+    run(settings_of(args))
     return 0
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 def models_install(args: argparse.Namespace) -> int:
     from matcher.faces import ModelError, install_from
 
-    settings = _settings(args)
+    settings = settings_of(args)
     assert settings.model_dir is not None
     try:
         paths = install_from(args.source, settings.model_dir, args.pack, allow_unpinned=args.allow_unpinned)
@@ -52,7 +54,7 @@ def models_install(args: argparse.Namespace) -> int:
 def models_list(args: argparse.Namespace) -> int:
     from matcher.faces import ModelError, load_manifest, resolve
 
-    settings = _settings(args)
+    settings = settings_of(args)
     assert settings.model_dir is not None
     manifest = load_manifest()
     for name in sorted(manifest.packs):
@@ -69,10 +71,56 @@ def token_issue(args: argparse.Namespace) -> int:
     """Issues a bearer token for an existing principal (local token mode, on the server machine)."""
     from matcher.transport.auth import Authenticator
 
-    settings = _settings(args)
+    settings = settings_of(args)
     target = Path(args.out) if args.out else settings.token_dir / f"{args.principal}.token"
     Authenticator(settings.tokens_file, tls_enabled=False).issue(args.principal, target)
     print(f"token for {args.principal} written to {target} (mode 0600); the service picks it up at once")
+    return 0
+
+
+def token_revoke(args: argparse.Namespace) -> int:
+    """Revokes every token of a principal (local token mode, on the server machine)."""
+    from matcher.transport.auth import Authenticator
+
+    settings = settings_of(args)
+    count = Authenticator(settings.tokens_file, tls_enabled=False).revoke(args.principal)
+    print(f"{count} token(s) of {args.principal} revoked; the service refuses them at once")
+    return 0
+
+
+def break_glass_unlock(args: argparse.Namespace) -> int:
+    """Releases a locked account straight in the system of record (P11's break-glass).
+
+    Runs on the server's host with the data folder (key file) and the database's credentials:
+    whoever can run it can already read the whole deployment. Audited as
+    ``system:break-glass:<operating-system user>``.
+    """
+    import getpass
+
+    from lifecycle.access import AccessControl
+    from lifecycle.audit import AuditLog
+    from lifecycle.clock import SystemClock
+    from lifecycle.db import Database
+    from lifecycle.errors import PolicyError
+    from matcher.crypto import KeyRing
+
+    settings = settings_of(args)
+    assert settings.kek_file is not None
+    keyring = KeyRing.load(settings.kek_file)
+    db = Database(settings.database_url)
+    clock = SystemClock()
+    audit = AuditLog(db, clock, keyring.derive("matcher audit chain v1"), settings.audit_anchor_file)
+    try:
+        principal = AccessControl(db, clock, audit).break_glass_unlock(
+            args.principal, operator=getpass.getuser(), reason=args.reason
+        )
+    except PolicyError as error:
+        print(f"error: {error.message}")
+        return 1
+    finally:
+        audit.flush()
+        db.dispose()
+    print(f"{principal.id} released; the audit log records it as a break-glass unlock")
     return 0
 
 
@@ -124,10 +172,29 @@ def register(commands: Any) -> None:
     certs.set_defaults(handler=dev_certs, local=True)
 
     token = commands.add_parser("token", help="bearer tokens for local use (run on the server machine)")
-    issue = token.add_subparsers(dest="action", required=True).add_parser(
+    token_actions = token.add_subparsers(dest="action", required=True)
+    issue = token_actions.add_parser(
         "issue", help="write a new token for a principal an administrator created"
     )
     issue.add_argument("principal")
     issue.add_argument("--out", help="token file (default DATA_DIR/tokens/PRINCIPAL.token)")
     issue.add_argument("--data-dir")
     issue.set_defaults(handler=token_issue, local=True)
+    revoke = token_actions.add_parser(
+        "revoke", help="revoke every token of a principal (presenting one again counts towards its lockout)"
+    )
+    revoke.add_argument("principal")
+    revoke.add_argument("--data-dir")
+    revoke.set_defaults(handler=token_revoke, local=True)
+
+    glass = commands.add_parser(
+        "break-glass", help="the host operator's emergency actions, without the API (audited)"
+    )
+    unlock = glass.add_subparsers(dest="action", required=True).add_parser(
+        "unlock", help="release a locked account (for when no administrator can sign in)"
+    )
+    unlock.add_argument("principal")
+    unlock.add_argument("--reason", required=True, help="why (P12); recorded in the audit log")
+    unlock.add_argument("--data-dir")
+    unlock.add_argument("--database-url")
+    unlock.set_defaults(handler=break_glass_unlock, local=True)

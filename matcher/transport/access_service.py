@@ -6,22 +6,21 @@ permission and the separation of duties inside the change's transaction and audi
 
 from __future__ import annotations
 
-from typing import Any
-
 from lifecycle.access import REVALIDATION_PERIOD
 from lifecycle.access_models import Principal
 from lifecycle.errors import Kind, PolicyError
+from matcher.app import App
 from matcher.transport import convert, names
 from matcher.transport.calls import rpc
-from matcher.v1 import access_pb2, access_pb2_grpc
+from matcher.v1 import access_pb2
 
 
 def principal_id(name: str) -> str:
     return names.parts(name, ("principals",), "principal")[0]
 
 
-class AccessService(access_pb2_grpc.AccessServiceServicer):
-    def __init__(self, app: Any) -> None:
+class AccessService:
+    def __init__(self, app: App) -> None:
         self.app = app
 
     def _message(self, row: Principal) -> access_pb2.Principal:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from matcher.app import App
 from matcher.transport import convert, paging
 from matcher.transport.calls import rpc
-from matcher.v1 import audit_pb2, audit_pb2_grpc
+from matcher.v1 import audit_pb2
 
 
-class AuditService(audit_pb2_grpc.AuditServiceServicer):
-    def __init__(self, app: Any) -> None:
+class AuditService:
+    def __init__(self, app: App) -> None:
         self.app = app
 
     @rpc("audit.list", lambda r: r.resource or "audit", count=lambda resp: len(resp.records))

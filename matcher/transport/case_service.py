@@ -11,9 +11,10 @@ from lifecycle import models as m
 from lifecycle.access import INVESTIGATOR
 from lifecycle.cases import HoldView
 from lifecycle.errors import Kind, PolicyError
+from matcher.app import App
 from matcher.transport import calls, convert, names, paging
 from matcher.transport.calls import rpc
-from matcher.v1 import cases_pb2, cases_pb2_grpc
+from matcher.v1 import cases_pb2
 
 
 def _counts(app: Any, column: Any, keys: list[Any]) -> dict[Any, int]:
@@ -30,8 +31,8 @@ def _enum_value(enum: Any, value: int, what: str) -> str:
     return str(enum.Name(value)).lower()
 
 
-class CaseService(cases_pb2_grpc.CaseServiceServicer):
-    def __init__(self, app: Any) -> None:
+class CaseService:
+    def __init__(self, app: App) -> None:
         self.app = app
 
     def _case_messages(self, rows: list[m.Case]) -> list[cases_pb2.Case]:

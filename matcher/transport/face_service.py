@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from lifecycle.errors import Kind, PolicyError
+from matcher.app import App
 from matcher.embeddings import Vector, parse_embedding
 from matcher.face_matching import FaceMatch, search_resource
 from matcher.faces import FaceError
@@ -15,7 +16,7 @@ from matcher.model_loading import Unavailable
 from matcher.transport import convert, names
 from matcher.transport.calls import rpc
 from matcher.transport.errors import image_refusal
-from matcher.v1 import faces_pb2, faces_pb2_grpc
+from matcher.v1 import faces_pb2
 
 DEFAULT_TOP_K = 10
 
@@ -70,8 +71,8 @@ def _photo_probes(app: Any, image: faces_pb2.Image, purpose: str) -> list[Probe]
     ]
 
 
-class FaceService(faces_pb2_grpc.FaceServiceServicer):
-    def __init__(self, app: Any) -> None:
+class FaceService:
+    def __init__(self, app: App) -> None:
         self.app = app
 
     @rpc(

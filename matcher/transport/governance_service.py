@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import json
-import queue
-from collections.abc import Iterator
 from datetime import UTC
-from typing import Any
 
 from lifecycle.access import CITY_OPERATIONS_DIRECTOR_ROLE, PUBLIC_SAFETY_DIRECTOR_ROLE, Notice
 from lifecycle.errors import Kind, PolicyError
 from lifecycle.governance_models import Disclosure
 from lifecycle.report import build_report
 from lifecycle.waivers import CITY_OPERATIONS_DIRECTOR, DIRECTOR_OF_PUBLIC_SAFETY, WaiverView
+from matcher.app import App
 from matcher.transport import calls, convert, names
-from matcher.transport.calls import rpc, streaming
-from matcher.v1 import governance_pb2, governance_pb2_grpc
+from matcher.transport.calls import rpc, server_stream
+from matcher.transport.dispatch import Feed, feed_source
+from matcher.v1 import governance_pb2
 
-POLL_SECONDS = 0.5
 TITLE_OF_ROLE = {
     PUBLIC_SAFETY_DIRECTOR_ROLE: DIRECTOR_OF_PUBLIC_SAFETY,
     CITY_OPERATIONS_DIRECTOR_ROLE: CITY_OPERATIONS_DIRECTOR,
@@ -73,8 +71,8 @@ def _notice(notice: Notice) -> governance_pb2.Notice:
     )
 
 
-class GovernanceService(governance_pb2_grpc.GovernanceServiceServicer):
-    def __init__(self, app: Any) -> None:
+class GovernanceService:
+    def __init__(self, app: App) -> None:
         self.app = app
 
     @rpc("disclosure.decide", lambda r: f"{r.case}/disclosures", audits_itself=True)
@@ -165,24 +163,9 @@ class GovernanceService(governance_pb2_grpc.GovernanceServiceServicer):
             json=report.to_json(), csv=report.to_csv(), text=report.to_text()
         )
 
-    @streaming("notices.watch", lambda r: "notices")
-    def WatchNotices(
-        self, request: governance_pb2.WatchNoticesRequest, actor: str, context: Any
-    ) -> Iterator[governance_pb2.Notice]:
+    @feed_source(lambda app: app.notices)
+    @server_stream("notices.watch", lambda r: "notices")
+    def WatchNotices(self, request: governance_pb2.WatchNoticesRequest, actor: str) -> Feed[Notice]:
         """P16: unauthorised attempts and lockouts, as they happen (they are in the audit log too)."""
-        subscription_cm = self.app.notices.subscribe(lambda notice: True)
-        subscription = subscription_cm.__enter__()
-        self.app.lifecycle.audit.record(actor=actor, action="notices.watch", resource="notices")
-
-        def stream() -> Iterator[governance_pb2.Notice]:
-            try:
-                while context.is_active():
-                    try:
-                        notice = subscription.queue.get(timeout=POLL_SECONDS)
-                    except queue.Empty:
-                        continue
-                    yield _notice(notice)
-            finally:
-                subscription_cm.__exit__(None, None, None)
-
-        return stream()
+        self.app.audit.record(actor=actor, action="notices.watch", resource="notices")
+        return Feed(backlog=[], render=_notice)

@@ -37,3 +37,17 @@ def case_name(case: str) -> str:
 
 def subject_name(case: str, subject: str) -> str:
     return f"cases/{case}/subjects/{subject}"
+
+
+MAX_ID = 2**63 - 1
+
+
+def number(text: str, what: str) -> int:
+    """A decimal id (an alert's, a resume token's) that fits the database's 64-bit integers."""
+    if not text.isascii() or not text.isdigit() or len(text) > 19 or int(text) > MAX_ID:
+        raise PolicyError(
+            Kind.INVALID_ARGUMENT,
+            "PAGE_TOKEN_INVALID" if what == "resume token" else "FIELD_INVALID",
+            f"the {what} is not one of ours: a decimal number below 2^63 is expected",
+        )
+    return int(text)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from lifecycle.errors import Kind, PolicyError
+from matcher.app import App
 from matcher.model_loading import Unavailable
 from matcher.plate_watchlists import Entry, Hit, plate_refusal
 from matcher.plates import MatchPolicy, PlateError, PlateRead
@@ -12,7 +11,7 @@ from matcher.plates.reader import PlateImageError
 from matcher.transport import convert, names
 from matcher.transport.calls import rpc
 from matcher.transport.errors import image_refusal
-from matcher.v1 import plates_pb2, plates_pb2_grpc
+from matcher.v1 import plates_pb2
 
 
 def entry_ids(name: str) -> tuple[str, str]:
@@ -66,8 +65,8 @@ def _policy(options: plates_pb2.MatchOptions) -> MatchPolicy:
     )
 
 
-class PlateService(plates_pb2_grpc.PlateServiceServicer):
-    def __init__(self, app: Any) -> None:
+class PlateService:
+    def __init__(self, app: App) -> None:
         self.app = app
 
     @rpc(

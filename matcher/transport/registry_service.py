@@ -7,10 +7,11 @@ from typing import Any
 
 from lifecycle import order_models as o
 from lifecycle.errors import Kind, PolicyError
+from matcher.app import App
 from matcher.transport import convert, names
 from matcher.transport.calls import rpc
 from matcher.transport.face_service import probes_of
-from matcher.v1 import faces_pb2, registry_pb2, registry_pb2_grpc
+from matcher.v1 import faces_pb2, registry_pb2
 
 
 def camera_id(name: str) -> str:
@@ -25,8 +26,8 @@ def order_id(name: str) -> str:
     return names.parts(name, ("orders",), "order")[0]
 
 
-class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
-    def __init__(self, app: Any) -> None:
+class RegistryService:
+    def __init__(self, app: App) -> None:
         self.app = app
 
     @property

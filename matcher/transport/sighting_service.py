@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
-import queue
-from collections.abc import Iterable, Iterator
 from datetime import UTC
-from typing import Any
 
 import numpy as np
 
+from lifecycle.audit import REFUSED
 from lifecycle.errors import Kind, PolicyError
+from matcher.app import App
 from matcher.broadcast import AlertView
 from matcher.embeddings import Vector, parse_embedding
 from matcher.faces import FaceError, Reason
 from matcher.model_loading import Unavailable
 from matcher.transport import convert, names
-from matcher.transport.calls import refusal_of, rpc, streaming
+from matcher.transport.calls import client_stream, refusal_of, rpc, server_stream
+from matcher.transport.dispatch import Feed, feed_source
 from matcher.transport.errors import Refusal, image_refusal
-from matcher.v1 import sightings_pb2, sightings_pb2_grpc
-
-POLL_SECONDS = 0.5
+from matcher.v1 import sightings_pb2
 
 
-def _faces(app: Any, sighting: sightings_pb2.Sighting) -> tuple[list[Vector], str]:
+def _faces(app: App, sighting: sightings_pb2.Sighting) -> tuple[list[Vector], str]:
     """The sighting's face vectors: sent embeddings, or every usable face of its image."""
     if sighting.image:
         pipeline = app.pipeline
@@ -45,7 +43,7 @@ def _faces(app: Any, sighting: sightings_pb2.Sighting) -> tuple[list[Vector], st
     return [parse_embedding(face.values, dim) for face in sighting.faces], model
 
 
-def _report(app: Any, actor: str, sighting: sightings_pb2.Sighting) -> sightings_pb2.SightingResult:
+def _report(app: App, actor: str, sighting: sightings_pb2.Sighting) -> sightings_pb2.SightingResult:
     camera = names.parts(sighting.camera, ("cameras",), "camera")[0]
     if not sighting.HasField("capture_time"):
         raise PolicyError(Kind.INVALID_ARGUMENT, "FIELD_INVALID", "a sighting needs its capture time")
@@ -70,102 +68,89 @@ def alert_message(alert: AlertView) -> sightings_pb2.Alert:
     )
 
 
-class SightingService(sightings_pb2_grpc.SightingServiceServicer):
-    def __init__(self, app: Any) -> None:
+class SightingSession:
+    """One camera feed (``StreamSightings``): each sighting is checked and audited as it comes;
+    a refused sighting (say, a clock far ahead) is counted and reported, and the feed goes on."""
+
+    def __init__(self, app: App, actor: str) -> None:
+        self._app = app
+        self._actor = actor
+        self.summary = sightings_pb2.StreamSightingsSummary()
+
+    def take(self, items: list[sightings_pb2.Sighting | Refusal]) -> None:
+        for item in items:
+            self.summary.sightings += 1
+            if isinstance(item, Refusal):
+                self._app.audit.record(
+                    actor=self._actor,
+                    action="sightings.report",
+                    resource="sightings",
+                    outcome=REFUSED,
+                    code=item.reason,
+                )
+                self._refused(item)
+                continue
+            try:
+                result = _report(self._app, self._actor, item)
+            except PolicyError as error:
+                self._refused(
+                    refusal_of(self._app, self._actor, "sightings.report", "sightings", item.reason, error)
+                )
+                continue
+            self.summary.faces += result.faces
+            self.summary.alerts += result.alerts
+
+    def _refused(self, refusal: Refusal) -> None:
+        self.summary.refused += 1
+        self.summary.first_refusal = self.summary.first_refusal or refusal.reason
+
+    def finish(self) -> sightings_pb2.StreamSightingsSummary:
+        return self.summary
+
+
+class SightingService:
+    def __init__(self, app: App) -> None:
         self.app = app
 
     @rpc("sightings.report", lambda r: "sightings", audits_itself=True)
     def ReportSighting(self, request: sightings_pb2.Sighting, actor: str) -> sightings_pb2.SightingResult:
         return _report(self.app, actor, request)
 
-    @streaming("sightings.report", lambda r: "sightings", request_type=sightings_pb2.Sighting)
-    def StreamSightings(
-        self, requests: Iterable[sightings_pb2.Sighting], actor: str, context: Any
-    ) -> sightings_pb2.StreamSightingsSummary:
-        """A camera's feed: each sighting is checked and audited as it comes; one refused
-        sighting (say, a clock far ahead) is counted and reported, and the feed goes on."""
-        summary = sightings_pb2.StreamSightingsSummary()
-        limit = self.app.settings.max_message_bytes
-        for sighting in requests:
-            summary.sightings += 1
-            try:
-                if sighting.ByteSize() > limit:
-                    raise PolicyError(
-                        Kind.INVALID_ARGUMENT, "MESSAGE_TOO_LARGE", f"a sighting is at most {limit} bytes"
-                    )
-                result = _report(self.app, actor, sighting)
-            except PolicyError as error:
-                refusal: Refusal = refusal_of(
-                    self.app, actor, "sightings.report", "sightings", sighting.reason, error
-                )
-                summary.refused += 1
-                summary.first_refusal = summary.first_refusal or refusal.reason
-                continue
-            summary.faces += result.faces
-            summary.alerts += result.alerts
-        return summary
+    @client_stream("sightings.report", lambda r: "sightings")
+    def StreamSightings(self, actor: str) -> SightingSession:
+        return SightingSession(self.app, actor)
 
 
-class AlertService(sightings_pb2_grpc.AlertServiceServicer):
-    def __init__(self, app: Any) -> None:
+class AlertService:
+    def __init__(self, app: App) -> None:
         self.app = app
 
-    @streaming("alerts.watch", lambda r: "alerts")
-    def SubscribeAlerts(
-        self, request: sightings_pb2.SubscribeAlertsRequest, actor: str, context: Any
-    ) -> Iterator[sightings_pb2.Alert]:
+    @feed_source(lambda app: app.individuals.hub)
+    @server_stream("alerts.watch", lambda r: "alerts")
+    def SubscribeAlerts(self, request: sightings_pb2.SubscribeAlertsRequest, actor: str) -> Feed[AlertView]:
         """Replays what the operator has not acknowledged (and what follows the resume token),
         then streams live alerts of the operator's zones until the call ends."""
-        zones = self.app.individuals.registry.operator_zones(actor)
-        try:
-            after = int(request.resume_token) if request.resume_token else None
-        except ValueError:
-            raise PolicyError(
-                Kind.INVALID_ARGUMENT, "PAGE_TOKEN_INVALID", "the resume token is not one of ours"
-            ) from None
-        subscription_cm = self.app.individuals.hub.subscribe(lambda alert: bool(zones & set(alert.zones)))
-        subscription = subscription_cm.__enter__()  # Subscribed before the replay: nothing falls between.
-        backlog = self.app.individuals.pending_alerts(actor, zones, after)
-        self.app.lifecycle.audit.record(
+        individuals = self.app.individuals
+        zones = individuals.registry.operator_zones(actor)
+        after = names.number(request.resume_token, "resume token") if request.resume_token else None
+        backlog = individuals.pending_alerts(actor, zones, after)
+        self.app.audit.record(
             actor=actor,
             action="alerts.watch",
             resource="alerts",
             count=len(backlog),
-            detail={"zones": sorted(zones), "resume_token": request.resume_token},
+            detail={"zones": sorted(zones)[:20], "resumed": bool(request.resume_token)},
         )
-
-        def stream() -> Iterator[sightings_pb2.Alert]:
-            sent: set[int] = set()
-            try:
-                for alert in backlog:
-                    sent.add(alert.id)
-                    yield alert_message(alert)
-                while context.is_active():
-                    if subscription.overflowed:  # Alerts were dropped from the live queue:
-                        subscription.overflowed = False  # fetch what is still unacknowledged.
-                        for alert in self.app.individuals.pending_alerts(actor, zones, None):
-                            if alert.id not in sent:
-                                sent.add(alert.id)
-                                yield alert_message(alert)
-                    try:
-                        alert = subscription.queue.get(timeout=POLL_SECONDS)
-                    except queue.Empty:
-                        continue
-                    if alert.id not in sent:
-                        sent.add(alert.id)
-                        yield alert_message(alert)
-            finally:
-                subscription_cm.__exit__(None, None, None)
-
-        return stream()
+        return Feed(
+            backlog=[alert_message(alert) for alert in backlog],
+            render=lambda alert: alert_message(alert) if zones & set(alert.zones) else None,
+            key=lambda message: str(getattr(message, "name")),  # noqa: B009
+            refill=lambda: [alert_message(a) for a in individuals.pending_alerts(actor, zones, None)],
+        )
 
     @rpc("alert.ack", lambda r: r.name, audits_itself=True)
     def AckAlert(self, request: sightings_pb2.AckAlertRequest, actor: str) -> sightings_pb2.AckAlertResponse:
-        raw = names.parts(request.name, ("alerts",), "alert")[0]
-        if not raw.isdigit():
-            raise PolicyError(
-                Kind.INVALID_ARGUMENT, "FIELD_INVALID", f"{request.name!r} is not an alert name"
-            )
+        alert_id = names.number(names.parts(request.name, ("alerts",), "alert")[0], "alert id")
         zones = self.app.individuals.registry.operator_zones(actor)
-        self.app.individuals.acknowledge(actor, int(raw), zones)
+        self.app.individuals.acknowledge(actor, alert_id, zones)
         return sightings_pb2.AckAlertResponse()

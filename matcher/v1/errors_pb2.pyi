@@ -91,6 +91,10 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     WAIVER_SCOPE_PURGED: _ClassVar[ErrorReason]
     WAIVER_NOT_FOUND: _ClassVar[ErrorReason]
     WAIVER_NOT_ACTIVE: _ClassVar[ErrorReason]
+    REQUEST_MALFORMED: _ClassVar[ErrorReason]
+    TOO_MANY_CALLS: _ClassVar[ErrorReason]
+    REQUEST_BODY_TIMEOUT: _ClassVar[ErrorReason]
+    INTERNAL_ERROR: _ClassVar[ErrorReason]
 ERROR_REASON_UNSPECIFIED: ErrorReason
 UNAUTHENTICATED_CALLER: ErrorReason
 CASE_NOT_FOUND: ErrorReason
@@ -176,3 +180,7 @@ WAIVER_SCOPE_INVALID: ErrorReason
 WAIVER_SCOPE_PURGED: ErrorReason
 WAIVER_NOT_FOUND: ErrorReason
 WAIVER_NOT_ACTIVE: ErrorReason
+REQUEST_MALFORMED: ErrorReason
+TOO_MANY_CALLS: ErrorReason
+REQUEST_BODY_TIMEOUT: ErrorReason
+INTERNAL_ERROR: ErrorReason

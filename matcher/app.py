@@ -1,0 +1,159 @@
+"""The composition root: every part of the service, built once and typed.
+
+Servicers receive an :class:`App`, so mypy checks every call across the transport-to-domain seam
+(a misspelt ``app.facez.serch(...)`` fails the lint). :func:`build_app` wires the parts in the
+order the policy needs; :func:`prepare` finishes due purges and rebuilds the galleries before the
+service may report SERVING (decision 4).
+
+Nothing here reads a test hook: the policy clock is the system clock unless a caller (a test, in
+process) passes another one, and fault points are armed only by ``tests/serve_for_tests.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from lifecycle.access import AccessControl, Notice
+from lifecycle.audit import AuditLog
+from lifecycle.cases import Lifecycle
+from lifecycle.clock import Clock, SystemClock
+from lifecycle.db import Database
+from lifecycle.disclosure import DisclosureDecider
+from lifecycle.orders import Registry
+from lifecycle.purge import PurgeWorker
+from lifecycle.waivers import WaiverRegistry
+from matcher import local_principals, single_instance
+from matcher.broadcast import AlertView, Broadcast
+from matcher.config import Settings
+from matcher.crypto import KeyRing
+from matcher.face_matching import FaceMatcher
+from matcher.faces import FacePipeline
+from matcher.keys import ScopeKeys
+from matcher.model_loading import Unavailable, load_pipeline, load_plate_reader
+from matcher.plate_watchlists import PlateWatchlists
+from matcher.plates.reader import PlateReader
+from matcher.registered_individuals import RegisteredIndividuals
+from matcher.transport.auth import Authenticator
+
+log = logging.getLogger("matcher")
+
+
+@dataclass
+class App:
+    """Everything the servicers share."""
+
+    settings: Settings
+    clock: Clock
+    db: Database
+    lifecycle: Lifecycle
+    faces: FaceMatcher
+    plates: PlateWatchlists
+    individuals: RegisteredIndividuals
+    disclosures: DisclosureDecider
+    waivers: WaiverRegistry
+    notices: Broadcast[Notice]
+    worker: PurgeWorker
+    auth: Authenticator
+    access: AccessControl
+    pipeline: FacePipeline | Unavailable
+    plate_reader: PlateReader | Unavailable
+    default_face_model: str
+    instance: single_instance.InstanceLock
+    ready: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def audit(self) -> AuditLog:
+        return self.lifecycle.audit
+
+    def close(self) -> None:
+        """Stops the worker and releases the database (and the single-instance lock)."""
+        self.worker.stop()
+        self.lifecycle.audit.flush()
+        self.instance.release()
+        self.db.dispose()
+
+
+def build_app(settings: Settings, clock: Clock | None = None) -> App:
+    """Builds the service over its system of record; ``clock`` is for in-process tests only."""
+    settings.resolved()
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    clock = clock or SystemClock()
+    assert settings.kek_file is not None
+    keyring = KeyRing.load(settings.kek_file)
+    db = Database(settings.database_url)
+    instance = single_instance.acquire(db.engine, settings.data_dir)
+    audit = AuditLog(db, clock, keyring.derive("matcher audit chain v1"), settings.audit_anchor_file)
+    lifecycle = Lifecycle(db, clock, audit)
+    pipeline = load_pipeline(settings)
+    models = dict(settings.face_models)
+    default_model = settings.default_face_model
+    if isinstance(pipeline, FacePipeline):
+        # Templates record the model that made them; the pipeline's model becomes the default.
+        models[pipeline.model_id] = pipeline.recognizer.embedding_dim
+        default_model = pipeline.model_id
+    keys = ScopeKeys(keyring, clock)
+    faces = FaceMatcher(lifecycle, keys, models)
+    plates = PlateWatchlists(lifecycle, keys)
+    individuals = RegisteredIndividuals(
+        lifecycle,
+        Registry(lifecycle),
+        keys,
+        faces,
+        Broadcast[AlertView](),
+        alert_min_score=settings.alert_min_score,
+        max_clock_skew=timedelta(seconds=settings.max_clock_skew_seconds),
+    )
+    worker = PurgeWorker(lifecycle)
+    auth = Authenticator(settings.tokens_file, tls_enabled=settings.tls_enabled)
+    access = AccessControl(db, clock, audit)
+    notices: Broadcast[Notice] = Broadcast()
+    access.on_notice(lambda notice: notices.publish([notice]))  # P16: at once, to the designee
+    local_principals.bootstrap(settings, access, auth)
+    plate_reader = load_plate_reader(settings)
+    return App(
+        settings,
+        clock,
+        db,
+        lifecycle,
+        faces,
+        plates,
+        individuals,
+        DisclosureDecider(db, clock, audit),
+        WaiverRegistry(db, clock, audit),
+        notices,
+        worker,
+        auth,
+        access,
+        pipeline,
+        plate_reader,
+        default_model,
+        instance,
+    )
+
+
+def prepare(app: App) -> None:
+    """Finishes due purges, rebuilds the galleries, then opens for business."""
+    next_due = app.worker.run_due()
+    if next_due is not None:
+        log.info("purges suspended by legal holds; next falls due at %s", next_due.isoformat())
+    loaded = app.faces.rebuild()
+    for model, count in app.faces.unserved_models().items():
+        log.warning(
+            "%d stored templates were made by model %r, which is not configured: they are not "
+            "matched; configure the model again or re-enrol those subjects",
+            count,
+            model,
+        )
+    plates = app.plates.rebuild()
+    orders = app.individuals.rebuild()
+    log.info(
+        "galleries rebuilt: %d face templates, %d watchlist plates and %d order templates matchable",
+        loaded,
+        plates,
+        orders,
+    )
+    app.worker.start()
+    app.ready.set()
