@@ -57,6 +57,7 @@ from lifecycle.access_models import (
     PRINCIPAL_KINDS,
     AuthFailure,
     CaseAssignment,
+    HeadApproval,
     Principal,
     RoleGrant,
 )
@@ -81,6 +82,8 @@ HEALTH_OFFICIAL: Final = "health_official"
 EXTERNAL_PARTNER: Final = "external_partner"
 DEPARTMENT_HEAD: Final = "department_head"
 CAMERA_GATEWAY: Final = "camera_gateway"
+# P11 (Section 3.4): the Mayor's designee grants department-level access by approving heads.
+MAYORS_DESIGNEE: Final = "mayors_designee"
 # P15: the offices that grant waivers. Officials, not end users of the data.
 PUBLIC_SAFETY_DIRECTOR_ROLE: Final = "public_safety_director"
 CITY_OPERATIONS_DIRECTOR_ROLE: Final = "city_operations_director"
@@ -99,6 +102,7 @@ END_USER_ROLES: Final = frozenset(
 )
 ROLES: Final = END_USER_ROLES | {
     ADMINISTRATOR,
+    MAYORS_DESIGNEE,
     AUDITOR,
     DEPARTMENT_HEAD,
     PUBLIC_SAFETY_DIRECTOR_ROLE,
@@ -106,9 +110,12 @@ ROLES: Final = END_USER_ROLES | {
 }
 
 # P10: the family of each role; one principal's roles must all share one family.
-ADMINISTRATION, AUDIT, USE = "administration", "audit", "use"
+# The designee is a family of its own: the administrator creates accounts and grants roles, the
+# designee approves the heads who approve end users; holding both would let one person make a
+# working end user (issue 17), so they never share a principal.
+ADMINISTRATION, AUDIT, USE, GOVERNANCE = "administration", "audit", "use", "governance"
 FAMILY: Final[Mapping[str, str]] = MappingProxyType(
-    {ADMINISTRATOR: ADMINISTRATION, AUDITOR: AUDIT, DEPARTMENT_HEAD: USE}
+    {ADMINISTRATOR: ADMINISTRATION, AUDITOR: AUDIT, DEPARTMENT_HEAD: USE, MAYORS_DESIGNEE: GOVERNANCE}
     | dict.fromkeys(END_USER_ROLES, USE)
     | dict.fromkeys((PUBLIC_SAFETY_DIRECTOR_ROLE, CITY_OPERATIONS_DIRECTOR_ROLE), USE)
 )
@@ -205,10 +212,15 @@ PERMISSIONS: Final[Mapping[str, Mapping[str, Scope]]] = MappingProxyType(
         "user.revoke_role": _row(administrator=ANY),
         "user.unlock": _row(administrator=ANY),
         "user.revalidate": _row(department_head=ANY),
+        # P11 (Section 3.4): department-level access, granted by the Mayor's designee, who also
+        # appoints further designees; never an administrator (P10).
+        "head.approve": _row(mayors_designee=ANY),
+        "head.withdraw": _row(mayors_designee=ANY),
+        "designee.appoint": _row(mayors_designee=ANY),
         # Reading accounts (names, roles, assignments; no data): the designee, the heads who
         # approve them, and the auditors who report on them.
-        "user.get": _row(administrator=ANY, department_head=ANY, auditor=ANY),
-        "user.list": _row(administrator=ANY, department_head=ANY, auditor=ANY),
+        "user.get": _row(administrator=ANY, department_head=ANY, auditor=ANY, mayors_designee=ANY),
+        "user.list": _row(administrator=ANY, department_head=ANY, auditor=ANY, mayors_designee=ANY),
         # Everybody may see their own account.
         "user.whoami": _row(**dict.fromkeys(ROLES, ANY)),
         # P13: releasing a case's biometric data outside the system is decided by the case's
@@ -253,6 +265,7 @@ SEPARATION_OF_DUTIES: Final = "SEPARATION_OF_DUTIES"
 PRINCIPAL_NOT_FOUND: Final = "PRINCIPAL_NOT_FOUND"
 PRINCIPAL_ALREADY_EXISTS: Final = "PRINCIPAL_ALREADY_EXISTS"
 ASSIGNEE_NOT_ELIGIBLE: Final = "ASSIGNEE_NOT_ELIGIBLE"
+HEAD_NOT_APPROVED: Final = "HEAD_NOT_APPROVED"
 
 
 # --- outcomes -----------------------------------------------------------------------------------
@@ -728,6 +741,15 @@ class AccessControl:
 
         def change(session: Session) -> RoleGrant:
             _check_role(role)
+            if role == MAYORS_DESIGNEE:
+                raise PolicyError(
+                    Kind.FAILED_PRECONDITION,
+                    SEPARATION_OF_DUTIES,
+                    "the Mayor's designee is appointed by a designee (AppointDesignee), never through "
+                    "an administrator's grant: otherwise one person could create, approve and use an "
+                    "account (P10, P11)",
+                    rule="P11",
+                )
             principal = self._locked_principal(session, principal_id)
             held = self._roles(session, principal.id)
             if actor == principal.id:
@@ -820,6 +842,15 @@ class AccessControl:
                     "nobody revalidates their own account; another head of the department must (P11)",
                     rule="P11",
                 )
+            approval = session.get(HeadApproval, actor)
+            if approval is None or approval.department != head.department:
+                raise PolicyError(
+                    Kind.FAILED_PRECONDITION,
+                    HEAD_NOT_APPROVED,
+                    f"your standing as head of department {head.department!r} has not been approved by "
+                    "the Mayor's designee; until it is, your approvals of end users do not count (P11)",
+                    rule="P11",
+                )
             now = self.clock.now()
             previous = principal.last_revalidated_at
             principal.last_revalidated_at = now
@@ -898,6 +929,150 @@ class AccessControl:
             return bool(removed)
 
         return self._administer(actor, "case.unassign", where, reason, change, case_id=case_id)
+
+    # --- department heads and designees (P11, Section 3.4) -----------------------------------
+
+    def head_approval(self, principal_id: str) -> HeadApproval | None:
+        with self.db.transaction() as session:
+            return session.get(HeadApproval, principal_id)
+
+    def approve_head(self, actor: str, principal_id: str, *, reason: str = "") -> HeadApproval:
+        """The designee grants a department its access by approving its head (P11)."""
+
+        def change(session: Session) -> HeadApproval:
+            principal = self._locked_principal(session, principal_id)
+            if principal.id == actor:
+                raise PolicyError(
+                    Kind.FAILED_PRECONDITION,
+                    SEPARATION_OF_DUTIES,
+                    "nobody approves their own standing (P11)",
+                    rule="P11",
+                )
+            if DEPARTMENT_HEAD not in self._roles(session, principal.id):
+                raise PolicyError(
+                    Kind.FAILED_PRECONDITION,
+                    ASSIGNEE_NOT_ELIGIBLE,
+                    f"{principal.id!r} does not hold the department_head role; an administrator grants "
+                    "it first (P11)",
+                    rule="P11",
+                )
+            approval = session.get(HeadApproval, principal.id)
+            if approval is None:
+                approval = HeadApproval(
+                    principal_id=principal.id, department="", approved_by="", approved_at=self.clock.now()
+                )
+                session.add(approval)
+            approval.department, approval.approved_by = principal.department, actor
+            approval.approved_at = self.clock.now()
+            self.audit.append(
+                session,
+                actor=actor,
+                action="head.approve",
+                resource=_resource(principal.id),
+                reason=reason,
+                detail={"department": principal.department, "rule": "P11"},
+            )
+            return approval
+
+        return self._administer(actor, "head.approve", _resource(principal_id), reason, change)
+
+    def withdraw_head(self, actor: str, principal_id: str, *, reason: str = "") -> bool:
+        """Ends a head's standing: their approvals of end users stop counting from now on."""
+
+        def change(session: Session) -> bool:
+            principal = self._locked_principal(session, principal_id)
+            removed = _deleted(session, delete(HeadApproval).where(HeadApproval.principal_id == principal.id))
+            self.audit.append(
+                session,
+                actor=actor,
+                action="head.withdraw",
+                resource=_resource(principal.id),
+                reason=reason,
+                count=removed,
+                detail={"rule": "P11"},
+            )
+            return bool(removed)
+
+        return self._administer(actor, "head.withdraw", _resource(principal_id), reason, change)
+
+    def appoint_designee(self, actor: str, principal_id: str, *, reason: str = "") -> RoleGrant:
+        """A designee appoints another one; the administrator never can (P10, P11)."""
+
+        def change(session: Session) -> RoleGrant:
+            principal = self._locked_principal(session, principal_id)
+            held = self._roles(session, principal.id)
+            if principal.id == actor or separation_conflict(held | {MAYORS_DESIGNEE}):
+                raise PolicyError(
+                    Kind.FAILED_PRECONDITION,
+                    SEPARATION_OF_DUTIES,
+                    f"{principal.id!r} holds {', '.join(sorted(held)) or 'no role'}: a designee holds no "
+                    "other family's role and nobody appoints themselves (P10)",
+                    rule="P10",
+                )
+            existing = session.scalars(
+                select(RoleGrant).where(
+                    RoleGrant.principal_id == principal.id, RoleGrant.role == MAYORS_DESIGNEE
+                )
+            ).first()
+            grant = existing or RoleGrant(
+                principal_id=principal.id, role=MAYORS_DESIGNEE, granted_by=actor, granted_at=self.clock.now()
+            )
+            if existing is None:
+                session.add(grant)
+            self.audit.append(
+                session,
+                actor=actor,
+                action="designee.appoint",
+                resource=_resource(principal.id),
+                reason=reason,
+                count=0 if existing else 1,
+                detail={"rule": "P11"},
+            )
+            return grant
+
+        return self._administer(actor, "designee.appoint", _resource(principal_id), reason, change)
+
+    def bootstrap_designee(self, principal_id: str, *, display_name: str, department: str) -> bool:
+        """Creates the first Mayor's designee when there is none (at installation, like the first
+        administrator; audited as the bootstrap). Later designees are appointed by designees."""
+        _check_principal_id(principal_id)
+        with self.db.transaction() as session:
+            if (
+                session.scalars(select(RoleGrant.pk).where(RoleGrant.role == MAYORS_DESIGNEE)).first()
+                is not None
+            ):
+                return False
+            if session.get(Principal, principal_id) is not None:
+                return False
+            now = self.clock.now()
+            session.add(
+                Principal(
+                    id=principal_id,
+                    display_name=display_name[:200],
+                    department=department[:100],
+                    kind=KIND_HUMAN,
+                    created_at=now,
+                    created_by=BOOTSTRAP_ACTOR,
+                )
+            )
+            session.flush()
+            session.add(
+                RoleGrant(
+                    principal_id=principal_id,
+                    role=MAYORS_DESIGNEE,
+                    granted_by=BOOTSTRAP_ACTOR,
+                    granted_at=now,
+                )
+            )
+            self.audit.append(
+                session,
+                actor=BOOTSTRAP_ACTOR,
+                action="user.create",
+                resource=_resource(principal_id),
+                reason="first Mayor's designee, created at installation",
+                detail={"roles": [MAYORS_DESIGNEE], "department": department[:100]},
+            )
+        return True
 
     # --- lockout (P11) ------------------------------------------------------------------------
 

@@ -91,7 +91,24 @@ class AuthFailure(Base):
     peer: Mapped[str] = mapped_column(String(200))
 
 
+class HeadApproval(Base):
+    """The Mayor's designee's approval of a department head (P11, Section 3.4).
+
+    Department-level access is granted by the Mayor or her/his designee; the head then approves
+    the department's end users. A head's revalidation counts only while this row exists, so an
+    administrator who creates a head and an investigator cannot make the investigator work alone.
+    """
+
+    __tablename__ = "head_approvals"
+
+    principal_id: Mapped[str] = mapped_column(ForeignKey("principals.id"), primary_key=True)
+    department: Mapped[str] = mapped_column(String(100))
+    approved_by: Mapped[str] = mapped_column(String(128))
+    approved_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 # The tables above, for ``create_all(tables=...)``.
 ACCESS_TABLES: tuple[Table, ...] = tuple(
-    Base.metadata.tables[model.__tablename__] for model in (Principal, RoleGrant, CaseAssignment, AuthFailure)
+    Base.metadata.tables[model.__tablename__]
+    for model in (Principal, RoleGrant, CaseAssignment, AuthFailure, HeadApproval)
 )

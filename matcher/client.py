@@ -429,6 +429,19 @@ class MatcherClient:
         request = access_pb2.UnlockPrincipalRequest(name=f"principals/{principal_id}", reason=reason)
         return self._call(self.access.UnlockPrincipal, request)
 
+    def approve_department_head(self, principal_id: str, *, reason: str) -> access_pb2.Principal:
+        """The Mayor's designee approves a department head (P11)."""
+        request = access_pb2.ApproveDepartmentHeadRequest(name=f"principals/{principal_id}", reason=reason)
+        return self._call(self.access.ApproveDepartmentHead, request)
+
+    def withdraw_department_head(self, principal_id: str, *, reason: str) -> access_pb2.Principal:
+        request = access_pb2.WithdrawDepartmentHeadRequest(name=f"principals/{principal_id}", reason=reason)
+        return self._call(self.access.WithdrawDepartmentHead, request)
+
+    def appoint_designee(self, principal_id: str, *, reason: str) -> access_pb2.Principal:
+        request = access_pb2.AppointDesigneeRequest(name=f"principals/{principal_id}", reason=reason)
+        return self._call(self.access.AppointDesignee, request)
+
     def assign_case(self, case_id: str, principal_id: str, *, reason: str) -> access_pb2.CaseAssignment:
         request = access_pb2.AssignCaseRequest(
             case=f"cases/{case_id}", principal=f"principals/{principal_id}", reason=reason

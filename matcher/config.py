@@ -82,6 +82,8 @@ class Settings:
     tls_client_ca: Path | None = None
     # The first administrator's principal id (its certificate's common name) under mTLS.
     bootstrap_admin: str = "admin"
+    # The first Mayor's designee (approves department heads, P11) under mTLS.
+    bootstrap_designee: str = "designee"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -125,6 +127,7 @@ class Settings:
             if value:
                 setattr(settings, name, Path(value))
         settings.bootstrap_admin = env.get("MATCHER_BOOTSTRAP_ADMIN", settings.bootstrap_admin)
+        settings.bootstrap_designee = env.get("MATCHER_BOOTSTRAP_DESIGNEE", settings.bootstrap_designee)
         settings.alert_min_score = _env_float("MATCHER_ALERT_MIN_SCORE", settings.alert_min_score)
         settings.max_clock_skew_seconds = _env_float(
             "MATCHER_MAX_CLOCK_SKEW", settings.max_clock_skew_seconds

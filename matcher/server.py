@@ -239,6 +239,14 @@ class Service:
             assert self._server is not None and self._health is not None
             await self._health.enter_graceful_shutdown()
             await self._server.stop(grace)
+            # Calls still waiting (for a body, for their next alert) end here, inside the loop,
+            # rather than being destroyed pending when it closes.
+            current = asyncio.current_task()
+            waiting = [task for task in asyncio.all_tasks() if task is not current]
+            for task in waiting:
+                task.cancel()
+            await asyncio.gather(*waiting, return_exceptions=True)
+            await self._loop.shutdown_asyncgens()
 
         try:
             self._run(halt())

@@ -33,7 +33,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 # A principal id as lifecycle.access accepts it (no ':' so it never collides with system actors).
 _PRINCIPAL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._@-]{0,126}[A-Za-z0-9])?$")
-DEV_PRINCIPALS = ("admin", "head", "supervisor", "investigator", "auditor")
+DEV_PRINCIPALS = ("admin", "designee", "head", "supervisor", "investigator", "auditor")
 DEV_VALIDITY = timedelta(days=365)
 
 PemSource = bytes | str | os.PathLike[str]

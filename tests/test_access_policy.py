@@ -39,7 +39,7 @@ from lifecycle.errors import Kind, PolicyError
 from lifecycle.models import AuditRecord
 
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
-ADMIN, HEAD, SUPERVISOR = "admin", "head", "supervisor"
+ADMIN, HEAD, SUPERVISOR, DESIGNEE = "admin", "head", "supervisor", "designee"
 DEPT = "police"
 
 # The specification, written out independently of lifecycle/access.py: a change to the table
@@ -90,8 +90,11 @@ EXPECTED: dict[str, dict[str, str]] = {
     "user.revoke_role": {"administrator": "*"},
     "user.unlock": {"administrator": "*"},
     "user.revalidate": {"department_head": "*"},
-    "user.get": {"administrator": "*", "department_head": "*", "auditor": "*"},
-    "user.list": {"administrator": "*", "department_head": "*", "auditor": "*"},
+    "head.approve": {"mayors_designee": "*"},
+    "head.withdraw": {"mayors_designee": "*"},
+    "designee.appoint": {"mayors_designee": "*"},
+    "user.get": {"administrator": "*", "department_head": "*", "auditor": "*", "mayors_designee": "*"},
+    "user.list": {"administrator": "*", "department_head": "*", "auditor": "*", "mayors_designee": "*"},
     "user.whoami": {
         role: "*"
         for role in (
@@ -107,6 +110,7 @@ EXPECTED: dict[str, dict[str, str]] = {
             "camera_gateway",
             "public_safety_director",
             "city_operations_director",
+            "mayors_designee",
         )
     },
     "disclosure.decide": {"case_supervisor": "*"},
@@ -139,7 +143,12 @@ class World:
         """A principal holding ``roles``, approved by the department head unless told otherwise."""
         self.access.create_principal(ADMIN, pid, display_name=pid.title(), department=department)
         for role in roles:
-            self.access.grant_role(ADMIN, pid, role, reason="test set-up")
+            if role == a.MAYORS_DESIGNEE:
+                self.access.appoint_designee(DESIGNEE, pid, reason="test set-up")
+            else:
+                self.access.grant_role(ADMIN, pid, role, reason="test set-up")
+        if DEPARTMENT_HEAD in roles:
+            self.access.approve_head(DESIGNEE, pid, reason="test set-up")
         if revalidate:
             self.access.revalidate(HEAD if department == DEPT else f"head-{department}", pid)
         return pid
@@ -158,8 +167,10 @@ def make_world(path: Path) -> World:
     world = World(db, clock, audit, AccessControl(db, clock, audit), Lifecycle(db, clock, audit))
     world.access.on_notice(world.notices.append)
     assert world.access.bootstrap_administrator(ADMIN, display_name="Admin", department="itsa")
+    assert world.access.bootstrap_designee(DESIGNEE, display_name="Designee", department="mayor")
     world.access.create_principal(ADMIN, HEAD, display_name="Head", department=DEPT)
     world.access.grant_role(ADMIN, HEAD, DEPARTMENT_HEAD)
+    world.access.approve_head(DESIGNEE, HEAD, reason="department authorised")
     world.person(SUPERVISOR, CASE_SUPERVISOR)
     for case_id in ("c-1", "c-2"):
         world.lifecycle.create_case(SUPERVISOR, case_id, "Burglary series", "opened for the test")
@@ -446,6 +457,7 @@ def test_P11_only_a_head_of_the_same_department_revalidates(world: World) -> Non
     world.access.grant_role(ADMIN, HEAD, INVESTIGATOR)
     world.access.create_principal(ADMIN, "head-2", display_name="Deputy", department=DEPT)
     world.access.grant_role(ADMIN, "head-2", DEPARTMENT_HEAD)
+    world.access.approve_head(DESIGNEE, "head-2", reason="deputy head")
     world.access.revalidate("head-2", HEAD)
     with pytest.raises(AuditedRefusal) as self_approval:
         world.access.revalidate(HEAD, HEAD)

@@ -196,6 +196,27 @@ RPCS: dict[str, tuple[str, Callable[[Harness, MatcherClient, str], tuple[Any, An
             access_pb2.UnlockPrincipalRequest(name="principals/local-investigator", reason="r"),
         ),
     ),
+    "ApproveDepartmentHead": (
+        "head.approve",
+        lambda h, c, p: (
+            c.access.ApproveDepartmentHead,
+            access_pb2.ApproveDepartmentHeadRequest(name="principals/r-department-head", reason="r"),
+        ),
+    ),
+    "WithdrawDepartmentHead": (
+        "head.withdraw",
+        lambda h, c, p: (
+            c.access.WithdrawDepartmentHead,
+            access_pb2.WithdrawDepartmentHeadRequest(name="principals/r-department-head", reason="r"),
+        ),
+    ),
+    "AppointDesignee": (
+        "designee.appoint",
+        lambda h, c, p: (
+            c.access.AppointDesignee,
+            access_pb2.AppointDesigneeRequest(name="principals/r-mayors-designee", reason="r"),
+        ),
+    ),
     "AssignCase": (
         "case.assign",
         lambda h, c, p: (
@@ -423,9 +444,13 @@ def world(tmp_path: Any, backend: str) -> Iterator[Harness]:
         h.client.enroll_face(CASE, "s-1", unit(5), reason="r")
         h.client.add_plate(CASE, "AB123", reason="r")
         admin, head = h.as_("local-admin"), h.as_("local-head")
+        designee = h.as_("local-designee")
         for role, principal in ROLE_PRINCIPAL.items():
             admin.create_principal(principal, display_name=role, department="local", reason="test world")
-            admin.grant_role(principal, role, reason="test world")
+            if role == access.MAYORS_DESIGNEE:  # appointed by a designee, never granted by an admin
+                designee.appoint_designee(principal, reason="test world")
+            else:
+                admin.grant_role(principal, role, reason="test world")
             h.app.auth.issue(principal, h.data_dir / "tokens" / f"{principal}.token")
             if role in access.END_USER_ROLES:
                 head.revalidate(principal, reason="test world")

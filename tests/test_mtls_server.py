@@ -16,7 +16,9 @@ from tests.conftest import Harness, running_server
 
 @pytest.fixture
 def certs(tmp_path: Path) -> DevCerts:
-    return make_dev_certs(tmp_path / "certs", ["admin", "head", "investigator", "auditor", "intruder"])
+    return make_dev_certs(
+        tmp_path / "certs", ["admin", "designee", "head", "investigator", "auditor", "intruder"]
+    )
 
 
 @pytest.fixture
@@ -57,6 +59,8 @@ def test_P14_certificate_names_the_principal_and_accounts_are_made_by_the_admini
     with pytest.raises(MatcherError) as error:
         investigator.create_case("c-1", "Case", reason="r")
     assert error.value.reason == "REVALIDATION_REQUIRED"  # P11: not yet approved by the head
+    # ... whose own standing the Mayor's designee (the bootstrap one, by its CN) approves first.
+    _client(h, certs, "designee").approve_department_head("head", reason="CID authorised")
     _client(h, certs, "head").revalidate("investigator", reason="approved")
     investigator.create_case("c-1", "Case", reason="r")
     assert [c.name for c in investigator.list_cases()] == ["cases/c-1"]

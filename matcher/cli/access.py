@@ -86,6 +86,18 @@ def case_unassign(client: MatcherClient, args: argparse.Namespace, out: Printer)
     return 0
 
 
+def users_approve_head(client: MatcherClient, args: argparse.Namespace, out: Printer) -> int:
+    return _show(out, client.approve_department_head(args.principal, reason=args.reason))
+
+
+def users_withdraw_head(client: MatcherClient, args: argparse.Namespace, out: Printer) -> int:
+    return _show(out, client.withdraw_department_head(args.principal, reason=args.reason))
+
+
+def users_appoint_designee(client: MatcherClient, args: argparse.Namespace, out: Printer) -> int:
+    return _show(out, client.appoint_designee(args.principal, reason=args.reason))
+
+
 def register(commands: Any) -> None:
     commands.add_parser("whoami", help="your principal, roles and assigned cases").set_defaults(
         handler=whoami
@@ -114,6 +126,9 @@ def register(commands: Any) -> None:
     for verb, handler, text in (
         ("revalidate", users_revalidate, "approve an end user for another year (department head, P11)"),
         ("unlock", users_unlock, "release an account locked after failed logins (administrator)"),
+        ("approve-head", users_approve_head, "approve a department head (the Mayor's designee, P11)"),
+        ("withdraw-head", users_withdraw_head, "end a department head's standing (the Mayor's designee)"),
+        ("appoint-designee", users_appoint_designee, "appoint another Mayor's designee (a designee)"),
     ):
         parser = with_reason(users.add_parser(verb, help=text))
         parser.add_argument("principal")

@@ -126,9 +126,9 @@ def break_glass_unlock(args: argparse.Namespace) -> int:
 
 def dev_certs(args: argparse.Namespace) -> int:
     """A local CA with server and client certificates, for trying mutual TLS (never production)."""
-    from matcher.tls import make_dev_certs
+    from matcher.tls import DEV_PRINCIPALS, make_dev_certs
 
-    names = args.principal or ["admin", "head", "supervisor", "investigator", "auditor"]
+    names = args.principal or list(DEV_PRINCIPALS)
     certs = make_dev_certs(Path(args.out), names)
     print(f"CA:     {certs.ca_cert}")
     print(f"server: {certs.server_cert} {certs.server_key}")

@@ -25,6 +25,7 @@ class AccessService:
 
     def _message(self, row: Principal) -> access_pb2.Principal:
         access = self.app.access
+        approval = access.head_approval(row.id)
         return access_pb2.Principal(
             name=f"principals/{row.id}",
             display_name=row.display_name,
@@ -37,9 +38,11 @@ class AccessService:
             revalidation_expire_time=convert.timestamp(
                 row.last_revalidated_at + REVALIDATION_PERIOD if row.last_revalidated_at else None
             ),
-            lock_time=convert.timestamp(row.locked_at),
-            lock_reason=row.lock_reason or "",
+            lock_time=convert.timestamp(row.locked_at if access.locked_until(row) else None),
+            lock_reason=(row.lock_reason or "") if access.locked_until(row) else "",
             create_time=convert.timestamp(row.created_at),
+            head_approve_time=convert.timestamp(approval.approved_at if approval else None),
+            head_approved_by=approval.approved_by if approval else "",
         )
 
     def _get(self, principal: str) -> access_pb2.Principal:
@@ -103,6 +106,28 @@ class AccessService:
     def UnlockPrincipal(self, request: access_pb2.UnlockPrincipalRequest, actor: str) -> access_pb2.Principal:
         row = self.app.access.unlock(actor, principal_id(request.name), reason=request.reason)
         return self._message(row)
+
+    @rpc("head.approve", lambda r: r.name, audits_itself=True)
+    def ApproveDepartmentHead(
+        self, request: access_pb2.ApproveDepartmentHeadRequest, actor: str
+    ) -> access_pb2.Principal:
+        target = principal_id(request.name)
+        self.app.access.approve_head(actor, target, reason=request.reason)
+        return self._get(target)
+
+    @rpc("head.withdraw", lambda r: r.name, audits_itself=True)
+    def WithdrawDepartmentHead(
+        self, request: access_pb2.WithdrawDepartmentHeadRequest, actor: str
+    ) -> access_pb2.Principal:
+        target = principal_id(request.name)
+        self.app.access.withdraw_head(actor, target, reason=request.reason)
+        return self._get(target)
+
+    @rpc("designee.appoint", lambda r: r.name, audits_itself=True)
+    def AppointDesignee(self, request: access_pb2.AppointDesigneeRequest, actor: str) -> access_pb2.Principal:
+        target = principal_id(request.name)
+        self.app.access.appoint_designee(actor, target, reason=request.reason)
+        return self._get(target)
 
     @rpc(
         "case.assign",

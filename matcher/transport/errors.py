@@ -19,6 +19,8 @@ from lifecycle.errors import Kind, PolicyError
 from matcher.v1 import errors_pb2
 
 DOMAIN = "matcher.v1"
+# A message may quote what the caller sent (a name, a plate); it never grows with the input.
+MAX_MESSAGE = 1000
 
 _CODES = {
     Kind.NOT_FOUND: grpc.StatusCode.NOT_FOUND,
@@ -42,15 +44,14 @@ class Refusal:
 
     def to_status(self) -> grpc.Status:
         errors_pb2.ErrorReason.Value(self.reason)  # Every reason must be in the contract.
+        message = self.message if len(self.message) <= MAX_MESSAGE else self.message[: MAX_MESSAGE - 1] + "…"
         info = error_details_pb2.ErrorInfo(reason=self.reason, domain=DOMAIN)
         if self.rule:
             info.metadata["rule"] = self.rule
         info.metadata.update(dict(self.details))
         detail = any_pb2.Any()
         detail.Pack(info)
-        status = status_pb2.Status(
-            code=getattr(code_pb2, self.code.name), message=self.message, details=[detail]
-        )
+        status = status_pb2.Status(code=getattr(code_pb2, self.code.name), message=message, details=[detail])
         return rpc_status.to_status(status)
 
 

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17matcher/v1/access.proto\x12\nmatcher.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc9\x03\n\tPrincipal\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x12\n\ndepartment\x18\x03 \x01(\t\x12(\n\x04kind\x18\x04 \x01(\x0e\x32\x1a.matcher.v1.Principal.Kind\x12\r\n\x05roles\x18\x05 \x03(\t\x12\x16\n\x0e\x61ssigned_cases\x18\x06 \x03(\t\x12\x33\n\x0frevalidate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0erevalidated_by\x18\x08 \x01(\t\x12<\n\x18revalidation_expire_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tlock_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0block_reason\x18\x0b \x01(\t\x12/\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"3\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\t\n\x05HUMAN\x10\x01\x12\n\n\x06SYSTEM\x10\x02\"\x0f\n\rWhoAmIRequest\"h\n\x16\x43reatePrincipalRequest\x12\x14\n\x0cprincipal_id\x18\x01 \x01(\t\x12(\n\tprincipal\x18\x02 \x01(\x0b\x32\x15.matcher.v1.Principal\x12\x0e\n\x06reason\x18\x03 \x01(\t\"#\n\x13GetPrincipalRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x17\n\x15ListPrincipalsRequest\"C\n\x16ListPrincipalsResponse\x12)\n\nprincipals\x18\x01 \x03(\x0b\x32\x15.matcher.v1.Principal\">\n\x10GrantRoleRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"?\n\x11RevokeRoleRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\":\n\x1aRevalidatePrincipalRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"6\n\x16UnlockPrincipalRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x85\x01\n\x0e\x43\x61seAssignment\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x63\x61se\x18\x02 \x01(\t\x12\x11\n\tprincipal\x18\x03 \x01(\t\x12\x13\n\x0b\x61ssigned_by\x18\x04 \x01(\t\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"D\n\x11\x41ssignCaseRequest\x12\x0c\n\x04\x63\x61se\x18\x01 \x01(\t\x12\x11\n\tprincipal\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"F\n\x13UnassignCaseRequest\x12\x0c\n\x04\x63\x61se\x18\x01 \x01(\t\x12\x11\n\tprincipal\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\x16\n\x14UnassignCaseResponse2\x80\x06\n\rAccessService\x12:\n\x06WhoAmI\x12\x19.matcher.v1.WhoAmIRequest\x1a\x15.matcher.v1.Principal\x12L\n\x0f\x43reatePrincipal\x12\".matcher.v1.CreatePrincipalRequest\x1a\x15.matcher.v1.Principal\x12\x46\n\x0cGetPrincipal\x12\x1f.matcher.v1.GetPrincipalRequest\x1a\x15.matcher.v1.Principal\x12W\n\x0eListPrincipals\x12!.matcher.v1.ListPrincipalsRequest\x1a\".matcher.v1.ListPrincipalsResponse\x12@\n\tGrantRole\x12\x1c.matcher.v1.GrantRoleRequest\x1a\x15.matcher.v1.Principal\x12\x42\n\nRevokeRole\x12\x1d.matcher.v1.RevokeRoleRequest\x1a\x15.matcher.v1.Principal\x12T\n\x13RevalidatePrincipal\x12&.matcher.v1.RevalidatePrincipalRequest\x1a\x15.matcher.v1.Principal\x12L\n\x0fUnlockPrincipal\x12\".matcher.v1.UnlockPrincipalRequest\x1a\x15.matcher.v1.Principal\x12G\n\nAssignCase\x12\x1d.matcher.v1.AssignCaseRequest\x1a\x1a.matcher.v1.CaseAssignment\x12Q\n\x0cUnassignCase\x12\x1f.matcher.v1.UnassignCaseRequest\x1a .matcher.v1.UnassignCaseResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17matcher/v1/access.proto\x12\nmatcher.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9a\x04\n\tPrincipal\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x12\n\ndepartment\x18\x03 \x01(\t\x12(\n\x04kind\x18\x04 \x01(\x0e\x32\x1a.matcher.v1.Principal.Kind\x12\r\n\x05roles\x18\x05 \x03(\t\x12\x16\n\x0e\x61ssigned_cases\x18\x06 \x03(\t\x12\x33\n\x0frevalidate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0erevalidated_by\x18\x08 \x01(\t\x12<\n\x18revalidation_expire_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tlock_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0block_reason\x18\x0b \x01(\t\x12/\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11head_approve_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10head_approved_by\x18\x0e \x01(\t\"3\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\t\n\x05HUMAN\x10\x01\x12\n\n\x06SYSTEM\x10\x02\"\x0f\n\rWhoAmIRequest\"h\n\x16\x43reatePrincipalRequest\x12\x14\n\x0cprincipal_id\x18\x01 \x01(\t\x12(\n\tprincipal\x18\x02 \x01(\x0b\x32\x15.matcher.v1.Principal\x12\x0e\n\x06reason\x18\x03 \x01(\t\"#\n\x13GetPrincipalRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x17\n\x15ListPrincipalsRequest\"C\n\x16ListPrincipalsResponse\x12)\n\nprincipals\x18\x01 \x03(\x0b\x32\x15.matcher.v1.Principal\">\n\x10GrantRoleRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"?\n\x11RevokeRoleRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\":\n\x1aRevalidatePrincipalRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"6\n\x16UnlockPrincipalRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"<\n\x1c\x41pproveDepartmentHeadRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"=\n\x1dWithdrawDepartmentHeadRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"6\n\x16\x41ppointDesigneeRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x85\x01\n\x0e\x43\x61seAssignment\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x63\x61se\x18\x02 \x01(\t\x12\x11\n\tprincipal\x18\x03 \x01(\t\x12\x13\n\x0b\x61ssigned_by\x18\x04 \x01(\t\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"D\n\x11\x41ssignCaseRequest\x12\x0c\n\x04\x63\x61se\x18\x01 \x01(\t\x12\x11\n\tprincipal\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"F\n\x13UnassignCaseRequest\x12\x0c\n\x04\x63\x61se\x18\x01 \x01(\t\x12\x11\n\tprincipal\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\x16\n\x14UnassignCaseResponse2\x84\x08\n\rAccessService\x12:\n\x06WhoAmI\x12\x19.matcher.v1.WhoAmIRequest\x1a\x15.matcher.v1.Principal\x12L\n\x0f\x43reatePrincipal\x12\".matcher.v1.CreatePrincipalRequest\x1a\x15.matcher.v1.Principal\x12\x46\n\x0cGetPrincipal\x12\x1f.matcher.v1.GetPrincipalRequest\x1a\x15.matcher.v1.Principal\x12W\n\x0eListPrincipals\x12!.matcher.v1.ListPrincipalsRequest\x1a\".matcher.v1.ListPrincipalsResponse\x12@\n\tGrantRole\x12\x1c.matcher.v1.GrantRoleRequest\x1a\x15.matcher.v1.Principal\x12\x42\n\nRevokeRole\x12\x1d.matcher.v1.RevokeRoleRequest\x1a\x15.matcher.v1.Principal\x12T\n\x13RevalidatePrincipal\x12&.matcher.v1.RevalidatePrincipalRequest\x1a\x15.matcher.v1.Principal\x12L\n\x0fUnlockPrincipal\x12\".matcher.v1.UnlockPrincipalRequest\x1a\x15.matcher.v1.Principal\x12G\n\nAssignCase\x12\x1d.matcher.v1.AssignCaseRequest\x1a\x1a.matcher.v1.CaseAssignment\x12Q\n\x0cUnassignCase\x12\x1f.matcher.v1.UnassignCaseRequest\x1a .matcher.v1.UnassignCaseResponse\x12X\n\x15\x41pproveDepartmentHead\x12(.matcher.v1.ApproveDepartmentHeadRequest\x1a\x15.matcher.v1.Principal\x12Z\n\x16WithdrawDepartmentHead\x12).matcher.v1.WithdrawDepartmentHeadRequest\x1a\x15.matcher.v1.Principal\x12L\n\x0f\x41ppointDesignee\x12\".matcher.v1.AppointDesigneeRequest\x1a\x15.matcher.v1.Principalb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,35 +33,41 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'matcher.v1.access_pb2', _gl
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_PRINCIPAL']._serialized_start=73
-  _globals['_PRINCIPAL']._serialized_end=530
-  _globals['_PRINCIPAL_KIND']._serialized_start=479
-  _globals['_PRINCIPAL_KIND']._serialized_end=530
-  _globals['_WHOAMIREQUEST']._serialized_start=532
-  _globals['_WHOAMIREQUEST']._serialized_end=547
-  _globals['_CREATEPRINCIPALREQUEST']._serialized_start=549
-  _globals['_CREATEPRINCIPALREQUEST']._serialized_end=653
-  _globals['_GETPRINCIPALREQUEST']._serialized_start=655
-  _globals['_GETPRINCIPALREQUEST']._serialized_end=690
-  _globals['_LISTPRINCIPALSREQUEST']._serialized_start=692
-  _globals['_LISTPRINCIPALSREQUEST']._serialized_end=715
-  _globals['_LISTPRINCIPALSRESPONSE']._serialized_start=717
-  _globals['_LISTPRINCIPALSRESPONSE']._serialized_end=784
-  _globals['_GRANTROLEREQUEST']._serialized_start=786
-  _globals['_GRANTROLEREQUEST']._serialized_end=848
-  _globals['_REVOKEROLEREQUEST']._serialized_start=850
-  _globals['_REVOKEROLEREQUEST']._serialized_end=913
-  _globals['_REVALIDATEPRINCIPALREQUEST']._serialized_start=915
-  _globals['_REVALIDATEPRINCIPALREQUEST']._serialized_end=973
-  _globals['_UNLOCKPRINCIPALREQUEST']._serialized_start=975
-  _globals['_UNLOCKPRINCIPALREQUEST']._serialized_end=1029
-  _globals['_CASEASSIGNMENT']._serialized_start=1032
-  _globals['_CASEASSIGNMENT']._serialized_end=1165
-  _globals['_ASSIGNCASEREQUEST']._serialized_start=1167
-  _globals['_ASSIGNCASEREQUEST']._serialized_end=1235
-  _globals['_UNASSIGNCASEREQUEST']._serialized_start=1237
-  _globals['_UNASSIGNCASEREQUEST']._serialized_end=1307
-  _globals['_UNASSIGNCASERESPONSE']._serialized_start=1309
-  _globals['_UNASSIGNCASERESPONSE']._serialized_end=1331
-  _globals['_ACCESSSERVICE']._serialized_start=1334
-  _globals['_ACCESSSERVICE']._serialized_end=2102
+  _globals['_PRINCIPAL']._serialized_end=611
+  _globals['_PRINCIPAL_KIND']._serialized_start=560
+  _globals['_PRINCIPAL_KIND']._serialized_end=611
+  _globals['_WHOAMIREQUEST']._serialized_start=613
+  _globals['_WHOAMIREQUEST']._serialized_end=628
+  _globals['_CREATEPRINCIPALREQUEST']._serialized_start=630
+  _globals['_CREATEPRINCIPALREQUEST']._serialized_end=734
+  _globals['_GETPRINCIPALREQUEST']._serialized_start=736
+  _globals['_GETPRINCIPALREQUEST']._serialized_end=771
+  _globals['_LISTPRINCIPALSREQUEST']._serialized_start=773
+  _globals['_LISTPRINCIPALSREQUEST']._serialized_end=796
+  _globals['_LISTPRINCIPALSRESPONSE']._serialized_start=798
+  _globals['_LISTPRINCIPALSRESPONSE']._serialized_end=865
+  _globals['_GRANTROLEREQUEST']._serialized_start=867
+  _globals['_GRANTROLEREQUEST']._serialized_end=929
+  _globals['_REVOKEROLEREQUEST']._serialized_start=931
+  _globals['_REVOKEROLEREQUEST']._serialized_end=994
+  _globals['_REVALIDATEPRINCIPALREQUEST']._serialized_start=996
+  _globals['_REVALIDATEPRINCIPALREQUEST']._serialized_end=1054
+  _globals['_UNLOCKPRINCIPALREQUEST']._serialized_start=1056
+  _globals['_UNLOCKPRINCIPALREQUEST']._serialized_end=1110
+  _globals['_APPROVEDEPARTMENTHEADREQUEST']._serialized_start=1112
+  _globals['_APPROVEDEPARTMENTHEADREQUEST']._serialized_end=1172
+  _globals['_WITHDRAWDEPARTMENTHEADREQUEST']._serialized_start=1174
+  _globals['_WITHDRAWDEPARTMENTHEADREQUEST']._serialized_end=1235
+  _globals['_APPOINTDESIGNEEREQUEST']._serialized_start=1237
+  _globals['_APPOINTDESIGNEEREQUEST']._serialized_end=1291
+  _globals['_CASEASSIGNMENT']._serialized_start=1294
+  _globals['_CASEASSIGNMENT']._serialized_end=1427
+  _globals['_ASSIGNCASEREQUEST']._serialized_start=1429
+  _globals['_ASSIGNCASEREQUEST']._serialized_end=1497
+  _globals['_UNASSIGNCASEREQUEST']._serialized_start=1499
+  _globals['_UNASSIGNCASEREQUEST']._serialized_end=1569
+  _globals['_UNASSIGNCASERESPONSE']._serialized_start=1571
+  _globals['_UNASSIGNCASERESPONSE']._serialized_end=1593
+  _globals['_ACCESSSERVICE']._serialized_start=1596
+  _globals['_ACCESSSERVICE']._serialized_end=2624
 # @@protoc_insertion_point(module_scope)

@@ -11,7 +11,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Principal(_message.Message):
-    __slots__ = ("name", "display_name", "department", "kind", "roles", "assigned_cases", "revalidate_time", "revalidated_by", "revalidation_expire_time", "lock_time", "lock_reason", "create_time")
+    __slots__ = ("name", "display_name", "department", "kind", "roles", "assigned_cases", "revalidate_time", "revalidated_by", "revalidation_expire_time", "lock_time", "lock_reason", "create_time", "head_approve_time", "head_approved_by")
     class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         KIND_UNSPECIFIED: _ClassVar[Principal.Kind]
@@ -32,6 +32,8 @@ class Principal(_message.Message):
     LOCK_TIME_FIELD_NUMBER: _ClassVar[int]
     LOCK_REASON_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    HEAD_APPROVE_TIME_FIELD_NUMBER: _ClassVar[int]
+    HEAD_APPROVED_BY_FIELD_NUMBER: _ClassVar[int]
     name: str
     display_name: str
     department: str
@@ -44,7 +46,9 @@ class Principal(_message.Message):
     lock_time: _timestamp_pb2.Timestamp
     lock_reason: str
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., department: _Optional[str] = ..., kind: _Optional[_Union[Principal.Kind, str]] = ..., roles: _Optional[_Iterable[str]] = ..., assigned_cases: _Optional[_Iterable[str]] = ..., revalidate_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revalidated_by: _Optional[str] = ..., revalidation_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lock_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lock_reason: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    head_approve_time: _timestamp_pb2.Timestamp
+    head_approved_by: str
+    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., department: _Optional[str] = ..., kind: _Optional[_Union[Principal.Kind, str]] = ..., roles: _Optional[_Iterable[str]] = ..., assigned_cases: _Optional[_Iterable[str]] = ..., revalidate_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revalidated_by: _Optional[str] = ..., revalidation_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lock_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lock_reason: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., head_approve_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., head_approved_by: _Optional[str] = ...) -> None: ...
 
 class WhoAmIRequest(_message.Message):
     __slots__ = ()
@@ -105,6 +109,30 @@ class RevalidatePrincipalRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class UnlockPrincipalRequest(_message.Message):
+    __slots__ = ("name", "reason")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    reason: str
+    def __init__(self, name: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ApproveDepartmentHeadRequest(_message.Message):
+    __slots__ = ("name", "reason")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    reason: str
+    def __init__(self, name: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class WithdrawDepartmentHeadRequest(_message.Message):
+    __slots__ = ("name", "reason")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    reason: str
+    def __init__(self, name: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class AppointDesigneeRequest(_message.Message):
     __slots__ = ("name", "reason")
     NAME_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]

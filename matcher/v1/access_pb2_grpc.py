@@ -87,6 +87,21 @@ class AccessServiceStub:
                 request_serializer=matcher_dot_v1_dot_access__pb2.UnassignCaseRequest.SerializeToString,
                 response_deserializer=matcher_dot_v1_dot_access__pb2.UnassignCaseResponse.FromString,
                 _registered_method=True)
+        self.ApproveDepartmentHead = channel.unary_unary(
+                '/matcher.v1.AccessService/ApproveDepartmentHead',
+                request_serializer=matcher_dot_v1_dot_access__pb2.ApproveDepartmentHeadRequest.SerializeToString,
+                response_deserializer=matcher_dot_v1_dot_access__pb2.Principal.FromString,
+                _registered_method=True)
+        self.WithdrawDepartmentHead = channel.unary_unary(
+                '/matcher.v1.AccessService/WithdrawDepartmentHead',
+                request_serializer=matcher_dot_v1_dot_access__pb2.WithdrawDepartmentHeadRequest.SerializeToString,
+                response_deserializer=matcher_dot_v1_dot_access__pb2.Principal.FromString,
+                _registered_method=True)
+        self.AppointDesignee = channel.unary_unary(
+                '/matcher.v1.AccessService/AppointDesignee',
+                request_serializer=matcher_dot_v1_dot_access__pb2.AppointDesigneeRequest.SerializeToString,
+                response_deserializer=matcher_dot_v1_dot_access__pb2.Principal.FromString,
+                _registered_method=True)
 
 
 class AccessServiceServicer:
@@ -159,6 +174,29 @@ class AccessServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ApproveDepartmentHead(self, request, context):
+        """P11 (Section 3.4): the Mayor's designee grants a department its access by approving its
+        head; a department head's revalidations count only while that approval stands. The
+        administrator, who creates accounts and grants roles, can neither approve nor be a designee
+        (P10), so no single person can make a working end user.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WithdrawDepartmentHead(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AppointDesignee(self, request, context):
+        """A designee appoints another designee (the role is never granted by an administrator).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AccessServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -211,6 +249,21 @@ def add_AccessServiceServicer_to_server(servicer, server):
                     servicer.UnassignCase,
                     request_deserializer=matcher_dot_v1_dot_access__pb2.UnassignCaseRequest.FromString,
                     response_serializer=matcher_dot_v1_dot_access__pb2.UnassignCaseResponse.SerializeToString,
+            ),
+            'ApproveDepartmentHead': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApproveDepartmentHead,
+                    request_deserializer=matcher_dot_v1_dot_access__pb2.ApproveDepartmentHeadRequest.FromString,
+                    response_serializer=matcher_dot_v1_dot_access__pb2.Principal.SerializeToString,
+            ),
+            'WithdrawDepartmentHead': grpc.unary_unary_rpc_method_handler(
+                    servicer.WithdrawDepartmentHead,
+                    request_deserializer=matcher_dot_v1_dot_access__pb2.WithdrawDepartmentHeadRequest.FromString,
+                    response_serializer=matcher_dot_v1_dot_access__pb2.Principal.SerializeToString,
+            ),
+            'AppointDesignee': grpc.unary_unary_rpc_method_handler(
+                    servicer.AppointDesignee,
+                    request_deserializer=matcher_dot_v1_dot_access__pb2.AppointDesigneeRequest.FromString,
+                    response_serializer=matcher_dot_v1_dot_access__pb2.Principal.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -486,6 +539,87 @@ class AccessService:
             '/matcher.v1.AccessService/UnassignCase',
             matcher_dot_v1_dot_access__pb2.UnassignCaseRequest.SerializeToString,
             matcher_dot_v1_dot_access__pb2.UnassignCaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApproveDepartmentHead(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/matcher.v1.AccessService/ApproveDepartmentHead',
+            matcher_dot_v1_dot_access__pb2.ApproveDepartmentHeadRequest.SerializeToString,
+            matcher_dot_v1_dot_access__pb2.Principal.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WithdrawDepartmentHead(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/matcher.v1.AccessService/WithdrawDepartmentHead',
+            matcher_dot_v1_dot_access__pb2.WithdrawDepartmentHeadRequest.SerializeToString,
+            matcher_dot_v1_dot_access__pb2.Principal.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AppointDesignee(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/matcher.v1.AccessService/AppointDesignee',
+            matcher_dot_v1_dot_access__pb2.AppointDesigneeRequest.SerializeToString,
+            matcher_dot_v1_dot_access__pb2.Principal.FromString,
             options,
             channel_credentials,
             insecure,

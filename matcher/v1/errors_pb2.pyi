@@ -95,6 +95,7 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     TOO_MANY_CALLS: _ClassVar[ErrorReason]
     REQUEST_BODY_TIMEOUT: _ClassVar[ErrorReason]
     INTERNAL_ERROR: _ClassVar[ErrorReason]
+    HEAD_NOT_APPROVED: _ClassVar[ErrorReason]
 ERROR_REASON_UNSPECIFIED: ErrorReason
 UNAUTHENTICATED_CALLER: ErrorReason
 CASE_NOT_FOUND: ErrorReason
@@ -184,3 +185,4 @@ REQUEST_MALFORMED: ErrorReason
 TOO_MANY_CALLS: ErrorReason
 REQUEST_BODY_TIMEOUT: ErrorReason
 INTERNAL_ERROR: ErrorReason
+HEAD_NOT_APPROVED: ErrorReason
