@@ -1,11 +1,21 @@
 """The append-only, tamper-evident audit log (P16), holding no biometric content (P8).
 
-Each record carries an HMAC-SHA256 over its own fields and the previous record's hash. The HMAC
-key is derived from the key-encryption key, which lives outside the database, so somebody who can
-write the database but not read the key file cannot forge a consistent chain after an edit,
-deletion or reordering. Truncating the tail leaves a valid chain, so the head (sequence and hash)
-is also written to an anchor file outside the database after every commit; verification fails
-when the database's chain no longer reaches the anchor.
+**Written at once, chained by one sealer** (DESIGN decisions 11 and 12, as transparency logs
+do). A record is inserted in the transaction of the change it records, so it commits or vanishes
+with the change and an answer is never given before its record is durable; but it is inserted
+without a chain position, so concurrent writers (the calls of one process, and the replicas of
+one PostgreSQL) never contend for the chain's head. The sealer then takes the records not yet
+chained, in the order they were written, gives each the next sequence number and an HMAC-SHA256
+over its fields and the previous record's hash, in one transaction; on PostgreSQL a transaction
+advisory lock makes one sealer at a time the chain's only writer, whichever replica it runs in.
+Sealing follows a commit within ``SEAL_DELAY`` seconds, and every read of the log (listing,
+verifying, reporting) seals first.
+
+The HMAC key is derived from the key-encryption key, which lives outside the database, so
+somebody who can write the database but not read the key file cannot forge a consistent chain
+after an edit, deletion or reordering. Truncating the tail leaves a valid chain, so the head
+(sequence and hash) is also written to an anchor file outside the database after sealing;
+verification fails when the database's chain no longer reaches the anchor.
 """
 
 from __future__ import annotations
@@ -13,14 +23,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import os
 import threading
 from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
-from sqlalchemy import event, select
+from sqlalchemy import Table, bindparam, event, select, text, update
 from sqlalchemy.orm import Session
 
 from lifecycle.clock import Clock
@@ -28,8 +40,12 @@ from lifecycle.db import Database
 from lifecycle.models import AuditRecord
 from lifecycle.text import bounded, bounded_value
 
+log = logging.getLogger(__name__)
 GENESIS = "0" * 64
 ANCHOR_INTERVAL = 0.2  # seconds between rewrites of the anchor file
+SEAL_DELAY = 0.05  # seconds from a commit to its records' sealing (more records per seal)
+SEAL_BATCH = 5000
+_SEALER_LOCK = 7316  # PostgreSQL advisory lock: one sealer at a time across replicas
 # Where the call being served came from (the gRPC peer); every record appended while it is set
 # says so, so that each audit record answers "where from" without every caller passing it on.
 CALL_ORIGIN: ContextVar[str] = ContextVar("matcher_call_origin", default="")
@@ -63,7 +79,7 @@ def _canonical(record: AuditRecord) -> bytes:
 
 
 class AuditLog:
-    """Appends and verifies the chain. One instance per process."""
+    """Appends, seals and verifies the chain. One instance per process."""
 
     def __init__(self, db: Database, clock: Clock, key: bytes, anchor_path: Path | None) -> None:
         self._db = db
@@ -74,9 +90,16 @@ class AuditLog:
         self._anchored_seq = self._read_anchor()[0] if anchor_path else 0
         self._pending: tuple[int, str] = (self._anchored_seq, GENESIS)
         self._timer: threading.Timer | None = None
+        self._seal_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopped = threading.Event()
+        self._sealer = threading.Thread(target=self._seal_loop, name="audit-sealer", daemon=True)
+        self._sealer.start()
 
     def _digest(self, record: AuditRecord) -> str:
         return hmac.new(self._key, _canonical(record), hashlib.sha256).hexdigest()
+
+    # --- writing ------------------------------------------------------------------------------
 
     def append(
         self,
@@ -92,16 +115,10 @@ class AuditLog:
         detail: Mapping[str, object] | None = None,
     ) -> AuditRecord:
         """Adds a record inside the caller's transaction: it commits or vanishes with the change."""
-        self._db.lock_audit_head(session)
-        head = session.execute(
-            select(AuditRecord.seq, AuditRecord.hash).order_by(AuditRecord.seq.desc()).limit(1)
-        ).first()
-        seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS)
         details = {str(k)[:64]: bounded_value(v) for k, v in dict(detail or {}).items()}
         if CALL_ORIGIN.get() and "peer" not in details:
             details["peer"] = bounded(CALL_ORIGIN.get(), 200)
         record = AuditRecord(
-            seq=seq,
             at=self._clock.now(),
             actor=bounded(actor, 200),
             action=bounded(action, 64),
@@ -111,18 +128,90 @@ class AuditLog:
             count=count,
             code=bounded(code, 64),
             detail_json=json.dumps(details, sort_keys=True, separators=(",", ":"), default=str),
-            prev_hash=prev_hash,
         )
-        record.hash = self._digest(record)
         session.add(record)
-        if self._anchor_path is not None:
-            event.listen(session, "after_commit", lambda _s: self._write_anchor(seq, record.hash), once=True)
+        event.listen(session, "after_commit", lambda _s: self._wake.set(), once=True)
         return record
 
     def record(self, **fields: object) -> None:
-        """Appends one record in a transaction of its own (refusals, whose change rolled back)."""
+        """Appends one record in a unit of work of its own (refusals, whose change rolled back)."""
         with self._db.transaction() as session:
             self.append(session, **fields)  # type: ignore[arg-type]
+
+    # --- sealing ------------------------------------------------------------------------------
+
+    def _seal_loop(self) -> None:
+        while not self._stopped.is_set():
+            self._wake.wait()
+            if self._stopped.is_set():
+                return
+            self._stopped.wait(SEAL_DELAY)  # let a burst of commits land in one seal
+            self._wake.clear()
+            try:
+                self.seal()
+            except Exception as error:  # The next commit or read retries; say so, without data.
+                log.error("audit sealing failed (%s); it will be retried", type(error).__name__)
+
+    def seal(self) -> int:
+        """Chains every record written so far that is not chained yet; returns how many."""
+        with self._seal_lock:
+            sealed = 0
+            while True:
+                with self._db.transaction() as session:
+                    if not self._db.is_sqlite:  # one sealer at a time, in whichever replica
+                        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SEALER_LOCK})
+                    head = session.execute(
+                        select(AuditRecord.seq, AuditRecord.hash)
+                        .where(AuditRecord.seq.is_not(None))
+                        .order_by(AuditRecord.seq.desc())
+                        .limit(1)
+                    ).first()
+                    seq, prev = (
+                        (int(head[0]), str(head[1]))
+                        if head is not None and head[0] is not None
+                        else (0, GENESIS)
+                    )
+                    rows = list(
+                        session.scalars(
+                            select(AuditRecord)
+                            .where(AuditRecord.seq.is_(None))
+                            .order_by(AuditRecord.id)
+                            .limit(SEAL_BATCH)
+                        )
+                    )
+                    changes = []
+                    for row in rows:
+                        seq += 1
+                        row.seq, row.prev_hash = seq, prev
+                        prev = self._digest(row)
+                        changes.append({"key": row.id, "seq": seq, "prev": row.prev_hash, "hash": prev})
+                    for row in rows:
+                        session.expunge(row)
+                    if changes:
+                        table = cast(Table, AuditRecord.__table__)
+                        session.connection().execute(
+                            update(table)
+                            .where(table.c.id == bindparam("key"))
+                            .values(
+                                seq=bindparam("seq"), prev_hash=bindparam("prev"), hash=bindparam("hash")
+                            ),
+                            changes,
+                        )
+                if changes:
+                    self._moved(seq, prev)
+                sealed += len(changes)
+                if len(rows) < SEAL_BATCH:
+                    return sealed
+
+    def close(self) -> None:
+        """Seals what is left, writes the anchor, stops the sealer (at shutdown)."""
+        self._stopped.set()
+        self._wake.set()
+        self._sealer.join(timeout=10)
+        self.seal()
+        self.flush()
+
+    # --- the anchor ---------------------------------------------------------------------------
 
     def _read_anchor(self) -> tuple[int, str]:
         if self._anchor_path is None or not self._anchor_path.exists():
@@ -130,14 +219,16 @@ class AuditLog:
         seq_text, digest = self._anchor_path.read_text().split()
         return int(seq_text), digest
 
-    def _write_anchor(self, seq: int, digest: str) -> None:
-        """Moves the anchor to a committed record, at most every ANCHOR_INTERVAL seconds.
+    def _moved(self, seq: int, digest: str) -> None:
+        """Moves the anchor to a sealed record, at most every ANCHOR_INTERVAL seconds.
 
-        Written after the commit: a crash may leave the anchor behind the database (weaker, never
-        a false alarm); it is never ahead of it. Rewriting the file on every record cost more than
-        the record's own commit; a truncation of the last fraction of a second goes unnoticed
-        instead, which flush() closes at shutdown and before every verification.
+        Written after the seal's commit: a crash may leave the anchor behind the database
+        (weaker, never a false alarm); it is never ahead of it. Rewriting the file on every seal
+        would cost more than the seal; a truncation of the last fraction of a second goes
+        unnoticed instead, which flush() closes at shutdown and before every verification.
         """
+        if self._anchor_path is None:
+            return
         with self._anchor_lock:
             if seq <= self._pending[0]:
                 return
@@ -148,7 +239,7 @@ class AuditLog:
                 self._timer.start()
 
     def flush(self) -> None:
-        """Writes the latest committed head to the anchor file now."""
+        """Writes the latest sealed head to the anchor file now."""
         if self._anchor_path is None:
             return
         with self._anchor_lock:
@@ -161,6 +252,8 @@ class AuditLog:
             os.replace(tmp, self._anchor_path)
             self._anchored_seq = seq
 
+    # --- reading ------------------------------------------------------------------------------
+
     def records(
         self,
         *,
@@ -169,7 +262,9 @@ class AuditLog:
         resource: str = "",
         action: str = "",
     ) -> list[AuditRecord]:
-        with self._db.transaction() as session:
+        """Sealed records in chain order (the log is sealed first, so nothing written is missing)."""
+        self.seal()
+        with self._db.reading() as session:
             query = select(AuditRecord).where(AuditRecord.seq > after_seq)
             if resource:
                 query = query.where(
@@ -183,10 +278,14 @@ class AuditLog:
 
     def verify(self) -> Verification:
         """Recomputes the whole chain; reports the first record that was edited, removed or moved."""
+        self.seal()
         self.flush()
-        with self._db.transaction() as session:
+        with self._db.reading() as session:
             rows: Iterable[AuditRecord] = session.scalars(
-                select(AuditRecord).order_by(AuditRecord.seq).execution_options(yield_per=1000)
+                select(AuditRecord)
+                .where(AuditRecord.seq.is_not(None))
+                .order_by(AuditRecord.seq)
+                .execution_options(yield_per=1000)
             )
             expected_seq, prev_hash, checked = 1, GENESIS, 0
             for record in rows:
@@ -207,9 +306,9 @@ class AuditLog:
                         "record does not follow the one before it (removed or reordered)",
                         prev_hash,
                     )
-                if not hmac.compare_digest(record.hash, self._digest(record)):
+                if not hmac.compare_digest(record.hash or "", self._digest(record)):
                     return Verification(False, checked, record.seq, "record content was altered", prev_hash)
-                prev_hash, expected_seq = record.hash, record.seq + 1
+                prev_hash, expected_seq = record.hash or "", expected_seq + 1
         anchor_seq, anchor_hash = self._read_anchor()
         last_seq = expected_seq - 1
         if anchor_seq > last_seq:
@@ -222,8 +321,8 @@ class AuditLog:
                 prev_hash,
             )
         if anchor_seq:
-            with self._db.transaction() as session:
-                at_anchor = session.get(AuditRecord, anchor_seq)
+            with self._db.reading() as session:
+                at_anchor = session.scalars(select(AuditRecord).where(AuditRecord.seq == anchor_seq)).first()
             if at_anchor is None or at_anchor.hash != anchor_hash:
                 return Verification(
                     False,

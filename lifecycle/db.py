@@ -1,22 +1,42 @@
-"""The system of record: engine set-up for SQLite (default) and PostgreSQL.
+"""The system of record: engine set-up for SQLite (default) and PostgreSQL, and group commit.
 
 SQLite runs with ``secure_delete=ON`` so that deleted rows are overwritten rather than left in
-free pages (P18, decision 5), foreign keys on, WAL journal, and ``BEGIN IMMEDIATE`` for every
-transaction so that the audit chain's head is read and extended by one writer at a time.
-PostgreSQL serialises audit appends with a transaction-scoped advisory lock instead.
+free pages (P18, decision 5), foreign keys on, WAL journal and ``synchronous=FULL``.
+
+**Group commit (DESIGN decision 11).** Every call writes at least its audit record, and a commit
+is a disk flush, so with one transaction per call concurrent calls queued on the database's one
+write lock (SQLite) and the service did one call at a time. Here every unit of work
+(:meth:`Database.transaction`) runs as a savepoint inside a shared batch transaction on one
+writer connection, units one after another, and a committer thread commits the batch: the units
+that arrived while a commit was flushing all run in the next batch and share its flush, so
+throughput grows with concurrency instead of queuing on a lock. A unit that raises rolls back
+only its own savepoint and returns at once; a unit that succeeds returns only after its batch is
+durable, so an answer is never given before its audit record is on disk (P16). When a commit
+fails (the database went away) every unit of that batch is told so (:class:`DatabaseUnavailable`)
+and the next batch starts on a fresh connection.
+
+Reads that must not wait for the writer use :meth:`Database.reading`: separate connections whose
+transactions begin deferred (SQLite WAL readers see the last committed state and never block).
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, create_engine, event, text
+from sqlalchemy import Connection, DateTime, Engine, create_engine, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+log = logging.getLogger(__name__)
+MAX_BATCH_UNITS = 256
 
 
 class Base(DeclarativeBase):
@@ -42,6 +62,10 @@ class UtcDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return None if value is None else value.replace(tzinfo=UTC)
+
+
+class DatabaseUnavailable(Exception):
+    """The system of record could not commit (or be reached); the unit's change did not happen."""
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -72,9 +96,9 @@ def make_engine(url: str, *, reads_only: bool = False) -> Engine:
 
     ``reads_only`` (SQLite): transactions begin deferred, so reading never takes the write lock;
     in WAL mode such readers run beside the one writer and see the last committed state.
+    ``hide_parameters``: a failed statement's error never quotes its parameters (labels,
+    reasons, plates), so no exception path can write them to a log (P8).
     """
-    # hide_parameters: a failed statement's error never quotes its parameters (labels, reasons,
-    # plates), so no exception path can write them to a log (P8).
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -91,23 +115,129 @@ def create_schema(engine: Engine) -> None:
     Base.metadata.create_all(engine)
 
 
+@dataclass
+class _Batch:
+    """The units committed together: one writer transaction."""
+
+    connection: Connection
+    session: Session
+    units: int = 0
+    done: threading.Event = field(default_factory=threading.Event)
+    error: BaseException | None = None
+
+
 class Database:
-    """The engine plus a session factory whose sessions always run inside one transaction."""
+    """The engine, group-committed write units, and readers that never wait for the writer."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
         self.is_sqlite = url.startswith("sqlite")
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._read_engine = make_engine(url, reads_only=True) if self.is_sqlite else self.engine
         self._read_sessions = sessionmaker(self._read_engine, expire_on_commit=False)
         create_schema(self.engine)
+        # The writer: one batch at a time, units one after another (re-entrant: a unit may open
+        # a nested unit, which becomes a nested savepoint of the same batch).
+        self._writer = threading.RLock()
+        self._batch: _Batch | None = None
+        self._depth = threading.local()
+        self._kick = threading.Condition(threading.Lock())
+        self._count = threading.Lock()
+        self._waiting = 0  # threads waiting for the writer: they will share the next flush
+        self._stopping = False
+        self.commits = 0  # batches committed (the benchmarks report units per commit)
+        self.units = 0
+        self._committer = threading.Thread(target=self._commit_loop, name="group-commit", daemon=True)
+        self._committer.start()
+
+    # --- writing ------------------------------------------------------------------------------
+
+    def _open_batch(self) -> _Batch:
+        connection = self.engine.connect()
+        connection.begin()
+        session = Session(bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint")
+        return _Batch(connection, session)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """One unit of work: committed when the block ends, rolled back when it raises."""
-        with self._sessions() as session, session.begin():
-            yield session
+        """One unit of work: durable when the block ends, rolled back alone when it raises."""
+        depth = getattr(self._depth, "value", 0)
+        if depth:  # Nested in a unit of this thread: a savepoint of the same batch.
+            batch = self._batch
+            assert batch is not None
+            with batch.session.begin_nested():
+                yield batch.session
+            return
+        while True:
+            with self._writer:
+                batch = self._batch
+                if batch is None or batch.units < MAX_BATCH_UNITS:
+                    break
+            batch.done.wait()  # A full batch: let the committer take it first.
+        with self._count:
+            self._waiting += 1
+        with self._writer:
+            with self._count:
+                self._waiting -= 1
+            if self._batch is None:
+                try:
+                    self._batch = self._open_batch()
+                except (OperationalError, DBAPIError) as error:
+                    raise DatabaseUnavailable("the database cannot be reached") from error
+            batch = self._batch
+            self._depth.value = 1
+            try:
+                with batch.session.begin_nested():
+                    yield batch.session
+                batch.units += 1
+            finally:
+                self._depth.value = 0
+            with self._count:
+                alone = self._waiting == 0
+            if alone:  # Nobody to share the flush with: commit now, without a hand-over.
+                self.flush()
+        if not alone:
+            with self._kick:
+                self._kick.notify()
+        batch.done.wait()
+        if batch.error is not None:
+            raise DatabaseUnavailable(
+                "the database could not commit; the change did not happen"
+            ) from batch.error
+
+    def _commit_loop(self) -> None:
+        while True:
+            with self._kick:
+                while self._batch is None or not self._batch.units:
+                    if self._stopping:
+                        return
+                    self._kick.wait(0.5)
+            self.flush()
+
+    def flush(self) -> None:
+        """Commits the open batch now (the committer does this continuously)."""
+        with self._writer:
+            batch, self._batch = self._batch, None
+            if batch is None:
+                return
+            try:
+                batch.session.commit()
+                batch.connection.commit()
+                self.commits += 1
+                self.units += batch.units
+            except BaseException as error:
+                batch.error = error
+                log.error("a batch of %d units could not commit: %s", batch.units, type(error).__name__)
+                try:
+                    batch.connection.rollback()
+                except Exception:
+                    batch.connection.invalidate()
+            finally:
+                batch.session.close()
+                batch.connection.close()
+                batch.done.set()
+
+    # --- reading ------------------------------------------------------------------------------
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
@@ -115,27 +245,31 @@ class Database:
         with self._read_sessions() as session, session.begin():
             yield session
 
-    def lock_audit_head(self, session: Session) -> None:
-        """Serialises audit appends so that two writers never extend the chain from one head."""
-        if not self.is_sqlite:  # SQLite already holds the write lock from BEGIN IMMEDIATE.
-            session.execute(text("SELECT pg_advisory_xact_lock(7316)"))
+    # --- maintenance --------------------------------------------------------------------------
 
     def checkpoint(self) -> None:
         """Moves the WAL into the database file and truncates it, so purged pages leave no copy."""
         if not self.is_sqlite:
             return
-        # A raw connection: SQLAlchemy's connection would first open a transaction (BEGIN
-        # IMMEDIATE), inside which SQLite refuses to checkpoint.
-        raw = self.engine.raw_connection()
-        try:
-            cursor = raw.cursor()
-            busy, _log_pages, _done = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-            cursor.close()
-        finally:
-            raw.close()
+        with self._writer:
+            self.flush()
+            # A raw connection: SQLAlchemy's connection would first open a transaction (BEGIN
+            # IMMEDIATE), inside which SQLite refuses to checkpoint.
+            raw = self.engine.raw_connection()
+            try:
+                cursor = raw.cursor()
+                busy, _log_pages, _done = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                cursor.close()
+            finally:
+                raw.close()
         if busy:
             raise RuntimeError("WAL checkpoint blocked by a reader; the purge step will be retried")
 
     def dispose(self) -> None:
+        with self._kick:
+            self._stopping = True
+            self._kick.notify()
+        self.flush()
+        self._committer.join(timeout=5)
         self.engine.dispose()
         self._read_engine.dispose()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lifecycle.db import Base, UtcDateTime
@@ -150,11 +150,20 @@ class Purge(Base):
 
 
 class AuditRecord(Base):
-    """One entry of the append-only, hash-chained audit log (P16). Never biometric content (P8)."""
+    """One entry of the append-only, hash-chained audit log (P16). Never biometric content (P8).
+
+    ``id`` is the order in which records were written (a database sequence, so that concurrent
+    writers, replicas included, never contend for a chain head); ``seq``, ``prev_hash`` and
+    ``hash`` are set when the sealer puts the record into the chain, a bounded moment later
+    (:mod:`lifecycle.audit`). Until then the record is durable but not yet chained.
+    """
 
     __tablename__ = "audit_records"
 
-    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    seq: Mapped[int | None] = mapped_column(BigInteger, unique=True, nullable=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime)
     actor: Mapped[str] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(64), index=True)
@@ -164,5 +173,5 @@ class AuditRecord(Base):
     count: Mapped[int] = mapped_column(default=0)
     code: Mapped[str] = mapped_column(String(64))
     detail_json: Mapped[str] = mapped_column(Text)
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    hash: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -276,12 +276,12 @@ def _records(source: Database | AuditLog, start: datetime, end: datetime) -> Ite
             for record in page:
                 if start <= record.at < end:
                     yield record
-            after = page[-1].seq
+            after = page[-1].seq or after
     else:
-        with source.transaction() as session:
+        with source.reading() as session:
             yield from session.scalars(
                 select(AuditRecord)
-                .where(AuditRecord.at >= start, AuditRecord.at < end)
+                .where(AuditRecord.at >= start, AuditRecord.at < end, AuditRecord.seq.is_not(None))
                 .order_by(AuditRecord.seq)
                 .execution_options(yield_per=1000)
             )

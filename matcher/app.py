@@ -71,7 +71,7 @@ class App:
     def close(self) -> None:
         """Stops the worker and releases the database (and the single-instance lock)."""
         self.worker.stop()
-        self.lifecycle.audit.flush()
+        self.lifecycle.audit.close()
         self.instance.release()
         self.db.dispose()
 

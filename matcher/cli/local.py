@@ -118,7 +118,7 @@ def break_glass_unlock(args: argparse.Namespace) -> int:
         print(f"error: {error.message}")
         return 1
     finally:
-        audit.flush()
+        audit.close()
         db.dispose()
     print(f"{principal.id} released; the audit log records it as a break-glass unlock")
     return 0
