@@ -163,7 +163,10 @@ def refusals_by_rule(report: Mapping[str, Any]) -> list[tuple[str, int]]:
 
 def purges_by_trigger(report: Mapping[str, Any]) -> list[tuple[str, int]]:
     rows = report.get("purges_by_trigger") or {}
-    return [(TRIGGERS.get(str(t), "Other"), int((v or {}).get("purges", 0))) for t, v in sorted(rows.items())]
+    return [
+        (TRIGGERS.get(str(t).upper(), "Other"), int((v or {}).get("purges", 0)))
+        for t, v in sorted(rows.items())
+    ]
 
 
 def periods(start: datetime, end: datetime, most: int = 12) -> list[tuple[datetime, datetime, str]]:
