@@ -16,7 +16,6 @@ from markupsafe import Markup, escape
 
 _BAR = 22
 _GAP = 6
-_LABEL = 230
 _WIDTH = 640
 
 
@@ -30,23 +29,23 @@ def _svg(width: int, height: int, title: str, body: list[str]) -> Markup:
 
 
 def bars(title: str, items: Sequence[tuple[str, int]]) -> Markup:
-    """One horizontal bar per (label, count), longest first as given."""
+    """One horizontal bar per (label, count), in the order given, each under its label."""
     if not items:
         return _svg(_WIDTH, 30, title, ['<text class="empty" x="0" y="20">none in this period</text>'])
     top = max(count for _, count in items) or 1
-    span = _WIDTH - _LABEL - 60
+    span = _WIDTH - 60
+    row_height = 16 + _BAR + _GAP
     body = []
     for row, (label, count) in enumerate(items):
-        y = row * (_BAR + _GAP)
+        y = row * row_height
         length = round(span * count / top, 1)
-        baseline = y + _BAR - 6
         body.append(
-            f'<text class="label" x="{_LABEL - 8}" y="{baseline}" text-anchor="end">{escape(label)}</text>'
-            f'<rect class="bar series-0" x="{_LABEL}" y="{y}" width="{length}" height="{_BAR}">'
+            f'<text class="label" x="0" y="{y + 12}">{escape(label)}</text>'
+            f'<rect class="bar series-0" x="0" y="{y + 16}" width="{length}" height="{_BAR}">'
             f"<title>{escape(label)}: {count}</title></rect>"
-            f'<text class="value" x="{_LABEL + length + 6}" y="{baseline}">{count}</text>'
+            f'<text class="value" x="{length + 6}" y="{y + 16 + _BAR - 6}">{count}</text>'
         )
-    return _svg(_WIDTH, len(items) * (_BAR + _GAP), title, body)
+    return _svg(_WIDTH, len(items) * row_height, title, body)
 
 
 def columns(title: str, periods: Sequence[str], series: Sequence[tuple[str, Sequence[int]]]) -> Markup:
@@ -74,8 +73,9 @@ def columns(title: str, periods: Sequence[str], series: Sequence[tuple[str, Sequ
             f'<text class="label" x="{round(x0 + group / 2 - 4, 1)}" y="{base + 16}" '
             f'text-anchor="middle">{escape(period)}</text>'
         )
+    legend = (_WIDTH - left) / max(len(series), 1)
     for s, (name, _) in enumerate(series):
-        x = left + s * 150
+        x = round(left + s * legend, 1)
         body.append(
             f'<rect class="bar series-{s % 6}" x="{x}" y="{height - 14}" width="12" height="12"/>'
             f'<text class="label" x="{x + 16}" y="{height - 3}">{escape(name)}</text>'

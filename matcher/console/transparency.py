@@ -178,7 +178,7 @@ def periods(start: datetime, end: datetime, most: int = 12) -> list[tuple[dateti
         while at < end and len(boundaries) <= most:
             at = datetime(at.year + at.month // 12, at.month % 12 + 1, 1, tzinfo=UTC)
             boundaries.append(min(at, end))
-        label: Callable[[datetime], str] = lambda d: d.strftime("%Y-%m")  # noqa: E731
+        label: Callable[[datetime], str] = lambda d: d.strftime("%b %y")  # noqa: E731
     else:
         step = timedelta(days=7) if span > timedelta(days=14) else timedelta(days=1)
         while boundaries[-1] < end and len(boundaries) <= most:

@@ -194,15 +194,22 @@ def playwright_browser() -> Iterator[Any]:
 
 @pytest.fixture
 def browser(playwright_browser: Any) -> Iterator[Any]:
-    """A fresh page in the shared profile, its cookies cleared before and after."""
+    """A fresh page in the shared profile, its cookies cleared before and after.
+
+    Every request the page makes is recorded: nothing may be loaded from outside the console.
+    """
     playwright_browser.clear_cookies()
     page = playwright_browser.new_page()
     dialogs: list[str] = []
+    requests: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.on("request", lambda request: requests.append(request.url))
     page.dialogs = dialogs
     yield page
     page.close()
     playwright_browser.clear_cookies()
+    outside = [url for url in requests if not url.startswith(("http://127.0.0.1:", "data:", "file:///"))]
+    assert outside == [], f"the page loaded from outside the console: {outside}"
 
 
 def sign_in(page: Any, web: RunningConsole, principal: str) -> None:

@@ -19,6 +19,7 @@ import pytest
 from matcher.console.sessions import INVESTIGATOR
 from tests.conftest import START, Harness, near, unit
 from tests.console.conftest import RunningConsole, running_console, sign_in
+from tests.console.test_console_public import publish, season
 from tests.test_face_photos import photo, real_harness  # noqa: F401  (real_harness: a fixture)
 
 pytestmark = pytest.mark.browser
@@ -267,3 +268,18 @@ def test_real_photos_enrol_one_search_another(real_harness: Harness, browser: An
         best = page.locator("#face-1 tr.match").first.inner_text()
         assert "SUSPECT-A" in best
         assert json.loads(h.audit("faces.search")[0].detail_json)["probes"] == 1
+
+
+def test_public_page_opens_without_sign_in(harness: Harness, browser: Any, tmp_path: Path) -> None:
+    season(harness)
+    out = tmp_path / "public"
+    assert publish(harness, out) == 0
+    with running_console(harness, public_dir=out) as web:
+        page = browser
+        page.goto(f"{web.url}/transparency/")
+        assert "How the city's face and plate matching is used" in page.inner_text("h1")
+        assert page.locator("svg.chart").count() == 3
+        assert page.locator("section.technology").count() == 4
+        snap(page, "public-transparency")
+        page.goto(out.joinpath("index.html").as_uri())  # as published: static files, no server
+        assert page.locator("section.technology").count() == 4

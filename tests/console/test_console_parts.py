@@ -83,7 +83,7 @@ def test_periods_are_months_weeks_or_days_and_cover_the_whole_span() -> None:
         return datetime(*ymd, tzinfo=UTC)
 
     months = transparency.periods(at(2026, 1, 15), at(2026, 6, 1))
-    assert [label for _, _, label in months] == ["2026-01", "2026-02", "2026-03", "2026-04", "2026-05"]
+    assert [label for _, _, label in months] == ["Jan 26", "Feb 26", "Mar 26", "Apr 26", "May 26"]
     assert months[0][0] == at(2026, 1, 15) and months[-1][1] == at(2026, 6, 1)
     assert len(transparency.periods(at(2026, 1, 1), at(2026, 1, 29))) == 4
     assert len(transparency.periods(at(2026, 1, 1), at(2026, 1, 8))) == 7
