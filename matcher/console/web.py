@@ -218,39 +218,39 @@ async def on_refusal(request: Request, error: Exception) -> Response:
     return refusal(request, error, back=request.headers.get("referer", "/") or "/")
 
 
+def problem(request: Request, status: int, title: str, words: str) -> HTMLResponse:
+    """A page that says what went wrong, for problems the console finds before any call."""
+    return render(request, "problem.html", status, title=title, words=words)
+
+
+FORGED = (
+    "This form did not come from your own session of the console (its security token is missing or "
+    "wrong), so nothing was sent to the service. Reload the page and try again."
+)
+
+
 async def on_sign_in_required(request: Request, error: Exception) -> Response:
     if request.method == "GET" and "text/event-stream" not in request.headers.get("accept", ""):
         return see_other("/signin")
-    return render(request, "problem.html", 401, title="Sign in first", words="Your session has ended.")
+    return problem(request, 401, "Sign in first", "Your session has ended.")
 
 
 async def on_forbidden(request: Request, error: Exception) -> Response:
-    return render(
-        request,
-        "problem.html",
-        403,
-        title="The form was refused",
-        words="This form did not come from your own session of the console (its security token is "
-        "missing or wrong), so nothing was sent to the service. Reload the page and try again.",
-    )
+    return problem(request, 403, "The form was refused", FORGED)
 
 
 async def on_not_for_you(request: Request, error: Exception) -> Response:
-    return render(
-        request,
-        "problem.html",
-        403,
-        title="Not one of your pages",
-        words=refusals.RULES["P10"] + " None of your roles uses this page.",
+    return problem(
+        request, 403, "Not one of your pages", refusals.RULES["P10"] + " None of your roles uses this page."
     )
 
 
 async def on_too_large(request: Request, error: Exception) -> Response:
-    return render(request, "problem.html", 413, title="Upload too large", words=str(error))
+    return problem(request, 413, "Upload too large", str(error))
 
 
 async def on_bad_form(request: Request, error: Exception) -> Response:
-    return render(request, "problem.html", 400, title="The form could not be read", words=str(error)[:200])
+    return problem(request, 400, "The form could not be read", str(error)[:200])
 
 
 HANDLERS: dict[Any, Callable[[Request, Exception], Any]] = {

@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -28,9 +29,10 @@ from urllib.parse import urlencode
 import pytest
 import uvicorn
 
+from matcher.client import MatcherClient
 from matcher.console.app import build
 from matcher.console.web import Config, Console
-from tests.conftest import Harness
+from tests.conftest import START, Harness
 
 CHROMIUM = Path(os.environ.get("MATCHER_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -137,7 +139,7 @@ class RunningConsole:
 
 @contextmanager
 def running_console(harness: Harness, **overrides: Any) -> Iterator[RunningConsole]:
-    app, console = build(Config(target=harness.target, timeout=10, **overrides))
+    app, console = build(Config(**{"target": harness.target, "timeout": 10, **overrides}))
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
@@ -217,3 +219,23 @@ def sign_in(page: Any, web: RunningConsole, principal: str) -> None:
     page.fill("input[name=principal]", principal)
     page.fill("input[name=token]", web.harness.token(principal))
     page.click("button[type=submit]")
+
+
+def order_in_zone(h: Harness, camera: str, zone: str, order: str, label: str, face: Any) -> MatcherClient:
+    """A camera in a zone watched by local-operator, and an order over it with ``face`` enrolled,
+    in force at the harness's START; returns the camera gateway's client, to report sightings."""
+    admin, registry = h.as_("local-admin"), h.as_("local-registry")
+    admin.create_camera(camera, description="east gate", reason="installed")
+    admin.create_zone(zone, [camera], description="protection zone", reason="zone")
+    admin.set_operator_zones("local-operator", [zone], reason="desk")
+    registry.create_order(
+        order,
+        label=label,
+        legal_reference="Circuit Court 26-PO-77",
+        zones=[zone],
+        start=START - timedelta(hours=1),
+        end=START + timedelta(days=60),
+        reason="order of protection",
+    )
+    registry.enroll_order_face(order, face, reason="photo from the order file")
+    return h.as_("local-camera")

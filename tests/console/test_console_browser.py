@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from matcher.console.sessions import INVESTIGATOR
-from tests.conftest import START, Harness, near, unit
-from tests.console.conftest import RunningConsole, running_console, sign_in
+from tests.conftest import START, Harness, near, unit, wait_until
+from tests.console.conftest import RunningConsole, order_in_zone, running_console, sign_in
 from tests.console.test_console_public import publish, season
 from tests.test_face_photos import photo, real_harness  # noqa: F401  (real_harness: a fixture)
 
@@ -130,10 +129,11 @@ def test_investigator_enrols_searches_closes_and_sees_the_receipt(
     close.locator("input[name=reason]").fill("charges filed")
     close.locator("input[name=confirm]").check()
     close.locator("button").click()
+    assert wait_until(lambda: [p.state for p in h.client.list_purges("2026-0042")] == [5], timeout=60)
     try:
-        page.wait_for_selector("p.receipt", timeout=20_000)
+        page.wait_for_selector("p.receipt", timeout=15_000)  # the page's own refresh brings it
     except Exception:
-        print(page.inner_text("main"))
+        print(page.url, page.content()[:3000])
         raise
     receipt = page.inner_text("p.receipt")
     assert "2 face template(s)" in receipt and "the case was closed (P3)" in receipt
@@ -145,21 +145,8 @@ def test_investigator_enrols_searches_closes_and_sees_the_receipt(
 
 def test_operator_receives_an_alert_live_and_acknowledges_it(web: RunningConsole, browser: Any) -> None:
     h = web.harness
-    admin, registry, camera = h.as_("local-admin"), h.as_("local-registry"), h.as_("local-camera")
-    admin.create_camera("cam-17", description="east gate", reason="installed")
-    admin.create_zone("park", ["cam-17"], description="protection zone", reason="r")
-    admin.set_operator_zones("local-operator", ["park"], reason="park desk")
     face = unit(101)
-    registry.create_order(
-        "po-7",
-        label="RI-7",
-        legal_reference="Circuit Court 26-PO-7",
-        zones=["park"],
-        start=START - timedelta(hours=1),
-        end=START + timedelta(days=30),
-        reason="order of protection",
-    )
-    registry.enroll_order_face("po-7", face, reason="photo from the order file")
+    camera = order_in_zone(h, "cam-17", "park", "po-7", "RI-7", face)
 
     page = browser
     sign_in(page, web, "local-operator")

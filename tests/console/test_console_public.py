@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from matcher.cli import main
 from matcher.client import MatcherError
 from matcher.console.web import CSP
 from tests.conftest import START, Harness, near, unit, wait_until
-from tests.console.conftest import running_console
+from tests.console.conftest import order_in_zone, running_console
 
 SECRETS = [
     "2026-0042",
@@ -35,7 +34,7 @@ SECRETS = [
     "silver hatchback",
     "cam-olive-east",
     "olive-zone",
-    "Olive Park east gate",
+    "east gate",
     "po-olive",
     "RI-OLIVE",
     "Circuit Court 26-PO-77",
@@ -61,20 +60,7 @@ def season(h: Harness) -> list[str]:
     c.check_plate("KRW301", case_ids=["2026-0042"], reason="CCTV still from the Olive St pharmacy")
     with pytest.raises(MatcherError):
         c.create_subject("2026-0042", "w-olive", "witness", reason="")  # refused: no reason (P12)
-    admin, registry, camera = h.as_("local-admin"), h.as_("local-registry"), h.as_("local-camera")
-    admin.create_camera("cam-olive-east", description="Olive Park east gate", reason="installed")
-    admin.create_zone("olive-zone", ["cam-olive-east"], description="Olive Park east gate", reason="zone")
-    admin.set_operator_zones("local-operator", ["olive-zone"], reason="desk")
-    registry.create_order(
-        "po-olive",
-        label="RI-OLIVE",
-        legal_reference="Circuit Court 26-PO-77",
-        zones=["olive-zone"],
-        start=START - timedelta(hours=1),
-        end=START + timedelta(days=60),
-        reason="order of protection",
-    )
-    registry.enroll_order_face("po-olive", unit(12), reason="photo from the order file")
+    camera = order_in_zone(h, "cam-olive-east", "olive-zone", "po-olive", "RI-OLIVE", unit(12))
     assert camera.report_sighting("cam-olive-east", START, [near(unit(12), 4)]).alerts == 1
     c.close_case("2026-0042", reason="charges filed against the suspect")
     assert wait_until(lambda: all(p.state == 5 for p in c.list_purges("2026-0042")))

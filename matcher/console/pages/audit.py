@@ -21,7 +21,7 @@ from matcher.client import MatcherClient
 from matcher.console import charts, transparency
 from matcher.console.refusals import explain
 from matcher.console.sessions import AUDITOR, Session
-from matcher.console.web import call, posted, render, signed_in
+from matcher.console.web import call, posted, problem, render, signed_in
 from matcher.v1 import audit_pb2
 
 PAGE = 100
@@ -116,9 +116,7 @@ async def report(request: Request) -> Response:
     session = signed_in(request, AUDITOR)
     period = _period(request)
     if period is None:
-        return render(
-            request, "problem.html", 400, title="Dates", words="Give a start and a later end (YYYY-MM-DD)."
-        )
+        return problem(request, 400, "Dates", "Give a start and a later end (YYYY-MM-DD).")
     start, end = period
     whole, timeline = await call(reports, session.client, start, end)
     refusals = sorted(whole.get("refusals_by_reason", {}).items(), key=lambda item: (-item[1], item[0]))

@@ -25,7 +25,7 @@ from matcher.client import AUTHORITY_KINDS, ROLES, MatcherError
 from matcher.console import photos
 from matcher.console.refusals import Shown
 from matcher.console.sessions import INVESTIGATOR, SUPERVISOR, Session
-from matcher.console.web import call, console_of, posted, render, see_other, shown, signed_in
+from matcher.console.web import call, console_of, posted, problem, render, see_other, shown, signed_in
 from matcher.v1 import cases_pb2, faces_pb2
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
@@ -47,10 +47,6 @@ def ident(request: Request, name: str) -> str:
     if not _ID.match(value):
         raise BadId(value[:64])
     return value
-
-
-def problem(request: Request, status: int, title: str, words: str) -> Response:
-    return render(request, "problem.html", status, title=title, words=words)
 
 
 # --- cases -----------------------------------------------------------------------------------------
