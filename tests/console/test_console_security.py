@@ -183,6 +183,8 @@ def test_every_page_carries_a_strict_policy_and_the_cookie_is_locked_down(web: R
     )
     assert "Secure" not in cookie  # plain HTTP here; under TLS the cookie is Secure and __Host-
     page = client.get("/cases")
+    renewed = [c for c in page.headers.get_all("set-cookie") or [] if c.startswith("matcher_console=")]
+    assert len(renewed) == 1 and "Max-Age=900" in renewed[0]  # each request renews the idle timeout
     assert page.headers["content-security-policy"] == CSP
     assert "frame-ancestors 'none'" in CSP and "'unsafe-inline'" not in CSP and "script-src 'self'" in CSP
     assert page.headers["cache-control"] == "no-store"
