@@ -127,6 +127,14 @@ REASONS: Final[Mapping[str, Explanation]] = MappingProxyType(
         "NOT_READY": _e(
             "P3", "The service is finishing pending destructions before it serves. Try again in a moment."
         ),
+        "REQUEST_MALFORMED": _e(None, "The service could not read the request (a fault of the console)."),
+        "TOO_MANY_CALLS": _e(
+            None, "You have too many requests running at once. Wait for them, then try again."
+        ),
+        "REQUEST_BODY_TIMEOUT": _e(None, "The request did not reach the service in time. Try again."),
+        "INTERNAL_ERROR": _e(
+            None, "The service failed while doing this. Try again, or tell an administrator."
+        ),
         # Embeddings (from scripts; the console sends photos).
         "EMBEDDING_WRONG_DIMENSION": _e(None, "The face template has the wrong length for the model."),
         "EMBEDDING_NOT_FINITE": _e(None, "The face template holds invalid numbers."),
