@@ -230,7 +230,7 @@ FORGED = (
 
 
 async def on_sign_in_required(request: Request, error: Exception) -> Response:
-    if request.method == "GET" and "text/event-stream" not in request.headers.get("accept", ""):
+    if request.method in ("GET", "HEAD") and "text/event-stream" not in request.headers.get("accept", ""):
         return see_other("/signin")
     return problem(request, 401, "Sign in first", "Your session has ended.")
 

@@ -177,9 +177,13 @@ def face_web(face_harness: Harness) -> Iterator[RunningConsole]:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright_browser() -> Iterator[Any]:
-    """Debian's chromium under Playwright, or a skip that says what is missing."""
+    """Debian's chromium under Playwright, or a skip that says what is missing.
+
+    Per module, not per session: Playwright's sync API runs an event loop in the main thread
+    while it is open, and later tests call ``asyncio.run`` there.
+    """
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is absent: install Debian's chromium (apt-get install -y chromium)")
     try:
