@@ -128,7 +128,8 @@ def test_investigator_enrols_searches_closes_and_sees_the_receipt(
     release = page.locator("form[action$='/poi-2/release']")
     release.locator("input[name=reason]").fill("alibi confirmed")
     release.locator("button").click()
-    page.wait_for_selector("p.receipt:has-text('the subject was released (P2)')", timeout=30_000)
+    assert wait_until(lambda: [p.state for p in h.client.list_purges("2026-0042")] == [5], timeout=60)
+    page.wait_for_selector("p.receipt:has-text('the subject was released (P2)')", timeout=15_000)
     assert "1 face template(s)" in page.inner_text("p.receipt")
 
     # Close the case; the page refreshes itself until the purge receipt is there.

@@ -38,6 +38,11 @@ TRIGGERS = {
 }
 
 
+# After a release or a close, the case page reloads itself (every 2 s, at most this many times)
+# until the purge it started is receipted, even before the purge is listed.
+WATCH = 15
+
+
 class BadId(Exception):
     """A path segment that cannot be an id (too long, or odd characters): never sent on."""
 
@@ -93,11 +98,14 @@ async def case_view(request: Request) -> Response:
     session = signed_in(request, *USERS)
     case_id = ident(request, "case_id")
     page = await call(_case_page, session, case_id)
+    watching = request.query_params.get("watching", "")
+    left = min(int(watching), WATCH) if watching.isdigit() else 0
     return render(
         request,
         "case.html",
         page=page,
         case_id=case_id,
+        watching=left - 1 if left and (page.pending or not page.purges or left == WATCH) else 0,
         roles=sorted(ROLES),
         triggers=TRIGGERS,
         authority_kinds=sorted(AUTHORITY_KINDS),
@@ -116,7 +124,7 @@ async def case_close(request: Request) -> Response:
     if form.get("confirm") != "yes":
         return problem(request, 400, "Not closed", "Tick the box to confirm that the case is to be closed.")
     await call(session.client.close_case, case_id, reason=form.text("reason"))
-    return see_other(f"/cases/{case_id}#purges")
+    return see_other(f"/cases/{case_id}?watching={WATCH}#purges")
 
 
 async def subject_create(request: Request) -> Response:
@@ -140,7 +148,7 @@ async def subject_release(request: Request) -> Response:
     session, form = await posted(request, *USERS)
     case_id, subject_id = ident(request, "case_id"), ident(request, "subject_id")
     await call(session.client.release_subject, case_id, subject_id, reason=form.text("reason"))
-    return see_other(f"/cases/{case_id}#purges")
+    return see_other(f"/cases/{case_id}?watching={WATCH}#purges")
 
 
 async def subject_view(request: Request) -> Response:
