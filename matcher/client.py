@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import grpc
 import numpy as np
@@ -59,7 +59,11 @@ AUTHORITY_KINDS = {
 
 
 class MatcherError(Exception):
-    """A call the service refused or could not complete."""
+    """A call the service refused or could not complete.
+
+    ``metadata`` holds the ErrorInfo's other facts (for a refused photo, ``faces``: the boxes and
+    scores the detector saw, as JSON), so that a client can show what to fix.
+    """
 
     def __init__(self, error: grpc.RpcError) -> None:
         self.code: grpc.StatusCode = error.code()
@@ -67,7 +71,34 @@ class MatcherError(Exception):
         info = error_info(error)
         self.reason = info.reason if info else ""
         self.rule = info.metadata.get("rule", "") if info else ""
+        self.metadata: dict[str, str] = (
+            {k: v for k, v in info.metadata.items() if k != "rule"} if info else {}
+        )
         super().__init__(f"{self.code.name}{f' ({self.reason})' if self.reason else ''}: {self.details}")
+
+
+T = TypeVar("T")
+
+
+class Stream(Generic[T]):
+    """A server stream that another thread may end with ``cancel()`` (a web page that closed).
+
+    Iterating ends quietly when the stream was cancelled or reached its deadline; any other
+    failure raises ``MatcherError``.
+    """
+
+    def __init__(self, call: Any) -> None:
+        self._call = call
+
+    def __iter__(self) -> Iterator[T]:
+        try:
+            yield from self._call
+        except grpc.RpcError as error:
+            if error.code() not in (grpc.StatusCode.CANCELLED, grpc.StatusCode.DEADLINE_EXCEEDED):
+                raise MatcherError(error) from None
+
+    def cancel(self) -> None:
+        self._call.cancel()
 
 
 def _token(token: str | None, token_file: Path | None) -> str:
@@ -576,14 +607,14 @@ class MatcherClient:
         self, resume_token: str = "", *, timeout: float | None = None
     ) -> Iterator[sightings_pb2.Alert]:
         """Alerts of the caller's zones, as they come; ``timeout`` bounds the whole subscription."""
+        yield from self.alert_stream(resume_token, timeout=timeout or 24 * 3600.0)
+
+    def alert_stream(
+        self, resume_token: str = "", *, timeout: float = 24 * 3600.0
+    ) -> Stream[sightings_pb2.Alert]:
+        """Like ``subscribe_alerts``, as a stream that another thread may cancel."""
         request = sightings_pb2.SubscribeAlertsRequest(resume_token=resume_token)
-        try:
-            yield from self.alerts.SubscribeAlerts(
-                request, timeout=timeout or 24 * 3600.0, metadata=self._metadata
-            )
-        except grpc.RpcError as error:
-            if error.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
-                raise MatcherError(error) from None
+        return Stream(self.alerts.SubscribeAlerts(request, timeout=timeout, metadata=self._metadata))
 
     def ack_alert(self, alert_name: str) -> None:
         self._call(self.alerts.AckAlert, sightings_pb2.AckAlertRequest(name=alert_name))
@@ -672,6 +703,15 @@ class MatcherClient:
                 raise MatcherError(error) from None
 
     # --- audit ----------------------------------------------------------------------------
+
+    def audit_page(
+        self, *, resource: str = "", action: str = "", after: int = 0, page_size: int = 100
+    ) -> audit_pb2.ListAuditRecordsResponse:
+        """One page of records after sequence ``after``, with ``next_after_sequence`` (0 at the end)."""
+        request = audit_pb2.ListAuditRecordsRequest(
+            after_sequence=after, resource=resource, action=action, page_size=page_size
+        )
+        return self._call(self.audit.ListAuditRecords, request)
 
     def audit_records(
         self, *, resource: str = "", action: str = "", after: int = 0, limit: int | None = None
