@@ -93,6 +93,11 @@ REASONS: Final[Mapping[str, Explanation]] = MappingProxyType(
         "ASSIGNEE_NOT_ELIGIBLE": _e(
             "P10", "This person holds no role that works on cases (investigator or partner)."
         ),
+        "HEAD_NOT_APPROVED": _e(
+            "P11",
+            "Your standing as head of your department has not been approved by the Mayor's designee, "
+            "so your approvals of accounts do not count yet. Ask the designee to approve you.",
+        ),
         # Cases and subjects.
         "CASE_NOT_FOUND": _e(None, "There is no case with this id."),
         "CASE_ALREADY_EXISTS": _e(None, "A case with this id already exists. Choose another id."),
