@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -330,6 +331,18 @@ class Notice:
     at: datetime
 
 
+@dataclass(frozen=True)
+class Standing:
+    """What a decision reads of a principal: its account row (detached), roles and cases."""
+
+    principal: Principal
+    roles: frozenset[str]
+    assigned: frozenset[str]
+
+
+ACCESS_TABLE_NAMES: Final = frozenset({"principals", "role_grants", "case_assignments", "head_approvals"})
+
+
 def _refusal(
     principal_id: str, action: str, reason: str, message: str, rule: str | None, roles: frozenset[str]
 ) -> Decision:
@@ -388,6 +401,10 @@ class AccessControl:
         self.clock = clock
         self.audit = audit
         self._notice_callbacks: list[Callable[[Notice], None]] = []
+        self._view_lock = threading.Lock()
+        self._view: dict[str, Standing | None] = {}
+        self._generation = 0
+        db.on_commit.append(self.forget)
         # Creates the access tables when the schema predates them (idempotent; create_schema
         # registers them too once it imports lifecycle.access_models).
         Base.metadata.create_all(db.engine, tables=ACCESS_TABLES)
@@ -426,8 +443,7 @@ class AccessControl:
         its case unless the action is a listing, which then gets ``Decision.case_filter``.
         """
         cases = tuple(dict.fromkeys([*([case_id] if case_id is not None else []), *case_ids]))
-        with self.db.reading() as session:  # Every call asks: never queue behind the writer.
-            decision = self._decide(session, principal_id, action, cases)
+        decision = self._judge(self._standing(principal_id), principal_id, action, cases)
         if not decision.allowed:
             where = resource or (f"cases/{cases[0]}" if len(cases) == 1 else "access")
             with self.db.transaction() as session:
@@ -435,9 +451,54 @@ class AccessControl:
             self._notify_refusal(decision)
         return decision
 
-    def _decide(self, session: Session, principal_id: str, action: str, cases: tuple[str, ...]) -> Decision:
+    # --- the view every call reads (DESIGN decision 11) ----------------------------------------
+
+    def _standing(self, principal_id: str) -> Standing | None:
+        """The principal's account, roles and cases, from an exact in-memory view.
+
+        The view is emptied by every commit that writes an access table, in this process (the
+        group committer tells it) and in any other (:class:`lifecycle.changes.ChangeFeed`), so a
+        grant, revocation, lock or release is seen by the next call. A load that raced with
+        such a commit is used once and not kept.
+        """
+        with self._view_lock:
+            if principal_id in self._view:
+                return self._view[principal_id]
+            generation = self._generation
+        with self.db.reading() as session:  # never queue behind the writer
+            standing = self._load_standing(session, principal_id)
+        with self._view_lock:
+            if generation == self._generation:
+                self._view[principal_id] = standing
+        return standing
+
+    @staticmethod
+    def _load_standing(session: Session, principal_id: str) -> Standing | None:
         principal = session.get(Principal, principal_id) if _valid_principal_id(principal_id) else None
         if principal is None:
+            return None
+        session.expunge(principal)
+        assigned = frozenset(
+            session.scalars(select(CaseAssignment.case_id).where(CaseAssignment.principal_id == principal_id))
+        )
+        return Standing(principal, AccessControl._roles(session, principal_id), assigned)
+
+    def forget(self, written: frozenset[str] = ACCESS_TABLE_NAMES) -> None:
+        """Empties the view when a commit wrote an access table (here or in another process)."""
+        if written & ACCESS_TABLE_NAMES:
+            with self._view_lock:
+                self._generation += 1
+                self._view.clear()
+
+    def _decide(self, session: Session, principal_id: str, action: str, cases: tuple[str, ...]) -> Decision:
+        """The decision from the system of record itself (inside a change's own transaction)."""
+        return self._judge(self._load_standing(session, principal_id), principal_id, action, cases)
+
+    def _judge(
+        self, standing: Standing | None, principal_id: str, action: str, cases: tuple[str, ...]
+    ) -> Decision:
+        principal = standing.principal if standing is not None else None
+        if standing is None or principal is None:
             return _refusal(
                 principal_id,
                 action,
@@ -447,7 +508,7 @@ class AccessControl:
                 "P11",
                 frozenset(),
             )
-        roles = self._roles(session, principal_id)
+        roles = standing.roles
         locked_until = self.locked_until(principal)
         if locked_until is not None:
             return _refusal(
@@ -494,9 +555,7 @@ class AccessControl:
             return _refusal(principal_id, action, ROLE_NOT_PERMITTED, f"{message} ({rule})", rule, roles)
         if ANY in scopes:
             return Decision(True, principal_id, action, roles=roles, case_filter=None)
-        assigned = frozenset(
-            session.scalars(select(CaseAssignment.case_id).where(CaseAssignment.principal_id == principal_id))
-        )
+        assigned = standing.assigned
         # Unknown and unassigned cases take the same path and give the same answer: the
         # assignments table is all that is read, so the refusal cannot tell whether a case exists.
         for case in cases:

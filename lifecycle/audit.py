@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
-from sqlalchemy import Table, bindparam, event, select, text, update
+from sqlalchemy import Table, bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 from lifecycle.clock import Clock
@@ -50,6 +50,7 @@ _SEALER_LOCK = 7316  # PostgreSQL advisory lock: one sealer at a time across rep
 # says so, so that each audit record answers "where from" without every caller passing it on.
 CALL_ORIGIN: ContextVar[str] = ContextVar("matcher_call_origin", default="")
 OK, REFUSED, FAILED = "ok", "refused", "failed"
+AUDIT_TABLE = AuditRecord.__tablename__
 
 
 @dataclass(frozen=True)
@@ -95,11 +96,43 @@ class AuditLog:
         self._stopped = threading.Event()
         self._sealer = threading.Thread(target=self._seal_loop, name="audit-sealer", daemon=True)
         self._sealer.start()
+        db.on_commit.append(self._committed)
 
     def _digest(self, record: AuditRecord) -> str:
         return hmac.new(self._key, _canonical(record), hashlib.sha256).hexdigest()
 
     # --- writing ------------------------------------------------------------------------------
+
+    def _row(
+        self,
+        *,
+        actor: str,
+        action: str,
+        resource: str,
+        reason: str = "",
+        outcome: str = OK,
+        count: int = 0,
+        code: str = "",
+        detail: Mapping[str, object] | None = None,
+    ) -> dict[str, object]:
+        """A record's columns, bounded and printable; not yet chained (the sealer chains it)."""
+        details = {str(k)[:64]: bounded_value(v) for k, v in dict(detail or {}).items()}
+        if CALL_ORIGIN.get() and "peer" not in details:
+            details["peer"] = bounded(CALL_ORIGIN.get(), 200)
+        return {
+            "at": self._clock.now(),
+            "actor": bounded(actor, 200),
+            "action": bounded(action, 64),
+            "outcome": outcome,
+            "resource": bounded(resource, 300),
+            "reason": bounded(reason, 1000),
+            "count": count,
+            "code": bounded(code, 64),
+            "detail_json": json.dumps(details, sort_keys=True, separators=(",", ":"), default=str),
+            "seq": None,
+            "prev_hash": None,
+            "hash": None,
+        }
 
     def append(
         self,
@@ -115,28 +148,51 @@ class AuditLog:
         detail: Mapping[str, object] | None = None,
     ) -> AuditRecord:
         """Adds a record inside the caller's transaction: it commits or vanishes with the change."""
-        details = {str(k)[:64]: bounded_value(v) for k, v in dict(detail or {}).items()}
-        if CALL_ORIGIN.get() and "peer" not in details:
-            details["peer"] = bounded(CALL_ORIGIN.get(), 200)
         record = AuditRecord(
-            at=self._clock.now(),
-            actor=bounded(actor, 200),
-            action=bounded(action, 64),
-            outcome=outcome,
-            resource=bounded(resource, 300),
-            reason=bounded(reason, 1000),
-            count=count,
-            code=bounded(code, 64),
-            detail_json=json.dumps(details, sort_keys=True, separators=(",", ":"), default=str),
+            **self._row(
+                actor=actor,
+                action=action,
+                resource=resource,
+                reason=reason,
+                outcome=outcome,
+                count=count,
+                code=code,
+                detail=detail,
+            )
         )
         session.add(record)
-        event.listen(session, "after_commit", lambda _s: self._wake.set(), once=True)
+        Database.wrote(session, AUDIT_TABLE)
         return record
 
-    def record(self, **fields: object) -> None:
-        """Appends one record in a unit of work of its own (refusals, whose change rolled back)."""
-        with self._db.transaction() as session:
-            self.append(session, **fields)  # type: ignore[arg-type]
+    def _committed(self, written: frozenset[str]) -> None:
+        if AUDIT_TABLE in written:
+            self._wake.set()
+
+    def record(
+        self,
+        *,
+        actor: str,
+        action: str,
+        resource: str,
+        reason: str = "",
+        outcome: str = OK,
+        count: int = 0,
+        code: str = "",
+        detail: Mapping[str, object] | None = None,
+    ) -> None:
+        """Appends one record on its own (reads, refusals whose change rolled back) and returns
+        once it is durable: group-committed with whatever else the writer is committing."""
+        row = self._row(
+            actor=actor,
+            action=action,
+            resource=resource,
+            reason=reason,
+            outcome=outcome,
+            count=count,
+            code=code,
+            detail=detail,
+        )
+        self._db.append(cast(Table, AuditRecord.__table__), row)
 
     # --- sealing ------------------------------------------------------------------------------
 

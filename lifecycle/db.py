@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, Engine, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, Table, create_engine, event, insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -37,6 +38,9 @@ from sqlalchemy.types import TypeDecorator
 
 log = logging.getLogger(__name__)
 MAX_BATCH_UNITS = 256
+CHANGES = "changes"
+# Writes no view depends on: they leave no notice in ``changes`` (lifecycle.changes).
+UNNOTICED = frozenset({"audit_records", "auth_failures", CHANGES})
 
 
 class Base(DeclarativeBase):
@@ -108,20 +112,49 @@ def make_engine(url: str, *, reads_only: bool = False) -> Engine:
     return engine
 
 
+def _note_flushed(session: Session, _context: Any) -> None:
+    """Records the tables a unit's ORM changes touched (for on_commit and lifecycle.changes)."""
+    touched = session.info.setdefault("wrote", set())
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        table = getattr(obj, "__tablename__", None)
+        if table:
+            touched.add(table)
+
+
+def _note_statement(state: Any) -> None:
+    """Records the table of an ORM-enabled INSERT, UPDATE or DELETE statement."""
+    if state.is_insert or state.is_update or state.is_delete:
+        table = getattr(state.statement, "table", None)
+        if table is not None and getattr(table, "name", None):
+            state.session.info.setdefault("wrote", set()).add(table.name)
+
+
 def create_schema(engine: Engine) -> None:
     """Creates missing tables. (Schema migrations arrive with the first change to a table.)"""
-    from lifecycle import access_models, governance_models, models, order_models  # noqa: F401  (tables)
+    from lifecycle import (  # noqa: F401  (tables)
+        access_models,
+        changes,
+        governance_models,
+        models,
+        order_models,
+    )
 
     Base.metadata.create_all(engine)
 
 
 @dataclass
 class _Batch:
-    """The units committed together: one writer transaction."""
+    """The units committed together: one writer transaction.
+
+    ``rows`` are appended records (audit records of reads) inserted in one statement per table
+    just before the commit: a call that only needs its record to be durable costs the batch an
+    element of a list, not a savepoint.
+    """
 
     connection: Connection
     session: Session
     units: int = 0
+    rows: dict[Table, list[dict[str, Any]]] = field(default_factory=dict)
     done: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
 
@@ -146,6 +179,9 @@ class Database:
         self._waiting = 0  # threads waiting for the writer: they will share the next flush
         self._stopping = False
         self.commits = 0  # batches committed (the benchmarks report units per commit)
+        self.origin = str(uuid.uuid4())  # this process, in the notices of lifecycle.changes
+        # Told after every batch is durable, with the tables it inserted into (see ``wrote``).
+        self.on_commit: list[Callable[[frozenset[str]], None]] = []
         self.units = 0
         self._committer = threading.Thread(target=self._commit_loop, name="group-commit", daemon=True)
         self._committer.start()
@@ -156,6 +192,8 @@ class Database:
         connection = self.engine.connect()
         connection.begin()
         session = Session(bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint")
+        event.listen(session, "after_flush", _note_flushed)
+        event.listen(session, "do_orm_execute", _note_statement)
         return _Batch(connection, session)
 
     @contextmanager
@@ -205,6 +243,36 @@ class Database:
                 "the database could not commit; the change did not happen"
             ) from batch.error
 
+    def append(self, table: Table, row: dict[str, Any]) -> None:
+        """Inserts one row with the next batch and returns once it is durable (group commit).
+
+        For rows that need no reads and cannot conflict (audit records): the caller does not
+        enter the writer's critical section at all, so a thousand concurrent calls cost the
+        writer one multi-row insert and one flush.
+        """
+        while True:
+            with self._writer:
+                if self._batch is not None and self._batch.units >= MAX_BATCH_UNITS:
+                    full = self._batch
+                else:
+                    if self._batch is None:
+                        try:
+                            self._batch = self._open_batch()
+                        except (OperationalError, DBAPIError) as error:
+                            raise DatabaseUnavailable("the database cannot be reached") from error
+                    batch = self._batch
+                    batch.rows.setdefault(table, []).append(row)
+                    batch.units += 1
+                    break
+            full.done.wait()
+        with self._kick:
+            self._kick.notify()
+        batch.done.wait()
+        if batch.error is not None:
+            raise DatabaseUnavailable(
+                "the database could not commit; the record was not written"
+            ) from batch.error
+
     def _commit_loop(self) -> None:
         while True:
             with self._kick:
@@ -222,9 +290,22 @@ class Database:
                 return
             try:
                 batch.session.commit()
+                for table, rows in batch.rows.items():
+                    batch.connection.execute(insert(table), rows)
+                written = frozenset(t.name for t in batch.rows) | frozenset(
+                    batch.session.info.get("wrote", ())
+                )
+                noticed = sorted(written - UNNOTICED)
+                if noticed and CHANGES in Base.metadata.tables:
+                    batch.connection.execute(
+                        insert(Base.metadata.tables[CHANGES]),
+                        {"at": datetime.now(UTC), "origin": self.origin, "tables": ",".join(noticed)},
+                    )
                 batch.connection.commit()
                 self.commits += 1
                 self.units += batch.units
+                for callback in self.on_commit:
+                    callback(written)
             except BaseException as error:
                 batch.error = error
                 log.error("a batch of %d units could not commit: %s", batch.units, type(error).__name__)
@@ -236,6 +317,11 @@ class Database:
                 batch.session.close()
                 batch.connection.close()
                 batch.done.set()
+
+    @staticmethod
+    def wrote(session: Session, table: str) -> None:
+        """Notes that a unit inserted into ``table``, for the ``on_commit`` listeners."""
+        session.info.setdefault("wrote", set()).add(table)
 
     # --- reading ------------------------------------------------------------------------------
 

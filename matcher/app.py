@@ -19,6 +19,7 @@ from datetime import timedelta
 from lifecycle.access import AccessControl, Notice
 from lifecycle.audit import AuditLog
 from lifecycle.cases import Lifecycle
+from lifecycle.changes import ChangeFeed
 from lifecycle.clock import Clock, SystemClock
 from lifecycle.db import Database
 from lifecycle.disclosure import DisclosureDecider
@@ -62,6 +63,7 @@ class App:
     plate_reader: PlateReader | Unavailable
     default_face_model: str
     instance: single_instance.InstanceLock
+    changes: ChangeFeed
     ready: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -71,6 +73,7 @@ class App:
     def close(self) -> None:
         """Stops the worker and releases the database (and the single-instance lock)."""
         self.worker.stop()
+        self.changes.stop()
         self.lifecycle.audit.close()
         self.instance.release()
         self.db.dispose()
@@ -109,6 +112,8 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
     worker = PurgeWorker(lifecycle)
     auth = Authenticator(settings.tokens_file, tls_enabled=settings.tls_enabled)
     access = AccessControl(db, clock, audit)
+    changes = ChangeFeed(db)
+    changes.subscribe(access.forget)  # another process changed who may do what
     notices: Broadcast[Notice] = Broadcast()
     access.on_notice(lambda notice: notices.publish([notice]))  # P16: at once, to the designee
     local_principals.bootstrap(settings, access, auth)
@@ -131,6 +136,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
         plate_reader,
         default_model,
         instance,
+        changes,
     )
 
 

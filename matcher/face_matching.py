@@ -18,7 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import Session
 
 from lifecycle import models as m
 from lifecycle.cases import Lifecycle, require_reason
@@ -30,6 +31,17 @@ from matcher.keys import ScopeKeys
 from matcher.rwlock import RWLock
 
 log = logging.getLogger(__name__)
+# Compiled once (SQLAlchemy caches its compiled form): the hits that are still matchable.
+_CONFIRM = (
+    select(m.FaceTemplate.id, m.Subject.subject_id)
+    .join(m.Subject, m.Subject.pk == m.FaceTemplate.subject_pk)
+    .join(m.Case, m.Case.id == m.FaceTemplate.case_id)
+    .where(
+        m.FaceTemplate.id.in_(bindparam("ids", expanding=True)),
+        m.Subject.state == bindparam("active"),
+        m.Case.state == bindparam("open"),
+    )
+)
 MAX_CASES_PER_SEARCH = 1000
 MAX_TOP_K = 100
 
@@ -227,47 +239,44 @@ class FaceMatcher:
             gallery_hits = self._galleries[model].search(case_ids, batch, top_k, min_score)
         del batch  # P7: the probe is used for this match only.
         wanted = {hit.template_id for hits in gallery_hits for hit in hits}
-        with self._lc.db.transaction() as session:
+        # Query-time confirmation (decision 4): the named cases are open, and every hit is still
+        # an active subject's template of an open case, read from the system of record after the
+        # index answered. Read on a reader, never the writer's lock (decision 11).
+        with self._lc.db.reading() as session:
             self._lc.require_open(session, case_ids)
-            confirmed: dict[str, str] = {}
-            if wanted:
-                confirmed = dict(
-                    session.execute(
-                        select(m.FaceTemplate.id, m.Subject.subject_id)
-                        .join(m.Subject, m.Subject.pk == m.FaceTemplate.subject_pk)
-                        .join(m.Case, m.Case.id == m.FaceTemplate.case_id)
-                        .where(
-                            m.FaceTemplate.id.in_(wanted),
-                            m.Subject.state == m.SUBJECT_ACTIVE,
-                            m.Case.state == m.CASE_OPEN,
-                        )
-                    ).all()
-                )
-            results = [
-                [
-                    FaceMatch(hit.case_id, confirmed[hit.template_id], hit.template_id, hit.score)
-                    for hit in hits
-                    if hit.template_id in confirmed
-                ]
-                for hits in gallery_hits
+            confirmed = self._confirmed(session, wanted) if wanted else {}
+        results = [
+            [
+                FaceMatch(hit.case_id, confirmed[hit.template_id], hit.template_id, hit.score)
+                for hit in hits
+                if hit.template_id in confirmed
             ]
-            count = sum(len(matches) for matches in results)
-            self._lc.audit.append(
-                session,
-                actor=actor,
-                action="faces.search",
-                resource=search_resource(case_ids),
-                reason=reason,
-                count=count,
-                detail={
-                    "cases": case_ids,
-                    "probes": len(probes),
-                    "top_k": top_k,
-                    "min_score": round(min_score, 4),
-                    "model": model,
-                },
-            )
+            for hits in gallery_hits
+        ]
+        self._lc.audit.record(
+            actor=actor,
+            action="faces.search",
+            resource=search_resource(case_ids),
+            reason=reason,
+            count=sum(len(matches) for matches in results),
+            detail={
+                "cases": case_ids,
+                "probes": len(probes),
+                "top_k": top_k,
+                "min_score": round(min_score, 4),
+                "model": model,
+            },
+        )
         return results
+
+    @staticmethod
+    def _confirmed(session: Session, template_ids: set[str]) -> dict[str, str]:
+        """The hits that are still matchable: template id -> subject id."""
+        return dict(
+            session.execute(
+                _CONFIRM, {"ids": list(template_ids), "active": m.SUBJECT_ACTIVE, "open": m.CASE_OPEN}
+            ).all()
+        )
 
     # --- other scopes (registered-individual orders) ---------------------------------------
 
