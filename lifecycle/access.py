@@ -63,6 +63,7 @@ from lifecycle.access_models import (
     RoleGrant,
 )
 from lifecycle.audit import REFUSED, AuditLog
+from lifecycle.cases import require_reason
 from lifecycle.clock import Clock
 from lifecycle.db import Base, Database
 from lifecycle.errors import AuditedRefusal, Kind, PolicyError
@@ -630,19 +631,19 @@ class AccessControl:
     # --- read-only helpers ----------------------------------------------------------------------
 
     def principal(self, principal_id: str) -> Principal | None:
-        with self.db.transaction() as session:
+        with self.db.reading() as session:
             return session.get(Principal, principal_id)
 
     def principals(self) -> list[Principal]:
-        with self.db.transaction() as session:
+        with self.db.reading() as session:
             return list(session.scalars(select(Principal).order_by(Principal.id)))
 
     def roles_of(self, principal_id: str) -> frozenset[str]:
-        with self.db.transaction() as session:
+        with self.db.reading() as session:
             return self._roles(session, principal_id)
 
     def assigned_cases(self, principal_id: str) -> frozenset[str]:
-        with self.db.transaction() as session:
+        with self.db.reading() as session:
             return frozenset(
                 session.scalars(
                     select(CaseAssignment.case_id).where(CaseAssignment.principal_id == principal_id)
@@ -930,11 +931,14 @@ class AccessControl:
 
         return self._administer(actor, "user.revalidate", _resource(principal_id), reason, change)
 
-    def assign_case(self, actor: str, principal_id: str, case_id: str, *, reason: str = "") -> CaseAssignment:
-        """A case supervisor assigns a case to an investigator, or shares it with a partner (P14)."""
+    def assign_case(self, actor: str, principal_id: str, case_id: str, *, reason: str) -> CaseAssignment:
+        """A case supervisor assigns a case to an investigator, or shares it with a partner (P14).
+
+        It gives access to the case's biometric data, so it states why (P12)."""
         where = f"cases/{case_id}/assignments/{principal_id}"
 
         def change(session: Session) -> CaseAssignment:
+            require_reason(reason)
             if session.get(m.Case, case_id) is None:
                 raise PolicyError(Kind.NOT_FOUND, "CASE_NOT_FOUND", f"case {case_id[:63]!r} does not exist")
             principal = self._locked_principal(session, principal_id)
@@ -971,11 +975,12 @@ class AccessControl:
 
         return self._administer(actor, "case.assign", where, reason, change, case_id=case_id)
 
-    def unassign_case(self, actor: str, principal_id: str, case_id: str, *, reason: str = "") -> bool:
+    def unassign_case(self, actor: str, principal_id: str, case_id: str, *, reason: str) -> bool:
         """Ends an assignment (True if there was one); the principal loses the case at once."""
         where = f"cases/{case_id}/assignments/{principal_id}"
 
         def change(session: Session) -> bool:
+            require_reason(reason)
             removed = _deleted(
                 session,
                 delete(CaseAssignment).where(
@@ -992,7 +997,7 @@ class AccessControl:
     # --- department heads and designees (P11, Section 3.4) -----------------------------------
 
     def head_approval(self, principal_id: str) -> HeadApproval | None:
-        with self.db.transaction() as session:
+        with self.db.reading() as session:
             return session.get(HeadApproval, principal_id)
 
     def approve_head(self, actor: str, principal_id: str, *, reason: str = "") -> HeadApproval:

@@ -298,7 +298,7 @@ class Lifecycle:
     ) -> list[m.Case]:
         """Cases in id order; ``only`` narrows them to the cases a caller may see (in SQL, so
         that paging stays correct)."""
-        with self.db.transaction() as session:
+        with self.db.reading() as session:
             query = select(m.Case).where(m.Case.id > after_id)
             if only is not None:
                 query = query.where(m.Case.id.in_(only))
@@ -389,7 +389,7 @@ class Lifecycle:
         return subject
 
     def list_subjects(self, case_id: str, after_id: str, limit: int) -> list[m.Subject]:
-        with self.db.transaction() as session:
+        with self.db.reading() as session:
             self.case(session, case_id)
             return list(
                 session.scalars(
@@ -556,7 +556,7 @@ class Lifecycle:
 
     def list_holds(self, case_id: str) -> list[HoldView]:
         now = self.clock.now()
-        with self.db.transaction() as session:
+        with self.db.reading() as session:
             self.case(session, case_id)
             holds = session.scalars(
                 select(m.LegalHold).where(m.LegalHold.case_id == case_id).order_by(m.LegalHold.created_at)
@@ -575,7 +575,7 @@ class Lifecycle:
 
     def list_purges(self, case_id: str | None, *, only: frozenset[str] | None = None) -> list[PurgeView]:
         now = self.clock.now()
-        with self.db.transaction() as session:
+        with self.db.reading() as session:
             query = select(m.Purge, m.Subject.subject_id).outerjoin(
                 m.Subject, m.Subject.pk == m.Purge.subject_pk
             )

@@ -70,7 +70,7 @@ class Registry:
         return camera
 
     def cameras(self) -> list[o.Camera]:
-        with self._lc.db.transaction() as session:
+        with self._lc.db.reading() as session:
             return list(session.scalars(select(o.Camera).order_by(o.Camera.id)))
 
     def _check_cameras(self, session: Session, camera_ids: Sequence[str]) -> list[str]:
@@ -129,7 +129,7 @@ class Registry:
             )
 
     def zones(self) -> list[tuple[o.Zone, list[str]]]:
-        with self._lc.db.transaction() as session:
+        with self._lc.db.reading() as session:
             zones = list(session.scalars(select(o.Zone).order_by(o.Zone.id)))
             links = session.execute(select(o.ZoneCamera.zone_id, o.ZoneCamera.camera_id)).all()
             cameras: dict[str, list[str]] = {}
@@ -158,7 +158,7 @@ class Registry:
             )
 
     def operator_zones(self, principal_id: str) -> frozenset[str]:
-        with self._lc.db.transaction() as session:
+        with self._lc.db.reading() as session:
             return frozenset(
                 session.scalars(
                     select(o.OperatorZone.zone_id).where(o.OperatorZone.principal_id == principal_id)
@@ -334,7 +334,7 @@ class Registry:
         )
 
     def orders(self) -> list[o.Order]:
-        with self._lc.db.transaction() as session:
+        with self._lc.db.reading() as session:
             return list(session.scalars(select(o.Order).order_by(o.Order.id)))
 
     def template_count(self, session: Session, order_id: str) -> int:
@@ -394,7 +394,7 @@ class Registry:
                 self._lc.ended(order_scope(order.id), notify_worker=False)
 
     def next_due(self) -> datetime | None:
-        with self._lc.db.transaction() as session:
+        with self._lc.db.reading() as session:
             value: datetime | None = session.scalar(
                 select(func.min(o.Order.end_at)).where(o.Order.state == o.ORDER_ACTIVE)
             )

@@ -131,7 +131,7 @@ class FaceMatcher:
 
     def unserved_models(self) -> dict[str, int]:
         """Models that stored templates were made with but that are not configured now."""
-        with self._lc.db.transaction() as session:
+        with self._lc.db.reading() as session:
             rows = session.execute(select(m.FaceTemplate.model, func.count()).group_by(m.FaceTemplate.model))
             return {model: count for model, count in rows if model not in self.models}
 
@@ -195,7 +195,7 @@ class FaceMatcher:
         return rows
 
     def templates(self, case_id: str, subject_id: str) -> list[m.FaceTemplate]:
-        with self._lc.db.transaction() as session:
+        with self._lc.db.reading() as session:
             subject = self._lc.subject(session, case_id, subject_id)
             return list(
                 session.scalars(

@@ -195,7 +195,7 @@ def table_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     for role in sorted(ROLES):
         w.person(f"only-{role.replace('_', '-')}", role)
         if role in a.CASE_SCOPED_ROLES:
-            w.access.assign_case(SUPERVISOR, f"only-{role.replace('_', '-')}", "c-1")
+            w.access.assign_case(SUPERVISOR, f"only-{role.replace('_', '-')}", "c-1", reason="test set-up")
     yield w
     assert w.audit.verify().ok
     w.db.dispose()
@@ -373,7 +373,7 @@ def test_P10_refused_whoever_asks(world: World) -> None:
 
 def test_P10_conflicting_roles_written_behind_the_engine_are_refused_everything(world: World) -> None:
     inv = world.person("inv", INVESTIGATOR)
-    world.access.assign_case(SUPERVISOR, inv, "c-1")
+    world.access.assign_case(SUPERVISOR, inv, "c-1", reason="test set-up")
     with world.db.transaction() as session:  # e.g. a hand-edited database
         session.add(RoleGrant(principal_id=inv, role=ADMINISTRATOR, granted_by="dba", granted_at=START))
     for action in ("faces.search", "user.create", "case.get"):
@@ -386,7 +386,7 @@ def test_P10_conflicting_roles_written_behind_the_engine_are_refused_everything(
 
 def test_grant_is_idempotent_audited_and_revoke_drops_case_assignments(world: World) -> None:
     inv = world.person("inv", INVESTIGATOR)
-    world.access.assign_case(SUPERVISOR, inv, "c-1")
+    world.access.assign_case(SUPERVISOR, inv, "c-1", reason="test set-up")
     world.access.grant_role(ADMIN, inv, INVESTIGATOR)  # already held: no change
     assert [r.count for r in world.records("user.grant_role") if r.resource == "principals/inv"] == [1, 0]
     assert world.access.revoke_role(ADMIN, inv, INVESTIGATOR)
@@ -405,7 +405,7 @@ def test_grant_is_idempotent_audited_and_revoke_drops_case_assignments(world: Wo
 
 def test_P11_end_user_needs_a_first_approval_by_the_department_head(world: World) -> None:
     inv = world.person("inv", INVESTIGATOR, revalidate=False)
-    world.access.assign_case(SUPERVISOR, inv, "c-1")
+    world.access.assign_case(SUPERVISOR, inv, "c-1", reason="test set-up")
     decision = world.access.authorize(inv, "faces.search", case_id="c-1")
     assert (decision.allowed, decision.reason, decision.rule) == (False, "REVALIDATION_REQUIRED", "P11")
     world.access.revalidate(HEAD, inv, reason="yearly review")
@@ -416,7 +416,7 @@ def test_P11_end_user_needs_a_first_approval_by_the_department_head(world: World
 
 def test_P11_revalidation_expires_after_365_days(world: World) -> None:
     inv = world.person("inv", INVESTIGATOR)
-    world.access.assign_case(SUPERVISOR, inv, "c-1")
+    world.access.assign_case(SUPERVISOR, inv, "c-1", reason="test set-up")
     world.clock.advance(timedelta(days=365))
     assert world.access.authorize(inv, "faces.search", case_id="c-1")
     world.clock.advance(timedelta(days=1))  # 366 days after the approval
@@ -486,7 +486,7 @@ def _fail_at(world: World, pid: str, minutes: list[float]) -> list[bool]:
 
 def test_P11_five_failures_within_15_minutes_lock_the_account(world: World) -> None:
     inv = world.person("inv", INVESTIGATOR)
-    world.access.assign_case(SUPERVISOR, inv, "c-1")
+    world.access.assign_case(SUPERVISOR, inv, "c-1", reason="test set-up")
     assert _fail_at(world, inv, [0, 3, 6, 9, 14.9]) == [False, False, False, False, True]
     decision = world.access.authorize(inv, "case.get", case_id="c-1")
     assert (decision.allowed, decision.reason, decision.rule) == (False, "ACCOUNT_LOCKED", "P11")
@@ -509,7 +509,7 @@ def test_P11_five_failures_within_15_minutes_lock_the_account(world: World) -> N
 
 def test_P11_a_lockout_ends_by_itself_after_ten_minutes(world: World) -> None:
     inv = world.person("inv", INVESTIGATOR)
-    world.access.assign_case(SUPERVISOR, inv, "c-1")
+    world.access.assign_case(SUPERVISOR, inv, "c-1", reason="test set-up")
     assert _fail_at(world, inv, [0, 1, 2, 3, 4]) == [False, False, False, False, True]
     world.clock.advance(timedelta(minutes=9))
     assert world.access.authorize(inv, "case.get", case_id="c-1").reason == "ACCOUNT_LOCKED"
@@ -521,7 +521,7 @@ def test_P11_a_lockout_ends_by_itself_after_ten_minutes(world: World) -> None:
 
 def test_P11_failures_without_an_owner_lock_nobody(world: World) -> None:
     inv = world.person("inv", INVESTIGATOR)
-    world.access.assign_case(SUPERVISOR, inv, "c-1")
+    world.access.assign_case(SUPERVISOR, inv, "c-1", reason="test set-up")
     for _ in range(10):  # presented as the investigator, but no credential of theirs
         assert world.access.record_auth_failure(inv, owner=None, why="unknown_token") is False
     assert world.access.authorize(inv, "case.get", case_id="c-1")
@@ -530,7 +530,7 @@ def test_P11_failures_without_an_owner_lock_nobody(world: World) -> None:
 
 def test_P11_break_glass_unlock_is_audited_with_the_operator(world: World) -> None:
     inv = world.person("inv", INVESTIGATOR)
-    world.access.assign_case(SUPERVISOR, inv, "c-1")
+    world.access.assign_case(SUPERVISOR, inv, "c-1", reason="test set-up")
     _fail_at(world, inv, [0, 1, 2, 3, 4])
     with pytest.raises(PolicyError):
         world.access.break_glass_unlock(inv, operator="root", reason=" ")
@@ -562,7 +562,7 @@ def test_P11_failures_of_unknown_identities_are_recorded_but_lock_nothing(world:
 
 def test_P11_unassigned_case_refusal_is_indistinguishable_from_unknown_case(world: World) -> None:
     inv = world.person("inv", INVESTIGATOR)
-    world.access.assign_case(SUPERVISOR, inv, "c-1")
+    world.access.assign_case(SUPERVISOR, inv, "c-1", reason="test set-up")
     for action in ("faces.search", "face.enroll", "case.get", "subject.list"):
         unassigned = world.access.authorize(inv, action, case_id="c-2", resource="cases/c-2")
         unknown = world.access.authorize(inv, action, case_id="c-9", resource="cases/c-9")
@@ -588,17 +588,19 @@ def test_P11_assignments_are_given_and_taken_by_supervisors(world: World) -> Non
     partner = world.person("county-sheriff", EXTERNAL_PARTNER)
     aud = world.person("aud", AUDITOR)
     with pytest.raises(AccessDenied):
-        world.access.assign_case(inv, inv, "c-1")  # investigators do not assign themselves
+        world.access.assign_case(
+            inv, inv, "c-1", reason="test set-up"
+        )  # investigators do not assign themselves
     with pytest.raises(AuditedRefusal) as ineligible:
-        world.access.assign_case(SUPERVISOR, aud, "c-1")
+        world.access.assign_case(SUPERVISOR, aud, "c-1", reason="test set-up")
     assert ineligible.value.reason == "ASSIGNEE_NOT_ELIGIBLE"
     with pytest.raises(AuditedRefusal) as missing:
-        world.access.assign_case(SUPERVISOR, inv, "c-404")
+        world.access.assign_case(SUPERVISOR, inv, "c-404", reason="test set-up")
     assert missing.value.reason == "CASE_NOT_FOUND"
     world.access.assign_case(SUPERVISOR, partner, "c-1", reason="sharing agreement 2026-7")
     assert world.access.authorize(partner, "case.get", case_id="c-1")
     assert not world.access.authorize(partner, "faces.search", case_id="c-1")  # P14 view-only
-    world.access.assign_case(SUPERVISOR, inv, "c-1")
+    world.access.assign_case(SUPERVISOR, inv, "c-1", reason="test set-up")
     assert world.access.authorize(inv, "face.enroll", case_id="c-1")
     assert world.access.unassign_case(SUPERVISOR, inv, "c-1", reason="moved to another unit")
     assert world.access.authorize(inv, "face.enroll", case_id="c-1").reason == "CASE_NOT_ASSIGNED"

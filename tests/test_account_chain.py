@@ -96,3 +96,11 @@ def test_P10_a_designee_holds_no_other_duty_and_appoints_nobody_with_one(harness
     admin.create_principal("cto", display_name="CTO", department="mayor", reason="deputy designee")
     appointed = designee.appoint_designee("cto", reason="deputy while the designee is away")
     assert "mayors_designee" in appointed.roles
+
+
+def test_P12_assigning_a_case_states_why(harness: Harness) -> None:
+    harness.client.create_case("c-9", "Case", reason="r")
+    refusal = _refused(lambda: harness.client.assign_case("c-9", "local-investigator", reason=" "))
+    assert (refusal.code, refusal.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "REASON_REQUIRED")
+    [record] = [r for r in harness.audit("case.assign") if r.code == "REASON_REQUIRED"]
+    assert record.resource == "cases/c-9/assignments/local-investigator"

@@ -137,6 +137,7 @@ def test_P3_closed_case_plates_are_purged_and_not_rebuilt(harness: Harness) -> N
     assert harness.as_("local-camera").check_plate("AB123CD", reason="camera").results[0].hits == []
     assert wait_until(lambda: _rows(harness) == 0)
     assert harness.app.plates.rebuild() == 0
+    assert wait_until(lambda: bool(harness.audit("purge.receipt")))  # two steps after the rows
     receipt = harness.audit("purge.receipt")[0]
     assert '"plate_entries":1' in receipt.detail_json
 

@@ -20,7 +20,7 @@ from matcher.v1 import cases_pb2
 def _counts(app: Any, column: Any, keys: list[Any]) -> dict[Any, int]:
     if not keys:
         return {}
-    with app.lifecycle.db.transaction() as session:
+    with app.lifecycle.db.reading() as session:
         query = select(column, func.count()).where(column.in_(keys)).group_by(column)
         return dict(session.execute(query).all())
 
@@ -58,7 +58,7 @@ class CaseService:
     @rpc("case.get", lambda r: r.name, cases=lambda r: [names.case_id(r.name)])
     def GetCase(self, request: cases_pb2.GetCaseRequest, actor: str) -> cases_pb2.Case:
         case_id = names.case_id(request.name)
-        with self.app.lifecycle.db.transaction() as session:
+        with self.app.lifecycle.db.reading() as session:
             row = self.app.lifecycle.case(session, case_id)
         return self._case_messages([row])[0]
 
@@ -100,7 +100,7 @@ class CaseService:
     @rpc("subject.get", lambda r: r.name, cases=lambda r: [names.subject_ids(r.name)[0]])
     def GetSubject(self, request: cases_pb2.GetSubjectRequest, actor: str) -> cases_pb2.Subject:
         case_id, subject_id = names.subject_ids(request.name)
-        with self.app.lifecycle.db.transaction() as session:
+        with self.app.lifecycle.db.reading() as session:
             row = self.app.lifecycle.subject(session, case_id, subject_id)
         return self._subject_messages([row])[0]
 

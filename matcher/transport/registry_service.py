@@ -35,7 +35,7 @@ class RegistryService:
         return self.app.individuals.registry
 
     def _order(self, row: o.Order) -> registry_pb2.RegistrationOrder:
-        with self.app.db.transaction() as session:
+        with self.app.db.reading() as session:
             zones = self._registry.order_zones(session, row.id)
             templates = self._registry.template_count(session, row.id)
         return registry_pb2.RegistrationOrder(
@@ -144,7 +144,7 @@ class RegistryService:
 
     @rpc("order.get", lambda r: r.name)
     def GetOrder(self, request: registry_pb2.GetOrderRequest, actor: str) -> registry_pb2.RegistrationOrder:
-        with self.app.db.transaction() as session:
+        with self.app.db.reading() as session:
             row = self._registry.order(session, order_id(request.name))
         return self._order(row)
 
