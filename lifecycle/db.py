@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -182,6 +183,8 @@ class Database:
         self.origin = str(uuid.uuid4())  # this process, in the notices of lifecycle.changes
         # Told after every batch is durable, with the tables it inserted into (see ``wrote``).
         self.on_commit: list[Callable[[frozenset[str]], None]] = []
+        # Told of every commit's size (units) and duration in seconds (the operator's metrics).
+        self.on_commit_timed: list[Callable[[int, float], None]] = []
         self.units = 0
         self._committer = threading.Thread(target=self._commit_loop, name="group-commit", daemon=True)
         self._committer.start()
@@ -288,6 +291,7 @@ class Database:
             batch, self._batch = self._batch, None
             if batch is None:
                 return
+            started = time.perf_counter()
             try:
                 batch.session.commit()
                 for table, rows in batch.rows.items():
@@ -306,6 +310,8 @@ class Database:
                 self.units += batch.units
                 for callback in self.on_commit:
                     callback(written)
+                for timed in self.on_commit_timed:
+                    timed(batch.units, time.perf_counter() - started)
             except BaseException as error:
                 batch.error = error
                 log.error("a batch of %d units could not commit: %s", batch.units, type(error).__name__)

@@ -33,6 +33,7 @@ from matcher.crypto import KeyRing
 from matcher.face_matching import FaceMatcher
 from matcher.faces import FacePipeline
 from matcher.keys import ScopeKeys
+from matcher.metrics import Metrics
 from matcher.model_loading import Unavailable, load_pipeline, load_plate_reader
 from matcher.plate_watchlists import PlateWatchlists
 from matcher.plates.reader import PlateReader
@@ -64,6 +65,7 @@ class App:
     default_face_model: str
     instance: single_instance.InstanceLock
     changes: ChangeFeed
+    metrics: Metrics
     ready: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -118,7 +120,9 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
     access.on_notice(lambda notice: notices.publish([notice]))  # P16: at once, to the designee
     local_principals.bootstrap(settings, access, auth)
     plate_reader = load_plate_reader(settings)
-    return App(
+    metrics = Metrics()
+    db.on_commit_timed.append(metrics.observe_commit)
+    app = App(
         settings,
         clock,
         db,
@@ -137,7 +141,10 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
         default_model,
         instance,
         changes,
+        metrics,
     )
+    metrics.watch(app)
+    return app
 
 
 def prepare(app: App) -> None:

@@ -56,6 +56,13 @@ class Settings:
     max_open_calls_per_host: int = 32
     max_open_calls: int = 512
     max_streams_per_connection: int = 100
+    # HTTP/2 flow-control window growth (BDP probing): off, so that unauthenticated bodies cannot
+    # fill the server's memory before their headers are checked; on for faster uploads over WANs.
+    http2_bdp_probe: bool = False
+    # Operations: Prometheus metrics (off unless an address is given), the log's format and file.
+    metrics_listen: str = ""
+    log_format: str = "text"
+    log_file: Path | None = None
     # Face pipeline: a pack installed under model_dir (``matcher models install``), or explicit
     # detector and recogniser files (which take precedence).
     model_dir: Path | None = None
@@ -126,6 +133,11 @@ class Settings:
             value = env.get(f"MATCHER_{name.upper()}")
             if value:
                 setattr(settings, name, Path(value))
+        settings.http2_bdp_probe = env.get("MATCHER_HTTP2_BDP_PROBE", "") in ("1", "true", "yes")
+        settings.metrics_listen = env.get("MATCHER_METRICS_LISTEN", settings.metrics_listen)
+        settings.log_format = env.get("MATCHER_LOG_FORMAT", settings.log_format)
+        if env.get("MATCHER_LOG_FILE"):
+            settings.log_file = Path(env["MATCHER_LOG_FILE"])
         settings.bootstrap_admin = env.get("MATCHER_BOOTSTRAP_ADMIN", settings.bootstrap_admin)
         settings.bootstrap_designee = env.get("MATCHER_BOOTSTRAP_DESIGNEE", settings.bootstrap_designee)
         settings.alert_min_score = _env_float("MATCHER_ALERT_MIN_SCORE", settings.alert_min_score)

@@ -312,6 +312,11 @@ class FaceMatcher:
         with self._lock.read():
             return sum(len(g) for g in self._galleries.values())
 
+    def sizes(self) -> dict[str, int]:
+        """Matchable templates per model (an operator's figure: never per case or subject, P8)."""
+        with self._lock.read():
+            return {model: len(gallery) for model, gallery in self._galleries.items()}
+
 
 def search_resource(case_ids: list[str]) -> str:
     """The audit resource of a search: the case, or the first case and how many more."""

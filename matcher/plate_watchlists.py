@@ -109,6 +109,11 @@ class PlateWatchlists:
             index = self._indexes[case_id] = PlateIndex()
         return index
 
+    def size(self) -> int:
+        """Matchable watchlist plates in all (never per case or subject, P8)."""
+        with self._lock.read():
+            return len(self._owners)
+
     def rebuild(self) -> int:
         """Loads the entries of open cases and their active subjects only (decision 1)."""
         loaded = 0

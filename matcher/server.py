@@ -27,13 +27,19 @@ from typing import Any, TypeVar
 
 import faiss
 import grpc
+import prometheus_client
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from lifecycle.clock import Clock
 from matcher import tls
 from matcher.app import App, build_app, prepare
 from matcher.config import Settings
+from matcher.crypto import KeyringError
+from matcher.model_loading import Unavailable
+from matcher.single_instance import AlreadyServing
 from matcher.transport.access_service import AccessService
 from matcher.transport.audit_service import AuditService
 from matcher.transport.case_service import CaseService
@@ -68,6 +74,8 @@ SERVICES = (
     (sightings_pb2, "AlertService", AlertService),
 )
 SERVICE_NAMES = tuple(module.DESCRIPTOR.services_by_name[name].full_name for module, name, _ in SERVICES)
+FACES, PLATES = "matcher.v1.FaceService", "matcher.v1.PlateService"
+LIVENESS = "liveness"
 _OPEN_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 
 
@@ -189,6 +197,11 @@ class Service:
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.max_send_message_length", limit),
                 ("grpc.max_concurrent_streams", settings.max_streams_per_connection),
+                # Without BDP probing a stream's receive window stays at HTTP/2's 64 KiB, so what
+                # a caller can push before its headers are even looked at is bounded (100 x 17 MiB
+                # unauthenticated uploads: 3 MiB held, against 233 MiB with probing). The cost is
+                # upload speed on long round trips (64 KiB per round trip); see README.
+                ("grpc.http2.bdp_probe", 1 if settings.http2_bdp_probe else 0),
                 # Two servers on one port would split calls between two in-memory galleries.
                 ("grpc.so_reuseport", 0),
             ],
@@ -200,22 +213,46 @@ class Service:
         server.add_generic_rpc_handlers(self.dispatcher.handlers(services))
         self._health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
-        for name in ("", *SERVICE_NAMES):
+        for name, _ in self.health_statuses(serving=False):
             await self._health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self._health.set(LIVENESS, health_pb2.HealthCheckResponse.SERVING)
         reflection.enable_server_reflection(
             (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
         )
-        if settings.tls_enabled:
-            assert settings.tls_cert and settings.tls_key and settings.tls_client_ca
-            credentials = tls.server_credentials(settings.tls_cert, settings.tls_key, settings.tls_client_ca)
-            port = server.add_secure_port(settings.listen, credentials)
-        else:
-            port = server.add_insecure_port(settings.listen)
+        try:
+            if settings.tls_enabled:
+                assert settings.tls_cert and settings.tls_key and settings.tls_client_ca
+                credentials = tls.server_credentials(
+                    settings.tls_cert, settings.tls_key, settings.tls_client_ca
+                )
+                port = server.add_secure_port(settings.listen, credentials)
+            else:
+                port = server.add_insecure_port(settings.listen)
+        except RuntimeError:
+            port = 0
         if port == 0:
-            raise SystemExit(f"cannot listen on {settings.listen}")
+            raise StartError(f"cannot listen on {settings.listen}: the address is in use or not this host's")
         await server.start()
         self._server = server
         return int(port)
+
+    def health_statuses(self, *, serving: bool) -> list[tuple[str, bool]]:
+        """What health checking says, by name (grpc.health.v1 takes any service name).
+
+        ``""`` is readiness: SERVING only once pending purges are finished and the galleries are
+        rebuilt; ``liveness`` is SERVING as soon as the port is open (an orchestrator restarts a
+        process that is not alive, and waits for one that is not ready). A service whose models
+        are missing is NOT_SERVING as a whole, and its part that needs no model says so by name:
+        ``matcher.v1.FaceService/embeddings``, ``matcher.v1.PlateService/texts``.
+        """
+        faces = not isinstance(self.app.pipeline, Unavailable)
+        plates = not isinstance(self.app.plate_reader, Unavailable)
+        statuses = [("", serving)]
+        for name in SERVICE_NAMES:
+            whole = faces if name == FACES else plates if name == PLATES else True
+            statuses.append((name, serving and whole))
+        statuses += [(f"{FACES}/embeddings", serving), (f"{PLATES}/texts", serving)]
+        return statuses
 
     @property
     def failures(self) -> FailureLedger:
@@ -227,8 +264,13 @@ class Service:
 
         async def flip() -> None:
             assert self._health is not None
-            for name in ("", *SERVICE_NAMES):
-                await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
+            for name, up in self.health_statuses(serving=True):
+                status = (
+                    health_pb2.HealthCheckResponse.SERVING
+                    if up
+                    else health_pb2.HealthCheckResponse.NOT_SERVING
+                )
+                await self._health.set(name, status)
 
         self._run(flip())
 
@@ -273,11 +315,58 @@ def start(app: App) -> Service:
     return service
 
 
+class StartError(Exception):
+    """The service cannot start; the message names the problem and its fix, in one line."""
+
+
+def _built(settings: Settings, clock: Clock | None) -> App:
+    """``build_app``, with each failure an operator can fix said in one line."""
+    try:
+        return build_app(settings, clock)
+    except KeyringError as error:
+        raise StartError(f"{error}; fix the key file or MATCHER_KEK (see README, Configuration)") from None
+    except OSError as error:
+        raise StartError(
+            f"cannot read {error.filename} ({error.strerror}): it must be a file the service's user "
+            "can read (mode 0600 for key files)"
+        ) from None
+    except AlreadyServing as error:
+        raise StartError(str(error)) from None
+    except OperationalError:
+        where = make_url(settings.database_url).render_as_string(hide_password=True)
+        raise StartError(
+            f"cannot reach the database at {where}: check that it runs and that --database-url is right"
+        ) from None
+
+
+def _serve_metrics(app: App) -> None:
+    address = app.settings.metrics_listen
+    if not address:
+        return
+    host, _, port = address.rpartition(":")
+    if not port.isdigit():
+        raise StartError(f"--metrics-listen {address!r} is not HOST:PORT")
+    try:
+        prometheus_client.start_http_server(
+            int(port), addr=host or "127.0.0.1", registry=app.metrics.registry
+        )
+    except OSError as error:
+        raise StartError(
+            f"cannot serve metrics on {address} ({error.strerror}): choose a free --metrics-listen port"
+        ) from None
+    log.info("metrics on http://%s/metrics", address)
+
+
 def serve(settings: Settings, clock: Clock | None = None) -> None:
     """Runs the service until SIGINT or SIGTERM (``clock``: tests/serve_for_tests.py only)."""
     faiss.omp_set_num_threads(settings.faiss_threads)
-    app = build_app(settings, clock)
-    service = start(app)
+    app = _built(settings, clock)
+    try:
+        _serve_metrics(app)
+        service = start(app)
+    except BaseException:
+        app.close()
+        raise
     stopped = threading.Event()
 
     def stop(signum: int, _frame: FrameType | None) -> None:

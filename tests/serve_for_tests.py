@@ -27,9 +27,10 @@ def main(argv: list[str]) -> int:
     hooks.add_argument("--fault-point", default="")
     known, rest = hooks.parse_known_args(argv)
     args = build_parser().parse_args(rest)
-    configure_logging(args.log_level)
+    settings = settings_of(args)
+    configure_logging(args.log_level, settings)
     faults.arm(known.fault_point)
-    serve(settings_of(args), clock=FileClock(Path(known.clock_file)))
+    serve(settings, clock=FileClock(Path(known.clock_file)))
     return 0
 
 

@@ -42,7 +42,7 @@ class ServerProcess:
         tmp.write_text(instant.isoformat())
         os.replace(tmp, self.clock_file)
 
-    def start(self, fault_point: str = "") -> None:
+    def start(self, fault_point: str = "", extra: tuple[str, ...] = ()) -> None:
         env = dict(os.environ)
         env.update(MATCHER_DATABASE_URL=self.database_url, PYTHONPATH=str(REPO))
         log = self.log_file.open("ab")
@@ -62,6 +62,7 @@ class ServerProcess:
                 str(self.data_dir),
                 "--log-level",
                 "DEBUG",
+                *extra,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -32,7 +32,11 @@ def test_generated_code_matches_the_protos(tmp_path: Path) -> None:
 def test_health_reports_serving_and_reflection_lists_services(harness: Harness) -> None:
     with grpc.insecure_channel(harness.target) as channel:
         health = health_pb2_grpc.HealthStub(channel)
-        for name in ("", *SERVICE_NAMES):
+        # Every service but the ones whose models are not installed here (tests/test_operations.py).
+        for name in (
+            "",
+            *(n for n in SERVICE_NAMES if n not in ("matcher.v1.FaceService", "matcher.v1.PlateService")),
+        ):
             reply = health.Check(health_pb2.HealthCheckRequest(service=name), timeout=5)
             assert reply.status == health_pb2.HealthCheckResponse.SERVING
         stub = reflection_pb2_grpc.ServerReflectionStub(channel)
@@ -73,5 +77,5 @@ def test_a_second_process_on_the_same_database_refuses_to_start(harness: Harness
         cwd=REPO,
         timeout=120,
     )
-    assert result.returncode == 1
+    assert result.returncode == 2  # a start that cannot happen: one line, exit 2
     assert "another matcher process serves" in result.stderr

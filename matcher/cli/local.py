@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,19 +20,38 @@ def settings_of(args: argparse.Namespace) -> Settings:
         settings.database_url = args.database_url
     if getattr(args, "model_dir", None):
         settings.model_dir = Path(args.model_dir)
+    if getattr(args, "metrics_listen", None):
+        settings.metrics_listen = args.metrics_listen
+    if getattr(args, "log_format", None):
+        settings.log_format = args.log_format
+    if getattr(args, "log_file", None):
+        settings.log_file = Path(args.log_file)
     return settings.resolved()
 
 
 def serve(args: argparse.Namespace) -> int:
+    from matcher.server import StartError
     from matcher.server import serve as run
 
-    configure_logging(args.log_level)
-    run(settings_of(args))
+    try:
+        settings = settings_of(args)
+        configure_logging(args.log_level, settings)
+        run(settings)
+    except StartError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     return 0
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def configure_logging(level: str, settings: Settings) -> None:
+    """The operator's log as the settings say; a log that cannot be written stops the start."""
+    from matcher.logs import LogSetupError, configure
+    from matcher.server import StartError
+
+    try:
+        configure(level, settings.log_format, settings.log_file)
+    except LogSetupError as error:
+        raise StartError(str(error)) from None
 
 
 def models_install(args: argparse.Namespace) -> int:
@@ -148,6 +167,9 @@ def register(commands: Any) -> None:
     run.add_argument("--database-url", help="SQLAlchemy URL (default SQLite in the data folder)")
     run.add_argument("--model-dir", help="folder of installed model packs (default DATA_DIR/models)")
     run.add_argument("--log-level", default="INFO")
+    run.add_argument("--log-format", choices=("text", "json"), help="one JSON object per line with json")
+    run.add_argument("--log-file", help="write the log to this file (default: standard error)")
+    run.add_argument("--metrics-listen", help="serve Prometheus /metrics on HOST:PORT (off unless given)")
     run.set_defaults(handler=serve, local=True)
 
     models = commands.add_parser("models", help="face model packs (never downloaded by the service)")

@@ -26,11 +26,13 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import secrets
 import threading
 import time
 from collections import OrderedDict, defaultdict
 from collections.abc import AsyncIterator, Callable, Hashable, Iterable
 from concurrent.futures import Executor
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, Protocol, TypeVar
 
@@ -50,6 +52,9 @@ if TYPE_CHECKING:
     from matcher.app import App
 
 log = logging.getLogger(__name__)
+# One line per call: its id, method, principal, status, reason code and duration; never a template,
+# plate, label or reason text (the audit log holds reasons, under access control).
+access_log = logging.getLogger("matcher.calls")
 T = TypeVar("T")
 EOF = grpc.aio.EOF
 
@@ -293,10 +298,65 @@ class Dispatcher:
         shape = bound.spec.shape
         if shape is Shape.SERVER_STREAM:
             return grpc.stream_stream_rpc_method_handler(
-                self._server_stream(bound), response_serializer=_serialize
+                self._accounted_stream(bound, self._server_stream(bound)), response_serializer=_serialize
             )
         behaviour = self._client_stream(bound) if shape is Shape.CLIENT_STREAM else self._unary(bound)
-        return grpc.stream_unary_rpc_method_handler(behaviour, response_serializer=_serialize)
+        return grpc.stream_unary_rpc_method_handler(
+            self._accounted(bound, behaviour), response_serializer=_serialize
+        )
+
+    # --- accounting: metrics and the access log ----------------------------------------------
+
+    def _accounted(self, bound: Bound, behaviour: Callable[..., Any]) -> Callable[..., Any]:
+        async def accounted(
+            requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext[Any, Any]
+        ) -> Any:
+            call = _Call.start(bound.descriptor.name)
+            try:
+                return await behaviour(requests, context)
+            except asyncio.CancelledError:
+                call.cancelled()
+                raise
+            finally:
+                self._account(call)
+
+        return accounted
+
+    def _accounted_stream(self, bound: Bound, behaviour: Callable[..., Any]) -> Callable[..., Any]:
+        async def accounted(
+            requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext[Any, Any]
+        ) -> AsyncIterator[Message]:
+            call = _Call.start(bound.descriptor.name)
+            try:
+                async for message in behaviour(requests, context):
+                    yield message
+            except (asyncio.CancelledError, GeneratorExit):
+                call.cancelled()
+                raise
+            finally:
+                self._account(call)
+
+        return accounted
+
+    def _account(self, call: _Call) -> None:
+        seconds = time.perf_counter() - call.started
+        self.app.metrics.observe_call(call.method, call.code, call.reason, seconds)
+        access_log.info(
+            "%s %s %s %s %.1f ms",
+            call.method,
+            call.principal or "-",
+            call.code,
+            call.reason or "-",
+            seconds * 1000,
+            extra={
+                "call_id": call.id,
+                "method": call.method,
+                "principal": call.principal or "",
+                "status": call.code,
+                "reason": call.reason,
+                "duration_ms": round(seconds * 1000, 3),
+            },
+        )
 
     # --- shared steps ----------------------------------------------------------------------
 
@@ -307,6 +367,9 @@ class Dispatcher:
             self.failures.note(credential, context.peer(), bound.spec.action)
             await _abort(context, calls.unauthenticated())
         assert credential.principal is not None
+        call = _CALL.get(None)
+        if call is not None:
+            call.principal = credential.principal
         return credential.principal
 
     async def _read(self, context: grpc.aio.ServicerContext[Any, Any]) -> bytes | None:
@@ -550,6 +613,31 @@ class Dispatcher:
             CALL_ORIGIN.reset(origin)
 
 
+@dataclass
+class _Call:
+    """What the access log and the metrics say of one call (never its content, P8)."""
+
+    id: str
+    method: str
+    started: float
+    principal: str = ""
+    code: str = "OK"
+    reason: str = ""
+
+    @classmethod
+    def start(cls, method: str) -> _Call:
+        call = cls(secrets.token_hex(8), method, time.perf_counter())
+        _CALL.set(call)
+        return call
+
+    def cancelled(self) -> None:
+        if self.code == "OK":
+            self.code = "CANCELLED"
+
+
+_CALL: ContextVar[_Call] = ContextVar("matcher_call")
+
+
 def feed_source(source: Callable[[App], Broadcast[Any]]) -> Callable[[T], T]:
     """Names the live source a server-streaming method's feed draws from."""
 
@@ -566,6 +654,9 @@ def _serialize(message: Message) -> bytes:
 
 async def _abort(context: grpc.aio.ServicerContext[Any, Any], refusal: Refusal) -> NoReturn:
     """Ends the call with the refusal's status and error details (``abort`` always raises)."""
+    call = _CALL.get(None)
+    if call is not None:
+        call.code, call.reason = refusal.code.name, refusal.reason
     status = refusal.to_status()
     await context.abort(status.code, status.details, status.trailing_metadata)
     raise AssertionError("grpc.aio's abort returned")
