@@ -163,13 +163,15 @@ class _Batch:
 class Database:
     """The engine, group-committed write units, and readers that never wait for the writer."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        """``create``: add missing tables (the service; ``matcher doctor`` only looks)."""
         self.url = url
         self.engine = make_engine(url)
         self.is_sqlite = url.startswith("sqlite")
         self._read_engine = make_engine(url, reads_only=True) if self.is_sqlite else self.engine
         self._read_sessions = sessionmaker(self._read_engine, expire_on_commit=False)
-        create_schema(self.engine)
+        if create:
+            create_schema(self.engine)
         # The writer: one batch at a time, units one after another (re-entrant: a unit may open
         # a nested unit, which becomes a nested savepoint of the same batch).
         self._writer = threading.RLock()

@@ -195,3 +195,44 @@ def test_a_bad_start_stops_with_one_line_naming_the_fix(tmp_path: Path, problem:
     assert len(errors) == 1 and says in errors[0], done.stderr
     assert "Traceback" not in done.stderr
     assert re.search(r"error: .+", done.stderr)
+
+
+def _doctor(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "matcher.cli", "doctor", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)},
+        timeout=120,
+    )
+
+
+def test_doctor_checks_a_deployment_and_names_each_fix(harness: Harness) -> None:
+    harness.client.create_case("d-1", "Doctor", reason="r")
+    args = ["--data-dir", str(harness.data_dir), "--database-url", harness.app.settings.database_url]
+    done = _doctor(*args)
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    for check in ("database", "schema", "key", "face models", "tls", "clock", "audit chain"):
+        assert check in out, out
+    assert "WARN  tls" in out and "fix:" in out  # tokens only: say how production runs
+    if harness.backend == "sqlite":
+        assert "WARN  key placement" in out  # the default layout keeps key and database together
+    # An edited audit record is a failure, with what to do.
+    if harness.backend == "sqlite":
+        import sqlite3
+
+        harness.app.audit.seal()
+        with sqlite3.connect(harness.data_dir / "matcher.db") as raw:
+            raw.execute("UPDATE audit_records SET reason = 'nothing to see' WHERE seq = 3")
+        broken = _doctor(*args)
+        assert broken.returncode == 1 and "FAIL  audit chain" in broken.stdout
+
+
+def test_doctor_fails_on_a_database_it_cannot_reach(tmp_path: Path) -> None:
+    done = _doctor(
+        "--data-dir", str(tmp_path), "--database-url", "postgresql+psycopg://nobody@127.0.0.1:1/none"
+    )
+    assert done.returncode == 1
+    assert "FAIL  database" in done.stdout and "Traceback" not in done.stderr

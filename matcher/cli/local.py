@@ -143,6 +143,18 @@ def break_glass_unlock(args: argparse.Namespace) -> int:
     return 0
 
 
+def doctor(args: argparse.Namespace) -> int:
+    """Checks a deployment (database, key, models, TLS, clock, audit chain); exit 1 on a failure."""
+    import logging
+
+    from matcher.doctor import FAIL, Doctor, report
+
+    logging.basicConfig(level=logging.CRITICAL)  # the findings say it all, once
+    findings = list(Doctor(settings_of(args)).run())
+    print(report(findings))
+    return 1 if any(f.status == FAIL for f in findings) else 0
+
+
 def dev_certs(args: argparse.Namespace) -> int:
     """A local CA with server and client certificates, for trying mutual TLS (never production)."""
     from matcher.tls import DEV_PRINCIPALS, make_dev_certs
@@ -187,6 +199,12 @@ def register(commands: Any) -> None:
     listing.add_argument("--data-dir")
     listing.add_argument("--model-dir")
     listing.set_defaults(handler=models_list, local=True)
+
+    check = commands.add_parser("doctor", help="check a deployment and say what to fix (exit 1 on a failure)")
+    check.add_argument("--data-dir")
+    check.add_argument("--database-url")
+    check.add_argument("--model-dir")
+    check.set_defaults(handler=doctor, local=True)
 
     certs = commands.add_parser("dev-certs", help="make a local CA and certificates for trying mutual TLS")
     certs.add_argument("out", help="folder to write them to (mode 0700)")
