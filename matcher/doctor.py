@@ -127,7 +127,7 @@ class Doctor:
                         WARN,
                         "key placement",
                         f"the key ({kek_dir}) lives beside the database ({db_dir}): one backup takes both",
-                        "move the key to another volume (MATCHER_KEK_FILE), or MATCHER_KEK from a secret store",
+                        "move the key to another volume (MATCHER_KEK_FILE), or pass MATCHER_KEK",
                     )
 
     def _models(self) -> Iterator[Finding]:
