@@ -3,6 +3,11 @@
 # Run:   docker run -p 50051:50051 -v matcher-data:/data -v matcher-keys:/keys matcher
 FROM python:3.11-slim
 
+LABEL org.opencontainers.image.title="matcher" \
+      org.opencontainers.image.description="Case-scoped face and plate matching over gRPC that enforces a city's surveillance and privacy policy" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.source="https://example.invalid/matcher"
+
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     ORT_DISABLE_TELEMETRY=1 \
@@ -29,6 +34,10 @@ USER matcher
 # Models are installed into /models with `matcher models install --from DIR --pack NAME`;
 # the image never contains weights (several packs are licensed for research only).
 VOLUME ["/data", "/keys", "/models"]
-EXPOSE 50051
+EXPOSE 50051 9464
+# Liveness: the process answers. Readiness (pending purges done, galleries rebuilt) is
+# `matcher health` without --service; an orchestrator should probe both (docs/deploy/).
+HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
+  CMD ["matcher", "--target", "127.0.0.1:50051", "--timeout", "4", "health", "--service", "liveness"]
 # The key-encryption key belongs on its own volume (or in MATCHER_KEK), never beside the database.
 CMD ["matcher", "serve", "--listen", "0.0.0.0:50051"]

@@ -198,9 +198,11 @@ class MatcherClient:
 
     # --- health ---------------------------------------------------------------------------
 
-    def serving(self) -> bool:
+    def serving(self, service: str = "") -> bool:
+        """Whether health checking says SERVING: for the service as a whole (readiness: pending
+        purges are done), ``liveness``, or one service or capability by name."""
         try:
-            reply = self.health.Check(health_pb2.HealthCheckRequest(), timeout=self._timeout)
+            reply = self.health.Check(health_pb2.HealthCheckRequest(service=service), timeout=self._timeout)
         except grpc.RpcError:
             return False
         return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)

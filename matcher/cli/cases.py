@@ -183,7 +183,7 @@ def audit_verify(client: MatcherClient, args: argparse.Namespace, out: Printer) 
 
 
 def health(client: MatcherClient, args: argparse.Namespace, out: Printer) -> int:
-    serving = client.serving()
+    serving = client.serving(args.service)
     print("SERVING" if serving else "NOT SERVING")
     return 0 if serving else 1
 
@@ -265,4 +265,10 @@ def register(commands: Any) -> None:
     audit.add_parser("verify", help="check the hash chain; exit 3 when broken").set_defaults(
         handler=audit_verify
     )
-    commands.add_parser("health", help="is the service SERVING?").set_defaults(handler=health)
+    check = commands.add_parser("health", help="is the service SERVING? (exit 1 when not)")
+    check.add_argument(
+        "--service",
+        default="",
+        help="'' (readiness, the default), 'liveness', or a service such as matcher.v1.FaceService",
+    )
+    check.set_defaults(handler=health)
