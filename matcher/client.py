@@ -24,7 +24,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from matcher import tls
 from matcher.config import DEFAULT_DATA_DIR, DEFAULT_LISTEN
-from matcher.transport.errors import error_info
+from matcher.status_details import error_info
 from matcher.v1 import (
     access_pb2,
     access_pb2_grpc,

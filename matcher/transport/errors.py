@@ -16,9 +16,9 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from lifecycle.errors import Kind, PolicyError
+from matcher.status_details import DOMAIN
 from matcher.v1 import errors_pb2
 
-DOMAIN = "matcher.v1"
 # A message may quote what the caller sent (a name, a plate); it never grows with the input.
 MAX_MESSAGE = 1000
 
@@ -60,16 +60,3 @@ def image_refusal(reason: str, message: str, details: dict[str, object], key: st
     (boxes, scores, sizes; never pixels), so the caller knows what to fix."""
     extra = {key: json.dumps(details, sort_keys=True, default=str)} if details else {}
     return PolicyError(Kind.INVALID_ARGUMENT, reason, message, details=extra)
-
-
-def error_info(error: grpc.RpcError) -> error_details_pb2.ErrorInfo | None:
-    """The ErrorInfo of a failed call, for clients (None when the server sent none)."""
-    status = rpc_status.from_call(error)
-    if status is None:
-        return None
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            return info
-    return None
