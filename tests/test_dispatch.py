@@ -36,7 +36,7 @@ def test_a_method_without_its_declaration_stops_the_server(harness: Harness) -> 
     with ThreadPoolExecutor(1) as pool:
         dispatcher = Dispatcher(harness.app, pool)
         try:
-            with pytest.raises(RuntimeError, match="CaseService.GetCase"):
+            with pytest.raises(RuntimeError, match=r"CaseService\.GetCase"):
                 dispatcher.handlers([(module.DESCRIPTOR.services_by_name[name], Forgetful(harness.app))])
         finally:
             dispatcher.failures.stop()
