@@ -90,7 +90,7 @@ def test_stalled_calls_idle_streams_and_silent_reflection_do_not_take_the_servic
     harness.client.enroll_face("c-1", "poi-1", unit(1), reason="booking photo")
     admin = harness.as_("local-admin")
     harness.as_("local-admin").set_operator_zones("local-operator", [], reason="desk")
-    fast = MatcherClient(grpc.insecure_channel(harness.target), harness.token(), timeout=2)
+    fast = MatcherClient(grpc.insecure_channel(harness.target), harness.token(), timeout=10)
     before = _latencies(harness, fast)
     channel = grpc.insecure_channel(harness.target)
     stall = Stall(channel)
@@ -117,9 +117,10 @@ def test_stalled_calls_idle_streams_and_silent_reflection_do_not_take_the_servic
             stream.cancel()  # type: ignore[attr-defined]
         fast.close()
         channel.close()
-    # Within their normal latency: the same order of magnitude as before the stall (same run).
-    assert during[0] <= 5 * before[0] + 0.05, (before, during)
-    assert during[1] <= 5 * before[1] + 0.05, (before, during)
+    # Every call answered (the old server timed all of them out), within their normal latency:
+    # the same order of magnitude as before the stall, in the same run.
+    assert during[0] <= 5 * before[0] + 0.1, (before, during)
+    assert during[1] <= 5 * before[1] + 0.1, (before, during)
 
 
 def test_a_principal_beyond_its_share_is_refused_and_others_are_not(tmp_path: Path, backend: str) -> None:
