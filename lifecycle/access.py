@@ -53,7 +53,6 @@ from sqlalchemy.orm import Session
 
 from lifecycle import models as m
 from lifecycle.access_models import (
-    ACCESS_TABLES,
     KIND_HUMAN,
     PRINCIPAL_KINDS,
     AuthFailure,
@@ -65,7 +64,7 @@ from lifecycle.access_models import (
 from lifecycle.audit import REFUSED, AuditLog
 from lifecycle.cases import require_reason
 from lifecycle.clock import Clock
-from lifecycle.db import Base, Database
+from lifecycle.db import Database
 from lifecycle.errors import AuditedRefusal, Kind, PolicyError
 
 log = logging.getLogger(__name__)
@@ -406,9 +405,6 @@ class AccessControl:
         self._view: dict[str, Standing | None] = {}
         self._generation = 0
         db.on_commit.append(self.forget)
-        # Creates the access tables when the schema predates them (idempotent; create_schema
-        # registers them too once it imports lifecycle.access_models).
-        Base.metadata.create_all(db.engine, tables=ACCESS_TABLES)
 
     # --- notices (P16) ----------------------------------------------------------------------
 
@@ -1288,7 +1284,6 @@ class AccessControl:
 
 
 __all__ = [
-    "ACCESS_TABLES",
     "END_USER_ROLES",
     "LISTING_ACTIONS",
     "PERMISSIONS",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Table, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lifecycle.db import Base, UtcDateTime
@@ -105,10 +105,3 @@ class HeadApproval(Base):
     department: Mapped[str] = mapped_column(String(100))
     approved_by: Mapped[str] = mapped_column(String(128))
     approved_at: Mapped[datetime] = mapped_column(UtcDateTime)
-
-
-# The tables above, for ``create_all(tables=...)``.
-ACCESS_TABLES: tuple[Table, ...] = tuple(
-    Base.metadata.tables[model.__tablename__]
-    for model in (Principal, RoleGrant, CaseAssignment, AuthFailure, HeadApproval)
-)

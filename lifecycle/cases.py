@@ -123,6 +123,8 @@ class Lifecycle:
         self._listeners: list[PurgeListener] = []
         self._purge_requested: list[Callable[[], None]] = []
         self._due_sources: list[DueSource] = []
+        # Told each finished purge's duration, request to receipt, in seconds (operator metrics).
+        self.on_purge_done: list[Callable[[float], None]] = []
 
     def subscribe(self, listener: PurgeListener) -> None:
         self._listeners.append(listener)

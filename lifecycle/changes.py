@@ -53,6 +53,8 @@ class ChangeFeed:
         self._db = db
         self._poll = poll_seconds
         self._listeners: list[Listener] = []
+        # Told, for each batch another process committed, how many seconds it took to arrive.
+        self.on_lag: list[Callable[[float], None]] = []
         with db.reading() as session:
             self._cursor = int(session.scalar(select(func.max(Change.id))) or 0)
         self._stopped = threading.Event()
@@ -77,12 +79,16 @@ class ChangeFeed:
         """Reads what other processes committed since the last look; returns how many batches."""
         with self._db.reading() as session:
             rows = session.execute(
-                select(Change.id, Change.tables)
+                select(Change.id, Change.tables, Change.at)
                 .where(Change.id > self._cursor, Change.origin != self._db.origin)
                 .order_by(Change.id)
             ).all()
             newest = session.scalar(select(func.max(Change.id)))
-        tables = frozenset(name for _, names in rows for name in names.split(",") if name)
+        now = datetime.now(UTC)
+        for _, _, at in rows:
+            for observe in self.on_lag:
+                observe(max(0.0, (now - at).total_seconds()))
+        tables = frozenset(name for _, names, _ in rows for name in names.split(",") if name)
         if newest is not None:
             self._cursor = max(self._cursor, int(newest))
         if tables:

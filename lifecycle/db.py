@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, Engine, Table, create_engine, event, insert
+from sqlalchemy import Connection, DateTime, Engine, Table, create_engine, event, insert, make_url
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -130,19 +130,6 @@ def _note_statement(state: Any) -> None:
             state.session.info.setdefault("wrote", set()).add(table.name)
 
 
-def create_schema(engine: Engine) -> None:
-    """Creates missing tables. (Schema migrations arrive with the first change to a table.)"""
-    from lifecycle import (  # noqa: F401  (tables)
-        access_models,
-        changes,
-        governance_models,
-        models,
-        order_models,
-    )
-
-    Base.metadata.create_all(engine)
-
-
 @dataclass
 class _Batch:
     """The units committed together: one writer transaction.
@@ -164,14 +151,17 @@ class Database:
     """The engine, group-committed write units, and readers that never wait for the writer."""
 
     def __init__(self, url: str, *, create: bool = True) -> None:
-        """``create``: add missing tables (the service; ``matcher doctor`` only looks)."""
+        """``create``: create an empty database's schema, refuse one at another revision
+        (:func:`lifecycle.schema.prepare`); ``matcher doctor`` and ``matcher db`` only look."""
         self.url = url
         self.engine = make_engine(url)
         self.is_sqlite = url.startswith("sqlite")
         self._read_engine = make_engine(url, reads_only=True) if self.is_sqlite else self.engine
         self._read_sessions = sessionmaker(self._read_engine, expire_on_commit=False)
         if create:
-            create_schema(self.engine)
+            from lifecycle.schema import prepare  # (lifecycle.schema imports this module's Base)
+
+            prepare(self.engine, make_url(url).render_as_string(hide_password=True))
         # The writer: one batch at a time, units one after another (re-entrant: a unit may open
         # a nested unit, which becomes a nested savepoint of the same batch).
         self._writer = threading.RLock()

@@ -68,7 +68,7 @@ from lifecycle import models as m
 from lifecycle.audit import OK, REFUSED, AuditLog
 from lifecycle.cases import new_id
 from lifecycle.clock import Clock
-from lifecycle.db import Base, Database
+from lifecycle.db import Database
 from lifecycle.errors import AuditedRefusal, Kind, PolicyError
 from lifecycle.governance_models import Disclosure
 
@@ -338,8 +338,6 @@ class DisclosureDecider:
         self.db = db
         self.clock = clock
         self.audit = audit
-        # The integrator registers the table in create_schema; until then this keeps it usable.
-        Base.metadata.create_all(db.engine, tables=[Disclosure.__table__])  # type: ignore[list-item]
 
     # --- deciding -----------------------------------------------------------------------------
 

@@ -209,5 +209,7 @@ class PurgeWorker:
                     },
                 )
             log.info("purge %s done: %s face templates destroyed", purge_id, purge.face_template_count)
+            for observe in lc.on_purge_done:
+                observe((row.completed_at - row.requested_at).total_seconds())
             faults.hit("purge.after_receipt")
         return None

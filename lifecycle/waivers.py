@@ -62,7 +62,7 @@ from lifecycle import models as m
 from lifecycle.audit import REFUSED, AuditLog
 from lifecycle.cases import new_id, require_reason
 from lifecycle.clock import Clock
-from lifecycle.db import Base, Database
+from lifecycle.db import Database
 from lifecycle.errors import AuditedRefusal, Kind, PolicyError
 from lifecycle.governance_models import Waiver
 
@@ -170,8 +170,6 @@ class WaiverRegistry:
         self.clock = clock
         self.audit = audit
         self._scopes: dict[str, ScopeCheck] = {"cases": _case_scope_alive}
-        # The integrator registers the table in create_schema; until then this keeps it usable.
-        Base.metadata.create_all(db.engine, tables=[Waiver.__table__])  # type: ignore[list-item]
 
     def register_scope(self, collection: str, check: ScopeCheck) -> None:
         """Lets waivers name resources of another collection (e.g. ``orders``), given a way to

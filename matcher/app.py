@@ -122,6 +122,8 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
     plate_reader = load_plate_reader(settings)
     metrics = Metrics()
     db.on_commit_timed.append(metrics.observe_commit)
+    lifecycle.on_purge_done.append(metrics.purge_seconds.observe)
+    changes.on_lag.append(metrics.fanout_lag.observe)
     app = App(
         settings,
         clock,

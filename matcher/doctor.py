@@ -19,12 +19,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
+from lifecycle import schema
 from lifecycle.audit import AuditLog
 from lifecycle.clock import SystemClock
-from lifecycle.db import Base, Database
+from lifecycle.db import Database
 from lifecycle.models import AuditRecord
 from matcher.config import Settings
 from matcher.crypto import KEK_ENV, KeyRing, KeyringError
@@ -85,11 +86,22 @@ class Doctor:
             )
             return
         yield Finding(OK, "database", f"reachable: {where}")
-        missing = sorted(set(Base.metadata.tables) - set(inspect(self.db.engine).get_table_names()))
-        if missing:
-            yield Finding(FAIL, "schema", f"missing tables: {', '.join(missing)}", "run: matcher db upgrade")
+        found = schema.status(self.db.engine)
+        if found.state is schema.SchemaState.CURRENT:
+            yield Finding(OK, "schema", f"at this release's revision {found.head}")
+        elif found.state is schema.SchemaState.EMPTY:
+            yield Finding(
+                WARN, "schema", "the database is empty", "matcher serve creates it at its first start"
+            )
+        elif found.state is schema.SchemaState.BEHIND:
+            yield Finding(
+                FAIL,
+                "schema",
+                found.describe(),
+                f"back the database up, then run: matcher db upgrade --database-url {where}",
+            )
         else:
-            yield Finding(OK, "schema", "every table of this release is present")
+            yield Finding(FAIL, "schema", schema.unknown_message(found), "run the release that wrote it")
 
     def _key(self) -> Iterator[Finding]:
         settings = self.settings

@@ -34,6 +34,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from lifecycle.clock import Clock
+from lifecycle.schema import SchemaError
 from matcher import tls
 from matcher.app import App, build_app, prepare
 from matcher.config import Settings
@@ -330,7 +331,7 @@ def _built(settings: Settings, clock: Clock | None) -> App:
             f"cannot read {error.filename} ({error.strerror}): it must be a file the service's user "
             "can read (mode 0600 for key files)"
         ) from None
-    except AlreadyServing as error:
+    except (AlreadyServing, SchemaError) as error:
         raise StartError(str(error)) from None
     except OperationalError:
         where = make_url(settings.database_url).render_as_string(hide_password=True)

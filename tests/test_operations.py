@@ -74,9 +74,36 @@ def test_metrics_move_with_the_calls_and_name_no_person(tmp_path: Path) -> None:
         assert wait_until(
             lambda: any(r.action == "purge.receipt" for r in auditor.audit_records()), timeout=30
         )
+        # Another process (the host operator's break-glass) writes an access table: this
+        # server learns of it through the change feed, and times how long that took.
+        unlocked = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "matcher.cli",
+                "break-glass",
+                "unlock",
+                "local-investigator",
+                "--reason",
+                "drill",
+                "--data-dir",
+                str(server.data_dir),
+                "--database-url",
+                server.database_url,
+            ],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=120,
+        )
+        assert unlocked.returncode == 0, unlocked.stderr
+        assert wait_until(
+            lambda: _value(_scrape(metrics_port), "matcher_change_fanout_lag_seconds_count") >= 1, timeout=30
+        )
         after = _scrape(metrics_port)
     finally:
         server.stop()
+    assert _value(after, "matcher_purge_duration_seconds_count") == 1
     calls = _value(after, "matcher_rpc_calls_total") - _value(before, "matcher_rpc_calls_total")
     assert calls >= 8
     assert _value(after, "matcher_rpc_calls_total", method="SearchFaces", code="OK") == 1

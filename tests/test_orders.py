@@ -219,6 +219,9 @@ def test_P5_subscriber_gets_live_alerts_resumes_and_acknowledges(world: World) -
     assert world.sight("cam-1", timedelta(hours=2)) == 1
     assert wait_until(lambda: len(received) == 1)
     listener.join()
+    # The operator's delivery-lag metric timed the live delivery (a replay is not "live").
+    registry = world.h.app.metrics.registry
+    assert registry.get_sample_value("matcher_alert_delivery_lag_seconds_count") == 1
     first = received[0]
     assert (first.order, first.person_label, first.camera, list(first.zones)) == (
         "orders/o-1",

@@ -143,10 +143,19 @@ class AlertService:
         )
         return Feed(
             backlog=[alert_message(alert) for alert in backlog],
-            render=lambda alert: alert_message(alert) if zones & set(alert.zones) else None,
+            render=lambda alert: self._live(alert, zones),
             key=lambda message: str(getattr(message, "name")),  # noqa: B009
             refill=lambda: [alert_message(a) for a in individuals.pending_alerts(actor, zones, None)],
         )
+
+    def _live(self, alert: AlertView, zones: frozenset[str]) -> sightings_pb2.Alert | None:
+        """A live alert for this operator's zones, timed from its creation (the operator's
+        delivery-lag metric), or None for another zone's."""
+        if not zones & set(alert.zones):
+            return None
+        lag = (self.app.clock.now() - alert.created_at).total_seconds()
+        self.app.metrics.alert_lag.observe(max(0.0, lag))
+        return alert_message(alert)
 
     @rpc("alert.ack", lambda r: r.name, audits_itself=True)
     def AckAlert(self, request: sightings_pb2.AckAlertRequest, actor: str) -> sightings_pb2.AckAlertResponse:
