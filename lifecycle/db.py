@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, Engine, Table, create_engine, event, insert, make_url
+from sqlalchemy import Connection, DateTime, Engine, Table, create_engine, event, insert, make_url, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -40,6 +40,7 @@ from sqlalchemy.types import TypeDecorator
 log = logging.getLogger(__name__)
 MAX_BATCH_UNITS = 256
 CHANGES = "changes"
+NOTIFY_CHANNEL = "matcher_changes"  # PostgreSQL: NOTIFY sent with every change notice
 # Writes no view depends on: they leave no notice in ``changes`` (lifecycle.changes).
 UNNOTICED = frozenset({"audit_records", "auth_failures", CHANGES})
 
@@ -297,6 +298,10 @@ class Database:
                         insert(Base.metadata.tables[CHANGES]),
                         {"at": datetime.now(UTC), "origin": self.origin, "tables": ",".join(noticed)},
                     )
+                    if not self.is_sqlite:  # wakes the other replicas at the commit (lifecycle.changes)
+                        batch.connection.execute(
+                            text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL}
+                        )
                 batch.connection.commit()
                 self.commits += 1
                 self.units += batch.units
@@ -320,6 +325,28 @@ class Database:
     def wrote(session: Session, table: str) -> None:
         """Notes that a unit inserted into ``table``, for the ``on_commit`` listeners."""
         session.info.setdefault("wrote", set()).add(table)
+
+    @contextmanager
+    def only_one(self, key: int) -> Iterator[bool]:
+        """Yields whether this process may do the work ``key`` names now, and no other process
+        may until it is done: a PostgreSQL session-level advisory lock, tried without waiting,
+        released at the end (or when the process dies, since its session ends). SQLite has one
+        serving process (matcher.single_instance): always True."""
+        if self.is_sqlite:
+            yield True
+            return
+        connection = self.engine.connect()
+        try:
+            got = bool(connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
+            connection.commit()
+            try:
+                yield got
+            finally:
+                if got:
+                    connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                    connection.commit()
+        finally:
+            connection.close()
 
     # --- reading ------------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -43,6 +43,8 @@ RULE_OF_TRIGGER = {
     m.TRIGGER_ORDER_REVOKED: "P5",
 }
 _MAX_SLEEP_SECONDS = 3600.0
+_PURGE_LOCK = 7318  # PostgreSQL advisory lock: one replica's purge worker at a time
+_BUSY_RETRY = timedelta(seconds=2)  # when another replica holds it
 
 
 class PurgeWorker:
@@ -87,8 +89,15 @@ class PurgeWorker:
             self._wake.wait(timeout)
 
     def run_due(self) -> datetime | None:
-        """Ends what is due, carries out every purge that may run; returns the next due instant."""
-        with self._run_lock:
+        """Ends what is due, carries out every purge that may run; returns the next due instant.
+
+        With replicas, exactly one runs this at a time (a PostgreSQL advisory lock); the others
+        look again shortly, so a replica that dies mid-purge (its lock goes with its session) has
+        its purge finished by another, each step once (every step is guarded by the durable state).
+        """
+        with self._run_lock, self._lc.db.only_one(_PURGE_LOCK) as mine:
+            if not mine:
+                return self._lc.clock.now() + _BUSY_RETRY
             due: list[datetime] = []
             for source in self._lc.due_sources:
                 source.expire_due()

@@ -38,6 +38,7 @@ from matcher.model_loading import Unavailable, load_pipeline, load_plate_reader
 from matcher.plate_watchlists import PlateWatchlists
 from matcher.plates.reader import PlateReader
 from matcher.registered_individuals import RegisteredIndividuals
+from matcher.replication import FACE_TABLES, ORDER_TABLES, PLATE_TABLES, Replication
 from matcher.transport.auth import Authenticator
 
 log = logging.getLogger("matcher")
@@ -170,5 +171,11 @@ def prepare(app: App) -> None:
         plates,
         orders,
     )
+    # From here on, what other replicas commit reaches these views (catching up first on what
+    # they committed while the galleries were being rebuilt).
+    replication = Replication(app.faces, app.plates, app.individuals, app.worker)
+    replication.on_applied.append(app.metrics.fanout_apply.observe)
+    app.changes.subscribe(replication.changed)
+    replication.changed(FACE_TABLES | ORDER_TABLES | PLATE_TABLES | {"alerts"})
     app.worker.start()
     app.ready.set()

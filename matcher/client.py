@@ -23,6 +23,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from matcher import tls
+from matcher.balancing import channel_options, channel_target
 from matcher.config import DEFAULT_DATA_DIR, DEFAULT_LISTEN
 from matcher.status_details import error_info
 from matcher.v1 import (
@@ -170,16 +171,22 @@ class MatcherClient:
         timeout: float = DEFAULT_TIMEOUT,
     ) -> MatcherClient:
         """A client over mutual TLS when a CA is given (MATCHER_TLS_CA, with the client's
-        MATCHER_TLS_CLIENT_CERT and MATCHER_TLS_CLIENT_KEY), else over loopback with a token."""
-        target = target or os.environ.get("MATCHER_TARGET", DEFAULT_LISTEN)
+        MATCHER_TLS_CLIENT_CERT and MATCHER_TLS_CLIENT_KEY), else over loopback with a token.
+
+        ``target`` may name several replicas (a DNS name with one address each, or a
+        comma-separated list of IP addresses): calls go round robin, reads are retried on
+        another replica when one is unavailable (:mod:`matcher.balancing`)."""
+        target = channel_target(target or os.environ.get("MATCHER_TARGET", DEFAULT_LISTEN))
+        options = channel_options()
         env = os.environ
         ca = tls_ca or (Path(env["MATCHER_TLS_CA"]) if env.get("MATCHER_TLS_CA") else None)
         if ca is not None:
             cert = tls_cert or Path(env.get("MATCHER_TLS_CLIENT_CERT", ""))
             key = tls_key or Path(env.get("MATCHER_TLS_CLIENT_KEY", ""))
-            channel = grpc.secure_channel(target, tls.channel_credentials(ca, cert, key))
+            channel = grpc.secure_channel(target, tls.channel_credentials(ca, cert, key), options=options)
             return cls(channel, "", timeout)
-        return cls(grpc.insecure_channel(target), _token(token, token_file), timeout, principal=principal)
+        channel = grpc.insecure_channel(target, options=options)
+        return cls(channel, _token(token, token_file), timeout, principal=principal)
 
     def close(self) -> None:
         self._channel.close()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -63,6 +63,9 @@ class FaceMatcher:
         self.models = dict(models)
         self._galleries = {model: FaceGallery(dim) for model, dim in models.items()}
         self._lock = RWLock()
+        # Bumped by every revocation here: a reconciliation that read the database before one
+        # must not add back what it revoked (see ``sync``).
+        self._epoch = 0
         lifecycle.subscribe(self)
 
     # --- PurgeListener --------------------------------------------------------------------
@@ -74,6 +77,7 @@ class FaceMatcher:
 
     def basis_ended(self, case_id: str, subject_pk: int | None) -> None:
         with self._lock.write():
+            self._epoch += 1
             for gallery in self._galleries.values():
                 if subject_pk is None:
                     gallery.drop_case(case_id)
@@ -277,6 +281,91 @@ class FaceMatcher:
                 _CONFIRM, {"ids": list(template_ids), "active": m.SUBJECT_ACTIVE, "open": m.CASE_OPEN}
             ).all()
         )
+
+    # --- replicas: what other processes committed -------------------------------------------
+
+    def reconcile(self) -> tuple[int, int]:
+        """Makes the case galleries hold exactly the templates the system of record says are
+        matchable now: other processes' enrolments are added, their releases and closes dropped.
+
+        Called when another replica committed a change to cases, subjects or templates
+        (:mod:`matcher.replication`); idempotent, so a missed notice costs only latency.
+        """
+        with self._lc.db.reading() as session:
+            rows = session.execute(
+                select(
+                    m.FaceTemplate.id, m.FaceTemplate.case_id, m.FaceTemplate.subject_pk, m.FaceTemplate.model
+                )
+                .join(m.Subject, m.Subject.pk == m.FaceTemplate.subject_pk)
+                .join(m.Case, m.Case.id == m.FaceTemplate.case_id)
+                .where(m.Case.state == m.CASE_OPEN, m.Subject.state == m.SUBJECT_ACTIVE)
+            ).all()
+        wanted = {row.id: (row.case_id, row.subject_pk, row.model) for row in rows}
+        return self.sync(wanted, self._load_case_templates, lambda scope: not scope.startswith("orders/"))
+
+    def _load_case_templates(self, template_ids: list[str]) -> dict[str, Vector]:
+        loaded: dict[str, Vector] = {}
+        with self._lc.db.reading() as session:
+            for template in session.scalars(
+                select(m.FaceTemplate).where(m.FaceTemplate.id.in_(template_ids))
+            ):
+                key = self._keys.subject_key(session, template.case_id, template.subject_pk, create=False)
+                plain = crypto.decrypt(
+                    key,
+                    template.nonce,
+                    template.ciphertext,
+                    crypto.template_aad(template.case_id, template.subject_pk, template.id, template.model),
+                )
+                loaded[template.id] = np.frombuffer(plain, dtype="<f4").astype(np.float32)
+        return loaded
+
+    def sync(
+        self,
+        wanted: Mapping[str, tuple[str, int, str]],
+        load: Callable[[list[str]], dict[str, Vector]],
+        mine: Callable[[str], bool],
+    ) -> tuple[int, int]:
+        """Makes the scopes ``mine`` selects hold exactly ``wanted`` (template id -> (scope,
+        owner, model)); ``load`` decrypts the missing ones. Returns (dropped, added).
+
+        Revocations first: an owner holding a template that is no longer wanted is dropped whole
+        (its wanted templates come back with the missing ones). Decryption happens outside the
+        lock; if a revocation happened here meanwhile, the additions are discarded and the next
+        notice (or the next call) retries, so nothing revoked is ever added back.
+        """
+        epoch = self._epoch
+        dropped = 0
+        with self._lock.write():
+            held: set[str] = set()
+            for gallery in self._galleries.values():
+                entries = gallery.entries()
+                stale = {
+                    (scope, owner)
+                    for template, (scope, owner) in entries.items()
+                    if mine(scope) and template not in wanted
+                }
+                for scope, owner in stale:
+                    dropped += gallery.drop_subject(scope, owner)
+                held.update(t for t, (scope, owner) in entries.items() if (scope, owner) not in stale)
+        missing = [t for t, (_, _, model) in wanted.items() if t not in held and model in self._galleries]
+        if not missing:
+            return dropped, 0
+        vectors = load(missing)
+        added = 0
+        with self._lock.write():
+            if self._epoch != epoch:
+                return dropped, 0
+            now_held = set().union(*(g.entries() for g in self._galleries.values()))
+            groups: dict[tuple[str, int, str], list[str]] = {}
+            for template in missing:
+                if template in vectors and template not in now_held:
+                    groups.setdefault(wanted[template], []).append(template)
+            for (scope, owner, model), ids in groups.items():
+                self._galleries[model].add(scope, owner, ids, np.stack([vectors[t] for t in ids]))
+                added += len(ids)
+        for vector in vectors.values():
+            vector[:] = 0.0  # the galleries hold their own copies
+        return dropped, added
 
     # --- other scopes (registered-individual orders) ---------------------------------------
 

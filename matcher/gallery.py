@@ -110,6 +110,14 @@ class FaceGallery:
         self._case_rows.pop(case_id, None)
         return len(rows)
 
+    def entries(self) -> dict[str, tuple[str, int]]:
+        """Every template held: its id -> (scope, owner). For replicas' reconciliation."""
+        return {
+            template: (scope, int(self._row_subject[row]))
+            for row, (template, scope) in enumerate(zip(self._row_template, self._row_case, strict=True))
+            if template is not None and scope is not None
+        }
+
     def rows_of(self, case_id: str) -> npt.NDArray[np.int64]:
         rows = self._case_rows.get(case_id)
         if rows is None:

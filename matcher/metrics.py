@@ -82,6 +82,13 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.fanout_apply = Histogram(
+            "matcher_change_apply_duration_seconds",
+            "Time to bring this process's galleries, indexes and subscribers up to another's commit",
+            buckets=_LATENCY,
+            registry=self.registry,
+        )
+
     def observe_call(self, method: str, code: str, reason: str, seconds: float) -> None:
         self.calls.labels(method, code, reason).inc()
         self.latency.labels(method).observe(seconds)

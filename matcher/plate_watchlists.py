@@ -68,6 +68,7 @@ class PlateWatchlists:
         self._indexes: dict[str, PlateIndex] = {}
         # index id -> (case, subject pk); the index itself only knows integers.
         self._owners: dict[int, tuple[str, int | None]] = {}
+        self._epoch = 0  # bumped by every revocation here (see ``reconcile``)
         lifecycle.subscribe(self)
 
     # --- PurgeListener --------------------------------------------------------------------
@@ -79,6 +80,7 @@ class PlateWatchlists:
 
     def basis_ended(self, case_id: str, subject_pk: int | None) -> None:
         with self._lock.write():
+            self._epoch += 1
             index = self._indexes.get(case_id)
             if index is None:
                 return
@@ -135,6 +137,53 @@ class PlateWatchlists:
                 self._owners[row.index_id] = (row.case_id, row.subject_pk)
                 loaded += 1
         return loaded
+
+    def reconcile(self) -> tuple[int, int]:
+        """Makes the indexes hold exactly the entries the system of record says are matchable
+        (another replica's additions, removals, releases and closes); returns (dropped, added).
+        A revocation here while entries were being decrypted discards the additions (the next
+        notice retries), so nothing revoked is added back."""
+        epoch = self._epoch
+        with self._lc.db.reading() as session:
+            wanted = {
+                row.index_id: (row.case_id, row.subject_pk)
+                for row in session.execute(
+                    select(m.PlateEntry.index_id, m.PlateEntry.case_id, m.PlateEntry.subject_pk)
+                    .join(m.Case, m.Case.id == m.PlateEntry.case_id)
+                    .outerjoin(m.Subject, m.Subject.pk == m.PlateEntry.subject_pk)
+                    .where(
+                        m.Case.state == m.CASE_OPEN,
+                        (m.PlateEntry.subject_pk.is_(None)) | (m.Subject.state == m.SUBJECT_ACTIVE),
+                    )
+                )
+            }
+        dropped = 0
+        with self._lock.write():
+            for index_id, (case_id, _) in list(self._owners.items()):
+                if index_id not in wanted:
+                    index = self._indexes.get(case_id)
+                    if index is not None:
+                        index.remove(index_id)
+                    del self._owners[index_id]
+                    dropped += 1
+            missing = [index_id for index_id in wanted if index_id not in self._owners]
+        if not missing:
+            return dropped, 0
+        with self._lc.db.reading() as session:
+            rows = session.scalars(select(m.PlateEntry).where(m.PlateEntry.index_id.in_(missing))).all()
+            plates = [
+                (row.index_id, row.case_id, row.subject_pk, self._decrypt(session, row)[0]) for row in rows
+            ]
+        added = 0
+        with self._lock.write():
+            if self._epoch != epoch:
+                return dropped, 0
+            for index_id, case_id, subject_pk, plate in plates:
+                if index_id not in self._owners:
+                    self._index(case_id).add(index_id, parse_entry(plate))
+                    self._owners[index_id] = (case_id, subject_pk)
+                    added += 1
+        return dropped, added
 
     # --- entries --------------------------------------------------------------------------
 

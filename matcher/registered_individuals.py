@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
-from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy import ColumnElement, exists, func, select
 
 from lifecycle import order_models as o
 from lifecycle.cases import Lifecycle, require_reason
@@ -61,6 +61,11 @@ class RegisteredIndividuals:
         self.hub = hub
         self._min_score = alert_min_score
         self._skew = max_clock_skew
+        # Alerts raised by other replicas reach this one's subscribers (matcher.replication):
+        # the newest alert id seen, and the ids this process published itself since.
+        with lifecycle.db.reading() as session:
+            self._alert_cursor = int(session.scalar(select(func.max(o.Alert.id))) or 0)
+        self._published_here: set[int] = set()
 
     # --- templates ------------------------------------------------------------------------
 
@@ -124,6 +129,62 @@ class RegisteredIndividuals:
                 )
                 loaded += 1
         return loaded
+
+    # --- replicas: what other processes committed -------------------------------------------
+
+    def reconcile(self) -> tuple[int, int]:
+        """Makes the order scopes hold exactly the templates of orders in force (another
+        replica's enrolment, amendment, revocation or end); returns (dropped, added)."""
+        now = self._lc.clock.now()
+        with self._lc.db.reading() as session:
+            rows = session.execute(
+                select(o.OrderTemplate.id, o.OrderTemplate.order_id, o.OrderTemplate.model)
+                .join(o.Order, o.Order.id == o.OrderTemplate.order_id)
+                .where(o.Order.state == o.ORDER_ACTIVE, o.Order.end_at > now)
+            ).all()
+        wanted = {row.id: (order_scope(row.order_id), ALERT_OWNER, row.model) for row in rows}
+        return self._faces.sync(wanted, self._load_order_templates, lambda scope: scope.startswith("orders/"))
+
+    def _load_order_templates(self, template_ids: list[str]) -> dict[str, Vector]:
+        loaded: dict[str, Vector] = {}
+        with self._lc.db.reading() as session:
+            for row in session.scalars(select(o.OrderTemplate).where(o.OrderTemplate.id.in_(template_ids))):
+                key = self._keys.order_key(session, row.order_id, create=False)
+                plain = crypto.decrypt(
+                    key, row.nonce, row.ciphertext, order_template_aad(row.order_id, row.id, row.model)
+                )
+                loaded[row.id] = np.frombuffer(plain, dtype="<f4").astype(np.float32)
+        return loaded
+
+    def catch_up_alerts(self) -> int:
+        """Publishes to this process's subscribers the alerts other replicas raised since the
+        last look (at least once: each subscriber's stream skips what it already sent)."""
+        with self._lc.db.reading() as session:
+            rows = session.execute(
+                select(o.Alert, o.Order.label)
+                .join(o.Order, o.Order.id == o.Alert.order_id)
+                .where(o.Alert.id > self._alert_cursor)
+                .order_by(o.Alert.id)
+            ).all()
+        views = [
+            AlertView(
+                alert.id,
+                alert.order_id,
+                label,
+                alert.camera_id,
+                tuple(alert.zones.split(",")),
+                alert.score,
+                alert.captured_at,
+                alert.created_at,
+            )
+            for alert, label in rows
+            if alert.id not in self._published_here
+        ]
+        if rows:
+            self._alert_cursor = max(self._alert_cursor, max(alert.id for alert, _ in rows))
+            self._published_here = {i for i in self._published_here if i > self._alert_cursor}
+        self.hub.publish(views)
+        return len(views)
 
     # --- sightings ------------------------------------------------------------------------
 
@@ -193,6 +254,7 @@ class RegisteredIndividuals:
                     "rule": "P5",
                 },
             )
+        self._published_here.update(alert.id for alert in alerts)
         self.hub.publish(alerts)
         return SightingOutcome(face_count, alerts, len(routes))
 

@@ -1,10 +1,9 @@
-"""One serving process per system of record, until revocations fan out across replicas.
+"""One serving process per SQLite database; any number of replicas over PostgreSQL.
 
-Each process keeps its own in-memory galleries: a second process serving the same database would
-not see the other's enrolments, and would keep (though never answer with, since every hit is
-confirmed in the database) copies of data the other revoked. Rather than run in that state, a
-second process refuses to start, saying why: an exclusive lock on the data folder for SQLite, a
-session-level advisory lock for PostgreSQL, both released when the process ends (even by kill -9).
+SQLite is one file on one host with one writer: a second process serving it would only contend
+for its lock, so it refuses to start, saying why (an exclusive lock on the data folder, released
+when the process ends, even by kill -9). Over PostgreSQL, replicas keep their in-memory views in
+step through the change feed (:mod:`matcher.replication`), so no lock is taken.
 """
 
 from __future__ import annotations
@@ -14,9 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, text
-
-_ADVISORY_KEY = 7317
+from sqlalchemy import Engine
 
 
 class AlreadyServing(RuntimeError):
@@ -47,13 +44,4 @@ def acquire(engine: Engine, data_dir: Path) -> InstanceLock:
                 f"another matcher process serves {data_dir}; stop it first (one process per database)"
             ) from None
         return InstanceLock(handle)
-    connection = engine.connect()
-    connection.detach()  # Closing it must end the session (and the lock), not return it to the pool.
-    if not connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": _ADVISORY_KEY}).scalar():
-        connection.close()
-        raise AlreadyServing(
-            "another matcher process serves this PostgreSQL database; running several replicas needs "
-            "revocations to fan out between them, which this version does not do yet"
-        )
-    connection.commit()
-    return InstanceLock(connection)
+    return InstanceLock(None)  # PostgreSQL: replicas (matcher.replication)

@@ -23,7 +23,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="matcher", description="Case-scoped face matching with automatic purge."
     )
-    parser.add_argument("--target", help="server address (default MATCHER_TARGET or 127.0.0.1:50051)")
+    parser.add_argument(
+        "--target",
+        help="server address, or replicas' IP:PORT list separated by commas, or a DNS name of all "
+        "replicas (default MATCHER_TARGET or 127.0.0.1:50051); calls go round robin",
+    )
     parser.add_argument(
         "--token-file", help="file holding the bearer token (default ./matcher-data/client.token)"
     )
@@ -57,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "local", False):  # serve, models: no server to talk to.
         return int(args.handler(args))
     try:
-        with MatcherClient.connect(
+        client = MatcherClient.connect(
             args.target,
             token_file=_token_file(args),
             principal=args.as_principal or "",
@@ -65,7 +69,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             tls_cert=Path(args.cert) if args.cert else None,
             tls_key=Path(args.key) if args.key else None,
             timeout=args.timeout,
-        ) as client:
+        )
+    except ValueError as error:  # a --target the client cannot use
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    try:
+        with client:
             return int(args.handler(client, args, Printer(args.json)))
     except MatcherError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -1,0 +1,71 @@
+"""Replicas: what another process committed reaches this one's memory.
+
+Several ``matcher serve`` processes may serve one PostgreSQL database. Each holds in memory only
+what is matchable (galleries, watchlist indexes) and its live subscribers; PostgreSQL stays the
+system of record. Every commit that writes a table some view depends on leaves a row in the
+durable change sequence (:mod:`lifecycle.changes`), in the same transaction, and on PostgreSQL a
+``NOTIFY``; every other process wakes on it (or finds it on its next poll, or after a reconnect)
+and reconciles the views those tables feed with the database:
+
+- cases, subjects, face templates: the case galleries (enrolments added, releases and closes
+  dropped);
+- orders, order templates: the registered individuals' scopes;
+- plate entries (and cases, subjects): the watchlist indexes;
+- alerts: published to this process's alert subscribers (an operator on replica 2 gets the alert
+  a sighting raised on replica 1);
+- purges: the purge worker wakes (exactly one replica carries each purge out, under a lock).
+
+Reconciliation is idempotent and reads the state, not the notices, so a missed notice costs only
+latency. Query-time confirmation (every hit is re-checked in the database before it is answered)
+means no replica ever answers with revoked data, even inside the fan-out bound.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from lifecycle.purge import PurgeWorker
+from matcher.face_matching import FaceMatcher
+from matcher.plate_watchlists import PlateWatchlists
+from matcher.registered_individuals import RegisteredIndividuals
+
+log = logging.getLogger(__name__)
+
+FACE_TABLES = frozenset({"cases", "subjects", "face_templates"})
+ORDER_TABLES = frozenset({"orders", "order_templates"})
+PLATE_TABLES = frozenset({"cases", "subjects", "plate_entries"})
+
+
+class Replication:
+    """Applies other processes' changes to this process's views (a ChangeFeed listener)."""
+
+    def __init__(
+        self,
+        faces: FaceMatcher,
+        plates: PlateWatchlists,
+        individuals: RegisteredIndividuals,
+        purges: PurgeWorker,
+    ) -> None:
+        self._faces = faces
+        self._plates = plates
+        self._individuals = individuals
+        self._purges = purges
+        # Told how long each application took, in seconds (the operator's metrics).
+        self.on_applied: list[Callable[[float], None]] = []
+
+    def changed(self, tables: frozenset[str]) -> None:
+        started = time.perf_counter()
+        if tables & FACE_TABLES:
+            self._faces.reconcile()
+        if tables & ORDER_TABLES:
+            self._individuals.reconcile()
+        if tables & PLATE_TABLES:
+            self._plates.reconcile()
+        if "alerts" in tables:
+            self._individuals.catch_up_alerts()
+        if tables & {"purges", "orders", "cases", "subjects"}:
+            self._purges.wake()
+        for observe in self.on_applied:
+            observe(time.perf_counter() - started)
