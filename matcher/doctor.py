@@ -87,6 +87,10 @@ class Doctor:
             return
         yield Finding(OK, "database", f"reachable: {where}")
         found = schema.status(self.db.engine)
+        if found.state is not schema.SchemaState.CURRENT:
+            # The checks that read tables (clock, audit chain) need this release's schema.
+            self.db.dispose()
+            self.db = None
         if found.state is schema.SchemaState.CURRENT:
             yield Finding(OK, "schema", f"at this release's revision {found.head}")
         elif found.state is schema.SchemaState.EMPTY:

@@ -1,0 +1,195 @@
+"""Replicas over one PostgreSQL (issue 13): the fan-out bound and throughput with 1, 2, 3 replicas.
+
+- **Fan-out**: an enrolment committed through replica 1, timed until a search through replica 2
+  finds it (new data fans out); a release committed through replica 1, timed until replica 2's
+  gallery no longer holds the template (revocation fans out). p50/p99 over many rounds.
+- **Throughput**: 8 client threads over the balanced client, searching a 1,000-template case,
+  with 1, 2 and 3 replicas; the health-check echo over the same replicas in the same run as the
+  floor. On a 2-core machine 2 replicas already use both cores (and PostgreSQL shares them), so
+  more replicas cannot add throughput here: the figure shows what the mechanism costs.
+
+    python -m benchmarks.replicas_bench --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import grpc
+import numpy as np
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from sqlalchemy import create_engine, text
+
+from benchmarks import machine
+from matcher.client import MatcherClient
+
+ROOT = Path(__file__).resolve().parents[1]
+REASON = "replica benchmark"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class _Replica:
+    def __init__(self, data: Path, url: str) -> None:
+        self.port, self.metrics = _free_port(), _free_port()
+        env = dict(os.environ, MATCHER_DATABASE_URL=url, ORT_DISABLE_TELEMETRY="1", PYTHONPATH=str(ROOT))
+        self.process = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "matcher.cli", "serve", "--listen", f"127.0.0.1:{self.port}"),
+                *("--data-dir", str(data), "--metrics-listen", f"127.0.0.1:{self.metrics}"),
+                *("--log-level", "WARNING"),
+            ],
+            env=env,
+            cwd=ROOT,
+        )
+        with grpc.insecure_channel(f"127.0.0.1:{self.port}") as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    if stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status == 1:
+                        return
+                except grpc.RpcError:
+                    time.sleep(0.05)
+        raise RuntimeError("replica did not start")
+
+    def templates(self) -> float:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics}/metrics", timeout=5) as answer:
+            for line in answer.read().decode().splitlines():
+                if line.startswith("matcher_gallery_templates"):
+                    return float(line.rpartition(" ")[2])
+        return 0.0
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=20)
+
+
+def _unit(rng: np.random.Generator) -> np.ndarray:  # type: ignore[type-arg]
+    vector = rng.standard_normal(512).astype(np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+def _percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    return {
+        "p50_ms": round(1000 * statistics.median(ordered), 2),
+        "p99_ms": round(1000 * ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 2),
+        "max_ms": round(1000 * ordered[-1], 2),
+        "rounds": len(ordered),
+    }
+
+
+def fan_out(one: MatcherClient, two: MatcherClient, second: _Replica, rounds: int) -> dict[str, Any]:
+    rng = np.random.default_rng(5)
+    one.create_case("fan-out", "Fan-out", reason=REASON)
+    added, revoked = [], []
+    for i in range(rounds):
+        face = _unit(rng)
+        one.create_subject("fan-out", f"s-{i}", "suspect", label=f"S{i}", reason=REASON)
+        before = second.templates()
+        started = time.perf_counter()
+        one.enroll_face("fan-out", f"s-{i}", face, reason=REASON)
+        while not two.search_faces(["fan-out"], face, reason=REASON).results[0].matches:
+            pass
+        added.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        one.release_subject("fan-out", f"s-{i}", reason=REASON)
+        while second.templates() > before:
+            time.sleep(0.001)
+        revoked.append(time.perf_counter() - started)
+    return {"enrolment": _percentiles(added), "revocation": _percentiles(revoked)}
+
+
+def _rate(call: Any, threads: int, seconds: float) -> float:
+    done = [0] * threads
+    stop = time.monotonic() + seconds
+
+    def worker(slot: int) -> None:
+        while time.monotonic() < stop:
+            call()
+            done[slot] += 1
+
+    pool = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
+    started = time.perf_counter()
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    return sum(done) / (time.perf_counter() - started)
+
+
+def throughput(replicas: list[_Replica], token: Path, seconds: float) -> dict[str, Any]:
+    targets = ",".join(f"127.0.0.1:{r.port}" for r in replicas)
+    rng = np.random.default_rng(9)
+    probe = _unit(rng)
+    with MatcherClient.connect(targets, token_file=token, timeout=30) as client:
+        health = health_pb2.HealthCheckRequest()
+        searches = _rate(lambda: client.search_faces(["gallery"], probe, reason=REASON), 8, seconds)
+        echo = _rate(lambda: client.health.Check(health, timeout=30), 8, seconds)
+    return {"replicas": len(replicas), "searches_per_s": round(searches, 1), "health_per_s": round(echo, 1)}
+
+
+def run(url: str, rounds: int, seconds: float) -> dict[str, Any]:
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp)
+        replicas = [_Replica(data, url)]
+        token = data / "tokens" / "local-investigator.token"
+        try:
+            replicas.append(_Replica(data, url))
+            with MatcherClient.connect(f"127.0.0.1:{replicas[0].port}", token_file=token) as one:
+                one.create_case("gallery", "Throughput", reason=REASON)
+                one.create_subject("gallery", "s", "suspect", label="S", reason=REASON)
+                rng = np.random.default_rng(3)
+                for _ in range(1000):
+                    one.enroll_face("gallery", "s", _unit(rng), reason=REASON)
+                with MatcherClient.connect(f"127.0.0.1:{replicas[1].port}", token_file=token) as two:
+                    bound = fan_out(one, two, replicas[1], rounds)
+            results = [throughput(replicas[:1], token, seconds), throughput(replicas, token, seconds)]
+            replicas.append(_Replica(data, url))
+            results.append(throughput(replicas, token, seconds))
+        finally:
+            for replica in replicas:
+                replica.stop()
+    return {"machine": machine.describe(), "fan_out": bound, "throughput": results}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", required=True, help="a PostgreSQL database the benchmark may empty")
+    parser.add_argument("--rounds", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    result = run(args.database_url, args.rounds, args.seconds)
+    text_ = json.dumps(result, indent=2)
+    print(text_)
+    if args.out:
+        args.out.write_text(text_)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
