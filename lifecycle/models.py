@@ -120,6 +120,7 @@ PURGE_PENDING = "pending"
 PURGE_KEY_DESTROYED = "key_destroyed"
 PURGE_ROWS_DELETED = "rows_deleted"
 PURGE_CHECKPOINTED = "checkpointed"
+PURGE_KEK_ROTATED = "kek_rotated"  # every copy of the purged key retired with its KEK (P18)
 PURGE_DONE = "done"
 TRIGGER_CASE_CLOSED = "case_closed"
 TRIGGER_SUBJECT_RELEASED = "subject_released"
