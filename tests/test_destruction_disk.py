@@ -23,6 +23,7 @@ import sqlite3
 import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -32,28 +33,31 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import create_engine, make_url, text
 
 from matcher import crypto
-from tests.conftest import running_server, unit, wait_until
-
-Scope = tuple[str, int | None]  # (case, subject pk or None for the case key)
+from tests.conftest import START, Harness, running_server, unit, wait_until
 
 
 @dataclass(frozen=True)
 class Wrapped:
-    scope: Scope
+    """A wrapped key with the associated data its scope gives it (which an attacker can read)."""
+
+    aad: bytes
     blob: bytes
 
 
 @dataclass(frozen=True)
 class Sealed:
-    """A template or plate entry ciphertext with what its associated data names."""
+    """A template or plate entry ciphertext, its associated data, and whose it is."""
 
-    kind: str
-    case_id: str
+    kind: str  # template, plate or order-template
+    owner: str  # the case, or "order:<id>"
     subject_pk: int | None
-    item_id: str
-    model: str
+    aad: bytes
     nonce: bytes
     ciphertext: bytes
+
+
+def _subject(value: object) -> int | None:
+    return None if value is None else int(str(value))
 
 
 @dataclass
@@ -63,37 +67,43 @@ class Evidence:
 
     def add_rows(self, tables: dict[str, list[dict[str, object]]]) -> None:
         for row in tables.get("data_keys", []):
-            subject = row["subject_pk"]
-            scope = (str(row["case_id"]), None if subject is None else int(str(subject)))
-            self.wrapped.add(Wrapped(scope, _bytes(row["wrapped"])))
+            case_id, subject = str(row["case_id"]), _subject(row["subject_pk"])
+            aad = (
+                crypto.case_key_aad(case_id) if subject is None else crypto.subject_key_aad(case_id, subject)
+            )
+            self.wrapped.add(Wrapped(aad, _bytes(row["wrapped"])))
+        for row in tables.get("order_keys", []):
+            self.wrapped.add(
+                Wrapped(f"matcher/v1/order-key/{row['order_id']}".encode(), _bytes(row["wrapped"]))
+            )
         for row in tables.get("face_templates", []):
+            case_id, subject = str(row["case_id"]), int(str(row["subject_pk"]))
+            aad = crypto.template_aad(case_id, subject, str(row["id"]), str(row["model"]))
             self.sealed.add(
-                Sealed(
-                    "template",
-                    str(row["case_id"]),
-                    int(str(row["subject_pk"])),
-                    str(row["id"]),
-                    str(row["model"]),
-                    _bytes(row["nonce"]),
-                    _bytes(row["ciphertext"]),
-                )
+                Sealed("template", case_id, subject, aad, _bytes(row["nonce"]), _bytes(row["ciphertext"]))
             )
         for row in tables.get("plate_entries", []):
-            subject = row["subject_pk"]
+            case_id, subject = str(row["case_id"]), _subject(row["subject_pk"])
+            aad = f"matcher/v1/plate-entry/{case_id}/{subject}/{row['id']}".encode()
+            self.sealed.add(
+                Sealed("plate", case_id, subject, aad, _bytes(row["nonce"]), _bytes(row["ciphertext"]))
+            )
+        for row in tables.get("order_templates", []):
+            order_id = str(row["order_id"])
+            aad = f"matcher/v1/order-template/{order_id}/{row['id']}/{row['model']}".encode()
             self.sealed.add(
                 Sealed(
-                    "plate",
-                    str(row["case_id"]),
-                    None if subject is None else int(str(subject)),
-                    str(row["id"]),
-                    "",
+                    "order-template",
+                    f"order:{order_id}",
+                    None,
+                    aad,
                     _bytes(row["nonce"]),
                     _bytes(row["ciphertext"]),
                 )
             )
 
 
-TABLES = ("data_keys", "face_templates", "plate_entries")
+TABLES = ("data_keys", "face_templates", "plate_entries", "order_keys", "order_templates")
 
 
 def _bytes(value: object) -> bytes:
@@ -230,18 +240,6 @@ def _open(key: bytes, blob: bytes, aad: bytes) -> bytes | None:
     return None
 
 
-def _aad_of_wrapped(scope: Scope) -> bytes:
-    case_id, subject_pk = scope
-    return crypto.case_key_aad(case_id) if subject_pk is None else crypto.subject_key_aad(case_id, subject_pk)
-
-
-def _aad_of_sealed(item: Sealed) -> bytes:
-    if item.kind == "template":
-        assert item.subject_pk is not None
-        return crypto.template_aad(item.case_id, item.subject_pk, item.item_id, item.model)
-    return f"matcher/v1/plate-entry/{item.case_id}/{item.subject_pk}/{item.item_id}".encode()
-
-
 def attack(evidence: Evidence, keys: list[bytes]) -> dict[Sealed, bytes]:
     """Every ciphertext that some chain of the keys at hand opens, with its plaintext."""
     known = set(keys)
@@ -250,7 +248,7 @@ def attack(evidence: Evidence, keys: list[bytes]) -> dict[Sealed, bytes]:
         grew = False
         for item in evidence.wrapped:
             for key in list(known):
-                plain = _open(key, item.blob, _aad_of_wrapped(item.scope))
+                plain = _open(key, item.blob, item.aad)
                 if plain is not None and plain not in known:
                     known.add(plain)
                     grew = True
@@ -258,7 +256,7 @@ def attack(evidence: Evidence, keys: list[bytes]) -> dict[Sealed, bytes]:
     for sealed in evidence.sealed:
         for key in known:
             try:
-                opened[sealed] = AESGCM(key).decrypt(sealed.nonce, sealed.ciphertext, _aad_of_sealed(sealed))
+                opened[sealed] = AESGCM(key).decrypt(sealed.nonce, sealed.ciphertext, sealed.aad)
                 break
             except InvalidTag:
                 continue
@@ -268,13 +266,28 @@ def attack(evidence: Evidence, keys: list[bytes]) -> dict[Sealed, bytes]:
 # --- the test ---------------------------------------------------------------------------------
 
 CLOSED, KEPT = "closed-case", "kept-case"
+REVOKED, ACTIVE = "o-revoked", "o-active"
 VECTORS = {
     (CLOSED, "a"): [unit(1801), unit(1802)],
     (CLOSED, "b"): [unit(1803)],
     (KEPT, "released"): [unit(1804), unit(1805)],
     (KEPT, "stays"): [unit(1806), unit(1807)],
+    (f"order:{REVOKED}", "template"): [unit(1808)],
+    (f"order:{ACTIVE}", "template"): [unit(1809)],
 }
 PLATES = {(CLOSED, ""): "CLOSE01", (KEPT, "released"): "RELSE02", (KEPT, ""): "KEEP003"}
+EVERYTHING = {
+    (CLOSED, "a"): 2,
+    (CLOSED, "b"): 1,
+    (KEPT, "released"): 2,
+    (KEPT, "stays"): 2,
+    (CLOSED, "plate:"): 1,
+    (KEPT, "plate:released"): 1,
+    (KEPT, "plate:"): 1,
+    (f"order:{REVOKED}", "template"): 1,
+    (f"order:{ACTIVE}", "template"): 1,
+}
+KEPT_ITEMS = {(KEPT, "stays"), (KEPT, "plate:"), (f"order:{ACTIVE}", "template")}
 
 
 def _subjects(url: str) -> dict[int, tuple[str, str]]:
@@ -288,22 +301,79 @@ def _subjects(url: str) -> dict[int, tuple[str, str]]:
 
 
 def _tally(opened: dict[Sealed, bytes], subjects: dict[int, tuple[str, str]]) -> dict[tuple[str, str], int]:
-    """Decrypted items per (case, subject id) ("" for case-level plates), checked against the enrolled."""
+    """Decrypted items per owner (case and subject id, or order), checked against what was stored."""
     tally: dict[tuple[str, str], int] = {}
     for item, plain in opened.items():
-        owner = (item.case_id, subjects[item.subject_pk][1] if item.subject_pk is not None else "")
-        if item.kind == "template":
-            vector = np.frombuffer(plain, dtype="<f4")
-            assert any(float(np.dot(vector, v)) > 0.999 for v in VECTORS[owner]), "not an enrolled template"
-            tally[owner] = tally.get(owner, 0) + 1
+        subject = subjects[item.subject_pk][1] if item.subject_pk is not None else ""
+        if item.kind == "plate":
+            assert json.loads(plain)["plate"] == PLATES[(item.owner, subject)]
+            owner = (item.owner, f"plate:{subject}")
         else:
-            assert json.loads(plain)["plate"] == PLATES[owner]
-            tally[(owner[0], f"plate:{owner[1]}")] = tally.get((owner[0], f"plate:{owner[1]}"), 0) + 1
+            owner = (item.owner, subject or "template")
+            vector = np.frombuffer(plain, dtype="<f4")
+            assert any(float(np.dot(vector, v)) > 0.999 for v in VECTORS[owner]), "not a stored template"
+        tally[owner] = tally.get(owner, 0) + 1
     return tally
 
 
+def _purged_aad(aad: bytes, released_pk: int) -> bool:
+    return any(
+        part in aad
+        for part in (
+            f"/{CLOSED}".encode(),
+            f"order-key/{REVOKED}".encode(),
+            f"subject-key/{KEPT}/{released_pk}".encode(),
+        )
+    )
+
+
+def _purged_item(item: Sealed, released_pk: int) -> bool:
+    return item.owner in (CLOSED, f"order:{REVOKED}") or (
+        item.owner == KEPT and item.subject_pk == released_pk
+    )
+
+
+def _store(h: Harness) -> None:
+    """Two cases with subjects, templates and plates; two registered-individual orders."""
+    client = h.client
+    for (case_id, subject_id), vectors in VECTORS.items():
+        if case_id.startswith("order:"):
+            continue
+        if subject_id in ("a", "released"):
+            client.create_case(case_id, "Disk", reason="r")
+        client.create_subject(case_id, subject_id, "suspect", reason="r")
+        for vector in vectors:
+            client.enroll_face(case_id, subject_id, vector, reason="r")
+    for (case_id, subject_id), plate in PLATES.items():
+        client.add_plate(case_id, plate, subject_id=subject_id, reason="r")
+    admin, registry = h.as_("local-admin"), h.as_("local-registry")
+    admin.create_camera("cam-1", description="camera", reason="installed")
+    admin.create_zone("park", ["cam-1"], description="Park", reason="r")
+    for order_id in (REVOKED, ACTIVE):
+        registry.create_order(
+            order_id,
+            label=f"RI-{order_id}",
+            legal_reference="Circuit Court order 26-PO-7",
+            zones=["park"],
+            start=START + timedelta(hours=1),
+            end=START + timedelta(days=1),
+            reason="protection order",
+        )
+        registry.enroll_order_face(order_id, VECTORS[(f"order:{order_id}", "template")][0], reason="r")
+
+
+def _purges_done(url: str) -> bool:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            states = list(connection.execute(text("SELECT state FROM purges")).scalars())
+    finally:
+        engine.dispose()
+    return len(states) == 3 and set(states) == {"done"}
+
+
 @pytest.mark.slow
-def test_P3_P2_P18_purged_templates_cannot_be_decrypted_from_disk_or_backups(
+def test_P2_P3_P5_P18_purged_templates_cannot_be_decrypted_from_disk_or_backups(
     tmp_path: Path, backend: str
 ) -> None:
     data_dir, backup = tmp_path / "data", tmp_path / "backup"
@@ -311,15 +381,9 @@ def test_P3_P2_P18_purged_templates_cannot_be_decrypted_from_disk_or_backups(
     with running_server(data_dir, backend) as h:
         url = h.app.settings.database_url
         client = h.client
-        for (case_id, subject_id), vectors in VECTORS.items():
-            if subject_id == "a" or subject_id == "released":
-                client.create_case(case_id, "Disk", reason="r")
-            client.create_subject(case_id, subject_id, "suspect", reason="r")
-            for vector in vectors:
-                client.enroll_face(case_id, subject_id, vector, reason="r")
-        for (case_id, subject_id), plate in PLATES.items():
-            client.add_plate(case_id, plate, subject_id=subject_id, reason="r")
+        _store(h)
         subjects = _subjects(url)
+        released_pk = next(pk for pk, owner in subjects.items() if owner == (KEPT, "released"))
 
         # The backup, taken before the purge.
         if backend == "sqlite":
@@ -333,16 +397,15 @@ def test_P3_P2_P18_purged_templates_cannot_be_decrypted_from_disk_or_backups(
 
         client.close_case(CLOSED, reason="closed before trial")
         client.release_subject(KEPT, "released", reason="cleared")
-        assert wait_until(
-            lambda: len(client.list_purges()) == 2 and all(p.state == p.DONE for p in client.list_purges()),
-            timeout=30,
-        ), "the purges did not finish"
+        h.as_("local-registry").revoke_order(REVOKED, reason="order vacated")
+        assert wait_until(lambda: _purges_done(url), timeout=30), "the purges did not finish"
         receipts = h.audit("purge.receipt")
         assert sorted(r.resource for r in receipts) == [
             f"cases/{CLOSED}",
             f"cases/{KEPT}/subjects/released",
+            f"orders/{REVOKED}",
         ]
-        # The service still serves what it kept, after the rotation.
+        # The service still serves what it kept, after the rotations.
         hits = client.search_faces([KEPT], VECTORS[(KEPT, "stays")][0], reason="r").results[0].matches
         assert hits and hits[0].subject.endswith("/stays")
         assert [p.plate for p in client.list_plates(KEPT)] == [PLATES[(KEPT, "")]]
@@ -355,35 +418,29 @@ def test_P3_P2_P18_purged_templates_cannot_be_decrypted_from_disk_or_backups(
     in_backup = Evidence(set(evidence.wrapped), set(evidence.sealed))
     # The attack works: with the keys of the day, the backup opens entirely.
     before = _tally(attack(in_backup, keys_before), subjects)
-    assert before == {
-        (CLOSED, "a"): 2,
-        (CLOSED, "b"): 1,
-        (KEPT, "released"): 2,
-        (KEPT, "stays"): 2,
-        (CLOSED, "plate:"): 1,
-        (KEPT, "plate:released"): 1,
-        (KEPT, "plate:"): 1,
-    }, before
+    assert before == EVERYTHING, before
 
-    evidence.add_rows(_live_rows(url))
+    live = Evidence()
+    live.add_rows(_live_rows(url))
+    evidence.wrapped |= live.wrapped
+    evidence.sealed |= live.sealed
     if backend == "postgresql":
         # PostgreSQL's own files keep what DELETE removed: the purged wrapped keys are on disk.
         files = _pg_files(url)
-        purged = {w.blob for w in in_backup.wrapped if w.scope[0] == CLOSED}
+        purged = {w.blob for w in in_backup.wrapped if _purged_aad(w.aad, released_pk)}
         on_disk = _found_in(purged, files)
-        sealed = {s.ciphertext[:64] for s in in_backup.sealed if s.case_id == CLOSED}
+        sealed = {s.ciphertext[:64] for s in in_backup.sealed if _purged_item(s, released_pk)}
         print(
-            f"closed case in the data files and pg_wal: wrapped keys {len(on_disk)} of {len(purged)}, "
+            f"purged scopes in the data files and pg_wal: wrapped keys {len(on_disk)} of {len(purged)}, "
             f"ciphertexts {len(_found_in(sealed, files))} of {len(sealed)}"
         )
-        live_rows = Evidence()
-        live_rows.add_rows(_live_rows(url))
-        live = {w.blob for w in live_rows.wrapped}
-        assert _found_in(live, files) == live, "the scan must see the stored keys"
+        assert on_disk, "the scan must find what DELETE left (or it proves nothing)"
+        current = {w.blob for w in live.wrapped}
+        assert _found_in(current, files) == current, "the scan must see the stored keys"
         evidence.wrapped |= {w for w in in_backup.wrapped if w.blob in on_disk}
     keys_after = _key_material(data_dir / "keys")
     after = _tally(attack(evidence, keys_after), subjects)
     print(f"{backend}: decrypted before the purge {before}; after the receipt {after}")
-    purged_found = {k: n for k, n in after.items() if k[0] == CLOSED or "released" in k[1]}
+    purged_found = {k: n for k, n in after.items() if k not in KEPT_ITEMS}
     assert purged_found == {}, f"purged data decrypts from disk with the keys still held: {purged_found}"
-    assert after == {(KEPT, "stays"): 2, (KEPT, "plate:"): 1}, "the live control must still decrypt"
+    assert after == {k: EVERYTHING[k] for k in KEPT_ITEMS}, "the live control must still decrypt"
