@@ -30,7 +30,8 @@ from matcher.client import MatcherClient
 from matcher.config import Settings
 from matcher.kek import AUDIT_KEY_NAME, KekGenerations, generation_files, write_private
 from matcher.server import start
-from tests.conftest import START, database_url, near, unit, wait_until
+from matcher.v1 import cases_pb2
+from tests.conftest import START, Harness, database_url, near, unit, wait_until
 from tests.serverproc import REPO, free_port
 
 
@@ -199,3 +200,23 @@ def test_P16_a_lost_audit_key_after_a_rotation_stops_the_start_in_one_line(tmp_p
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and AUDIT_KEY_NAME in errors[0] and "escrow" in errors[0], done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_P18_purges_that_finish_together_share_one_rotation(harness: Harness) -> None:
+    """One pass of the worker: one new generation for all its purges, each receipt naming it."""
+    harness.app.worker.stop()  # the pass below is the only one
+    client = harness.client
+    for case_id in ("c-1", "c-2", "c-3"):
+        client.create_case(case_id, "Case", reason="r")
+        client.create_subject(case_id, "s", "suspect", reason="r")
+        client.enroll_face(case_id, "s", unit(90 + int(case_id[-1])), reason="r")
+    kek_file = harness.data_dir / "keys" / "kek"
+    assert list(generation_files(kek_file)) == [0]
+    for case_id in ("c-1", "c-2", "c-3"):
+        client.close_case(case_id, reason="closed")
+    assert {p.state for p in client.list_purges()} == {cases_pb2.Purge.PENDING}
+    harness.app.worker.run_due()
+    assert {p.state for p in client.list_purges()} == {cases_pb2.Purge.DONE}
+    assert list(generation_files(kek_file)) == [1]
+    receipts = harness.audit("purge.receipt")
+    assert len(receipts) == 3 and {json.loads(r.detail_json)["kek_generation"] for r in receipts} == {1}
