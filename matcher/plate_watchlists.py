@@ -55,7 +55,11 @@ def plate_refusal(error: PlateError) -> PolicyError:
 
 
 def entry_aad(row: m.PlateEntry) -> bytes:
+    """What a plate entry's ciphertext is bound to (also re-encrypted by matcher.kek_rotation)."""
     return f"matcher/v1/plate-entry/{row.case_id}/{row.subject_pk}/{row.id}".encode()
+
+
+_aad = entry_aad
 
 
 class PlateWatchlists:
@@ -100,7 +104,7 @@ class PlateWatchlists:
 
     def _decrypt(self, session: Session, row: m.PlateEntry) -> tuple[str, str]:
         key = self._key(session, row.case_id, row.subject_pk, create=False)
-        payload = json.loads(crypto.decrypt(key, row.nonce, row.ciphertext, entry_aad(row)))
+        payload = json.loads(crypto.decrypt(key, row.nonce, row.ciphertext, _aad(row)))
         return str(payload["plate"]), str(payload.get("note", ""))
 
     def _index(self, case_id: str) -> PlateIndex:
@@ -171,7 +175,7 @@ class PlateWatchlists:
                 )
                 key = self._key(session, case_id, subject_pk, create=True)
                 plaintext = json.dumps({"plate": plate.strip(), "note": note.strip()}).encode()
-                row.nonce, row.ciphertext = crypto.encrypt(key, plaintext, entry_aad(row))
+                row.nonce, row.ciphertext = crypto.encrypt(key, plaintext, _aad(row))
                 session.add(row)
                 session.flush()  # Assigns index_id.
                 self._lc.audit.append(
