@@ -11,9 +11,10 @@ advisory lock makes one sealer at a time the chain's only writer, whichever repl
 Sealing follows a commit within ``SEAL_DELAY`` seconds, and every read of the log (listing,
 verifying, reporting) seals first.
 
-The HMAC key is derived from the key-encryption key, which lives outside the database, so
-somebody who can write the database but not read the key file cannot forge a consistent chain
-after an edit, deletion or reordering. Truncating the tail leaves a valid chain, so the head
+The HMAC key lives outside the database (its own file beside the key-encryption key, see
+:mod:`matcher.kek`; not derived from the current KEK, which rotates after purges), so somebody who
+can write the database but not read the key file cannot forge a consistent chain after an edit,
+deletion or reordering. Truncating the tail leaves a valid chain, so the head
 (sequence and hash) is also written to an anchor file outside the database after sealing;
 verification fails when the database's chain no longer reaches the anchor.
 """

@@ -2,8 +2,9 @@
 
 Biometric data (face templates) and watchlist plates are stored only as AES-256-GCM ciphertext
 under a per-subject (or per-case) data key, the subject key wrapped by the case key, the case key
-by a key-encryption key that lives outside the database (decision 5). Destroying a ``DataKey``
-row therefore makes every copy of the data it protects unreadable, backups included.
+by a key-encryption key that lives outside the database (decision 5). A purge deletes the
+``DataKey`` row and then retires the KEK generation that wrapped every other copy of it (dead
+tuples, the WAL, backups): see ``PURGE_KEK_ROTATED`` and :mod:`matcher.kek_rotation`.
 """
 
 from __future__ import annotations
@@ -120,6 +121,7 @@ PURGE_PENDING = "pending"
 PURGE_KEY_DESTROYED = "key_destroyed"
 PURGE_ROWS_DELETED = "rows_deleted"
 PURGE_CHECKPOINTED = "checkpointed"
+PURGE_KEK_ROTATED = "kek_rotated"  # every copy of the purged key retired with its KEK (P18)
 PURGE_DONE = "done"
 TRIGGER_CASE_CLOSED = "case_closed"
 TRIGGER_SUBJECT_RELEASED = "subject_released"

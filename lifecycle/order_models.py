@@ -1,7 +1,8 @@
 """Tables for registered individuals (P5): cameras, zones, orders, their templates and alerts.
 
 An order's face templates are encrypted under the order's own data key (wrapped by the
-key-encryption key), so that destroying that key at the end of the period crypto-erases them.
+key-encryption key), so that destroying that key at the end of the period, and the KEK generation
+that wrapped its copies, crypto-erases them.
 Alerts are derived biometric data (P8: where and when a person was identified) and are destroyed
 with the order.
 """

@@ -4,7 +4,7 @@ A purge row is created in the same transaction as the change that ended the lega
 worker moves it through its states, one committed step at a time, so that a crash anywhere
 resumes where it stopped:
 
-    pending -> key_destroyed -> rows_deleted -> checkpointed -> done (receipt in the audit log)
+    pending -> key_destroyed -> rows_deleted -> checkpointed -> kek_rotated -> done (receipt)
 
 1. ``key_destroyed``: the data key is deleted first (crypto-erase: every copy of the ciphertext,
    backups included, becomes unreadable); the number of templates is recorded for the receipt.
@@ -12,8 +12,13 @@ resumes where it stopped:
    overwrites them: secure_delete).
 3. ``checkpointed``: in-memory copies are dropped (idempotent) and the WAL is checkpointed and
    truncated, so no page of the deleted rows survives in the journal.
-4. ``done``: the receipt is appended to the audit log in the same transaction as the state, so it
-   is written exactly once.
+4. ``kek_rotated`` (P18, NIST SP 800-88 crypto-erase of every copy of the key): deleting the key
+   row leaves copies of it (PostgreSQL's dead tuples and WAL, any backup), all wrapped by the
+   key-encryption key. A new KEK generation is made, every surviving key is re-wrapped under it
+   and the old generation is destroyed (:class:`KeyRotation`). Purges that reach this step in one
+   pass of the worker share one rotation.
+5. ``done``: the receipt is appended to the audit log in the same transaction as the state, so it
+   is written exactly once, and only after the rotation.
 
 A legal hold (P4) leaves a purge pending until the hold is lifted or ends. The worker sleeps
 until the next such instant (or until woken by a new purge, a lifted hold or a clock jump), not
@@ -24,7 +29,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Collection
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -47,11 +54,30 @@ _PURGE_LOCK = 7318  # PostgreSQL advisory lock: one replica's purge worker at a 
 _BUSY_RETRY = timedelta(seconds=2)  # when another replica holds it
 
 
+class KeyRotation(Protocol):
+    """Destroys every copy of the purged keys by retiring the KEK that wrapped them."""
+
+    @property
+    def generation(self) -> int:
+        """The current KEK generation (named in the receipts)."""
+        ...
+
+    def rotate(self, refresh_cases: Collection[str]) -> int:
+        """Re-wraps every surviving key under a new KEK generation, then destroys the old ones.
+
+        ``refresh_cases``: cases that lost a subject, whose case key must be renewed too (their
+        purged subject keys are wrapped by the case key). Returns the new generation; raises when
+        it could not finish (the purges stay where they are and it runs again).
+        """
+        ...
+
+
 class PurgeWorker:
     """Carries out pending purges; one per process."""
 
-    def __init__(self, lifecycle: Lifecycle) -> None:
+    def __init__(self, lifecycle: Lifecycle, rotation: KeyRotation) -> None:
         self._lc = lifecycle
+        self._rotation = rotation
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -111,6 +137,15 @@ class PurgeWorker:
                 held_until = self._carry_out(purge_id)
                 if held_until is not None:
                     due.append(held_until)
+            self._rotate_keys()
+            with self._lc.db.transaction() as session:
+                rotated = list(
+                    session.scalars(
+                        select(m.Purge.id).where(m.Purge.state == m.PURGE_KEK_ROTATED).order_by(m.Purge.id)
+                    )
+                )
+            for purge_id in rotated:
+                self._receipt(purge_id)
             due.extend(d for d in (source.next_due() for source in self._lc.due_sources) if d is not None)
             return min(due, default=None)
 
@@ -161,7 +196,7 @@ class PurgeWorker:
             session.execute(rows)
 
     def _carry_out(self, purge_id: int) -> datetime | None:
-        """Runs the remaining steps of one purge; returns the hold's end when a hold stops it."""
+        """Runs one purge up to its checkpoint (steps 1-3); returns the hold's end when a hold stops it."""
         lc = self._lc
         with lc.db.transaction() as session:
             purge = session.get_one(m.Purge, purge_id)
@@ -190,35 +225,62 @@ class PurgeWorker:
                 session.get_one(m.Purge, purge_id).state = m.PURGE_CHECKPOINTED
             purge.state = m.PURGE_CHECKPOINTED
         faults.hit("purge.after_checkpoint")
-
-        if purge.state == m.PURGE_CHECKPOINTED:
-            with lc.db.transaction() as session:
-                row = session.get_one(m.Purge, purge_id)
-                row.state, row.completed_at = m.PURGE_DONE, lc.clock.now()
-                resource = f"orders/{row.order_id}" if row.order_id is not None else f"cases/{row.case_id}"
-                if row.subject_pk is not None:
-                    subject = session.get_one(m.Subject, row.subject_pk)
-                    resource += f"/subjects/{subject.subject_id}"
-                lc.audit.append(
-                    session,
-                    actor=SYSTEM_ACTOR,
-                    action="purge.receipt",
-                    resource=resource,
-                    reason=row.reason,
-                    count=row.face_template_count,
-                    code=row.trigger,
-                    detail={
-                        "purge": f"purges/{purge_id}",
-                        "plate_entries": row.plate_entry_count,
-                        "alerts": row.alert_count,
-                        "requested_at": row.requested_at.isoformat(),
-                        "requested_by": row.requested_by,
-                        "completed_at": row.completed_at.isoformat(),
-                        "rule": RULE_OF_TRIGGER[row.trigger],
-                    },
-                )
-            log.info("purge %s done: %s face templates destroyed", purge_id, purge.face_template_count)
-            for observe in lc.on_purge_done:
-                observe((row.completed_at - row.requested_at).total_seconds())
-            faults.hit("purge.after_receipt")
         return None
+
+    def _rotate_keys(self) -> None:
+        """Step 4, for every purge that reached it: one KEK rotation, then their state."""
+        lc = self._lc
+        with lc.db.transaction() as session:
+            waiting = session.execute(
+                select(m.Purge.id, m.Purge.case_id, m.Purge.subject_pk).where(
+                    m.Purge.state == m.PURGE_CHECKPOINTED
+                )
+            ).all()
+        if not waiting:
+            return
+        # P2: a released subject's key is wrapped by its case key, which survives: renew it.
+        renew = {case for _, case, subject in waiting if case is not None and subject is not None}
+        generation = self._rotation.rotate(sorted(renew))
+        with lc.db.transaction() as session:
+            for purge_id, _, _ in waiting:
+                session.get_one(m.Purge, purge_id).state = m.PURGE_KEK_ROTATED
+        log.info("KEK generation %d retires the keys of %d purges", generation, len(waiting))
+        faults.hit("purge.after_kek_rotated")
+
+    def _receipt(self, purge_id: int) -> None:
+        """Step 5: the receipt, in the transaction that marks the purge done."""
+        lc = self._lc
+        with lc.db.transaction() as session:
+            row = session.get_one(m.Purge, purge_id)
+            if row.state != m.PURGE_KEK_ROTATED:
+                return
+            row.state, row.completed_at = m.PURGE_DONE, lc.clock.now()
+            resource = f"orders/{row.order_id}" if row.order_id is not None else f"cases/{row.case_id}"
+            if row.subject_pk is not None:
+                subject = session.get_one(m.Subject, row.subject_pk)
+                resource += f"/subjects/{subject.subject_id}"
+            lc.audit.append(
+                session,
+                actor=SYSTEM_ACTOR,
+                action="purge.receipt",
+                resource=resource,
+                reason=row.reason,
+                count=row.face_template_count,
+                code=row.trigger,
+                detail={
+                    "purge": f"purges/{purge_id}",
+                    "plate_entries": row.plate_entry_count,
+                    "alerts": row.alert_count,
+                    "requested_at": row.requested_at.isoformat(),
+                    "requested_by": row.requested_by,
+                    "completed_at": row.completed_at.isoformat(),
+                    "kek_generation": self._rotation.generation,
+                    "rule": RULE_OF_TRIGGER[row.trigger],
+                },
+            )
+            count = row.face_template_count
+            seconds = (row.completed_at - row.requested_at).total_seconds()
+        log.info("purge %s done: %s face templates destroyed", purge_id, count)
+        for observe in lc.on_purge_done:
+            observe(seconds)
+        faults.hit("purge.after_receipt")

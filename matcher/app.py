@@ -29,9 +29,10 @@ from lifecycle.waivers import WaiverRegistry
 from matcher import local_principals, single_instance
 from matcher.broadcast import AlertView, Broadcast
 from matcher.config import Settings
-from matcher.crypto import KeyRing
 from matcher.face_matching import FaceMatcher
 from matcher.faces import FacePipeline
+from matcher.kek import KekGenerations, load_audit_key
+from matcher.kek_rotation import KekRotation
 from matcher.keys import ScopeKeys
 from matcher.metrics import Metrics
 from matcher.model_loading import Unavailable, load_pipeline, load_plate_reader
@@ -59,6 +60,7 @@ class App:
     waivers: WaiverRegistry
     notices: Broadcast[Notice]
     worker: PurgeWorker
+    rotation: KekRotation
     auth: Authenticator
     access: AccessControl
     pipeline: FacePipeline | Unavailable
@@ -88,10 +90,11 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     clock = clock or SystemClock()
     assert settings.kek_file is not None
-    keyring = KeyRing.load(settings.kek_file)
+    keyring = KekGenerations.load(settings.kek_file)
+    audit_key = load_audit_key(settings.kek_file)  # before any rotation retires generation 0
     db = Database(settings.database_url)
     instance = single_instance.acquire(db.engine, settings.data_dir)
-    audit = AuditLog(db, clock, keyring.derive("matcher audit chain v1"), settings.audit_anchor_file)
+    audit = AuditLog(db, clock, audit_key, settings.audit_anchor_file)
     lifecycle = Lifecycle(db, clock, audit)
     pipeline = load_pipeline(settings)
     models = dict(settings.face_models)
@@ -112,7 +115,8 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
         alert_min_score=settings.alert_min_score,
         max_clock_skew=timedelta(seconds=settings.max_clock_skew_seconds),
     )
-    worker = PurgeWorker(lifecycle)
+    rotation = KekRotation(db, keyring)
+    worker = PurgeWorker(lifecycle, rotation)
     auth = Authenticator(settings.tokens_file, tls_enabled=settings.tls_enabled)
     access = AccessControl(db, clock, audit)
     changes = ChangeFeed(db)
@@ -137,6 +141,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
         WaiverRegistry(db, clock, audit),
         notices,
         worker,
+        rotation,
         auth,
         access,
         pipeline,
@@ -151,7 +156,8 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
 
 
 def prepare(app: App) -> None:
-    """Finishes due purges, rebuilds the galleries, then opens for business."""
+    """Finishes an interrupted KEK rotation and due purges, rebuilds the galleries, then opens."""
+    app.rotation.recover()
     next_due = app.worker.run_due()
     if next_due is not None:
         log.info("purges suspended by legal holds; next falls due at %s", next_due.isoformat())

@@ -3,21 +3,17 @@
 Key hierarchy: a key-encryption key (KEK) kept outside the database wraps one data key per case;
 each case key wraps one data key per subject; each subject key encrypts that subject's templates
 with AES-256-GCM. The associated data binds every ciphertext to where it belongs, so a row copied
-to another case or subject fails to decrypt instead of matching the wrong person. Deleting a
-wrapped key row therefore destroys, provably, every copy of what it protected.
+to another case or subject fails to decrypt instead of matching the wrong person. The KEK comes in
+generations (:mod:`matcher.kek`): after a purge the surviving keys are re-wrapped under a new one
+and the old one is destroyed, so that no copy of a purged key, in the database's files, its WAL or
+a backup, can be unwrapped any more.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import os
 import secrets
-from pathlib import Path
 
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
@@ -47,46 +43,3 @@ def subject_key_aad(case_id: str, subject_pk: int) -> bytes:
 
 def template_aad(case_id: str, subject_pk: int, template_id: str, model: str) -> bytes:
     return f"matcher/v1/face-template/{case_id}/{subject_pk}/{template_id}/{model}".encode()
-
-
-class KeyRing:
-    """Holds the KEK; wraps and unwraps data keys."""
-
-    def __init__(self, kek: bytes) -> None:
-        if len(kek) != KEY_BYTES:
-            raise KeyringError(f"the key-encryption key must be {KEY_BYTES} bytes")
-        self._kek = kek
-
-    @classmethod
-    def load(cls, kek_file: Path) -> KeyRing:
-        """Takes the KEK from MATCHER_KEK (base64), else from the key file, creating it once."""
-        encoded = os.environ.get(KEK_ENV)
-        if encoded:
-            try:
-                return cls(base64.b64decode(encoded, validate=True))
-            except (binascii.Error, ValueError) as exc:
-                raise KeyringError(f"{KEK_ENV} is not base64 of {KEY_BYTES} bytes") from exc
-        if not kek_file.exists():
-            kek_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            descriptor = os.open(kek_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "wb") as handle:
-                handle.write(base64.b64encode(secrets.token_bytes(KEY_BYTES)) + b"\n")
-        try:
-            return cls(base64.b64decode(kek_file.read_bytes().strip(), validate=True))
-        except (binascii.Error, ValueError) as exc:
-            raise KeyringError(f"{kek_file} does not hold base64 of {KEY_BYTES} bytes") from exc
-
-    def derive(self, purpose: str) -> bytes:
-        """A key for another purpose (the audit chain's HMAC), independent of the data keys."""
-        return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=purpose.encode()).derive(
-            self._kek
-        )
-
-    def new_key(self, wrapping: bytes | None, aad: bytes) -> tuple[bytes, bytes]:
-        """A fresh data key and its wrapped form (under ``wrapping``, or the KEK when None)."""
-        key = secrets.token_bytes(KEY_BYTES)
-        nonce, sealed = encrypt(wrapping or self._kek, key, aad)
-        return key, nonce + sealed
-
-    def unwrap(self, wrapping: bytes | None, wrapped: bytes, aad: bytes) -> bytes:
-        return decrypt(wrapping or self._kek, wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], aad)

@@ -3,10 +3,11 @@
 It reads what the service would read at start (the settings, the database, the key-encryption
 key, the models, the TLS files) and checks what an operator cannot see from outside: that the
 database is reachable and its schema current, that the key-encryption key is present, private and
-not stored beside the database (whoever holds both can read every template), that the models are
-the verified files, that no certificate expires within 30 days, that this host's clock agrees
-with the database's, and that the audit chain verifies. Each check is OK, WARN or FAIL with the
-fix; the exit status is 1 when any check fails.
+not stored beside the database (whoever holds both can read every template), which generation of
+it is current and that no retired generation is left (a purged key in a backup would unwrap),
+that the models are the verified files, that no certificate expires within 30 days, that this
+host's clock agrees with the database's, and that the audit chain verifies. Each check is OK, WARN
+or FAIL with the fix; the exit status is 1 when any check fails.
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ from lifecycle import schema
 from lifecycle.audit import AuditLog
 from lifecycle.clock import SystemClock
 from lifecycle.db import Database
-from lifecycle.models import AuditRecord
+from lifecycle.models import AuditRecord, DataKey
+from lifecycle.order_models import OrderKey
 from matcher.config import Settings
-from matcher.crypto import KEK_ENV, KeyRing, KeyringError
+from matcher.crypto import KEK_ENV, KeyringError
+from matcher.kek import KekGenerations, generation_files, load_audit_key, read_key_file
 from matcher.model_loading import Unavailable, load_pipeline, load_plate_reader
 
 EXPIRY_WARNING = timedelta(days=30)
@@ -50,7 +53,7 @@ class Doctor:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings.resolved()
         self.db: Database | None = None
-        self.keyring: KeyRing | None = None
+        self.audit_key: bytes | None = None
 
     def run(self) -> Iterator[Finding]:
         checks: list[Callable[[], Iterator[Finding]]] = [
@@ -111,7 +114,10 @@ class Doctor:
         settings = self.settings
         assert settings.kek_file is not None
         from_env = bool(os.environ.get(KEK_ENV))
-        if not from_env and not settings.kek_file.exists():
+        files = generation_files(settings.kek_file)
+        if from_env:
+            files.pop(0, None)  # MATCHER_KEK stands for generation 0, as it takes precedence
+        if not from_env and not files:
             yield Finding(
                 FAIL,
                 "key",
@@ -119,21 +125,29 @@ class Doctor:
                 f"set {KEK_ENV} or MATCHER_KEK_FILE, or restore the key file",
             )
             return
+        for path in files.values():
+            try:
+                read_key_file(path)
+            except (KeyringError, OSError) as error:
+                yield Finding(FAIL, "key", str(error), "restore the key file from its escrow")
+                return
         try:
-            self.keyring = KeyRing.load(settings.kek_file)
+            self.audit_key = load_audit_key(settings.kek_file, create=False)
         except (KeyringError, OSError) as error:
-            yield Finding(FAIL, "key", str(error), "restore the key file from its escrow")
-            return
-        if from_env:
-            yield Finding(OK, "key", f"from {KEK_ENV}")
-        else:
-            mode = stat.S_IMODE(settings.kek_file.stat().st_mode)
+            yield Finding(FAIL, "audit key", str(error), "restore it: the audit chain cannot be checked")
+        generations = sorted({*files, *([0] if from_env else [])})
+        current = generations[-1]
+        where = f"{KEK_ENV}" if current == 0 and from_env else str(files[current])
+        yield from self._kek_generations(generations, current)
+        if current in files:
+            path = files[current]
+            mode = stat.S_IMODE(path.stat().st_mode)
             if mode & 0o077:
-                yield Finding(
-                    WARN, "key", f"{settings.kek_file} has mode {mode:o}", f"chmod 600 {settings.kek_file}"
-                )
-            else:
-                yield Finding(OK, "key", f"{settings.kek_file}, mode {mode:o}")
+                yield Finding(WARN, "key", f"{path} has mode {mode:o}", f"chmod 600 {path}")
+                return
+            where += f", mode {mode:o}"
+        yield Finding(OK, "key", f"KEK generation {current}: {where}")
+        if not from_env:
             database = make_url(settings.database_url).database
             if settings.database_url.startswith("sqlite") and database:
                 db_dir = Path(database).resolve().parent
@@ -145,6 +159,60 @@ class Doctor:
                         f"the key ({kek_dir}) lives beside the database ({db_dir}): one backup takes both",
                         "move the key to another volume (MATCHER_KEK_FILE), or pass MATCHER_KEK",
                     )
+
+    def _kek_generations(self, generations: list[int], current: int) -> Iterator[Finding]:
+        """Leftover generations (an interrupted rotation, or MATCHER_KEK after one) and missing ones."""
+        assert self.settings.kek_file is not None
+        old = [g for g in generations if g < current]
+        if 0 in old and os.environ.get(KEK_ENV):
+            yield Finding(
+                WARN,
+                "key generations",
+                f"{KEK_ENV} holds KEK generation 0, retired by generation {current}: with it, purged "
+                "keys in backups can be unwrapped",
+                f"unset {KEK_ENV} and destroy every copy of it",
+            )
+            old.remove(0)
+        if old:
+            yield Finding(
+                WARN,
+                "key generations",
+                f"old KEK generations {old} are still present beside generation {current}: a rotation "
+                "was interrupted, and purged keys in backups can be unwrapped with them",
+                "start the service: it finishes the rotation and destroys them",
+            )
+        leftovers = sorted(self.settings.kek_file.parent.glob(f".{self.settings.kek_file.name}*.tmp-*"))
+        if leftovers:
+            yield Finding(
+                WARN,
+                "key generations",
+                f"unfinished key files: {', '.join(p.name for p in leftovers)}",
+                "start the service: it destroys them",
+            )
+        if self.db is None:
+            return
+        with self.db.reading() as session:
+            wrapped = list(session.scalars(select(DataKey.wrapped).where(DataKey.subject_pk.is_(None))))
+            wrapped += list(session.scalars(select(OrderKey.wrapped)))
+        used: dict[int, int] = {}
+        for blob in wrapped:
+            generation = KekGenerations.generation_of(blob)
+            used[generation] = used.get(generation, 0) + 1
+        missing = {g: n for g, n in sorted(used.items()) if g not in generations}
+        if missing:
+            yield Finding(
+                FAIL,
+                "key generations",
+                f"stored keys wrapped by KEK generations that are not here: {missing} (generation: keys)",
+                "restore those key files from their escrow",
+            )
+        elif set(used) - {current}:
+            yield Finding(
+                WARN,
+                "key generations",
+                f"stored keys by KEK generation: {dict(sorted(used.items()))}; not all under {current}",
+                "start the service: it re-wraps them under the current generation",
+            )
 
     def _models(self) -> Iterator[Finding]:
         pipeline = load_pipeline(self.settings)
@@ -234,14 +302,9 @@ class Doctor:
             yield Finding(OK, "clock", f"{now:%Y-%m-%d %H:%M:%S} UTC, consistent with the database")
 
     def _audit(self) -> Iterator[Finding]:
-        if self.db is None or self.keyring is None:
+        if self.db is None or self.audit_key is None:
             return
-        audit = AuditLog(
-            self.db,
-            SystemClock(),
-            self.keyring.derive("matcher audit chain v1"),
-            self.settings.audit_anchor_file,
-        )
+        audit = AuditLog(self.db, SystemClock(), self.audit_key, self.settings.audit_anchor_file)
         try:
             result = audit.verify(seal=False)
         finally:

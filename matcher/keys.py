@@ -1,8 +1,9 @@
 """The data keys of cases and subjects (decision 5), shared by faces and plates.
 
-A case key is created at the case's first enrolment and wrapped by the key-encryption key; a
-subject key is wrapped by its case key. Destroying the case key row (P3) or the subject key row
-(P2) makes every ciphertext under it unreadable, including copies in backups.
+A case key is created at the case's first enrolment and wrapped by the current generation of the
+key-encryption key; a subject key is wrapped by its case key. A purge deletes the case key row
+(P3) or the subject key row (P2), and the KEK rotation that follows (:mod:`matcher.kek_rotation`)
+makes every remaining copy of it, in the database's files or a backup, impossible to unwrap.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from lifecycle import models as m
 from lifecycle import order_models as o
 from lifecycle.clock import Clock
 from matcher import crypto
+from matcher.kek import KekGenerations
 
 
 def order_key_aad(order_id: str) -> bytes:
@@ -21,7 +23,7 @@ def order_key_aad(order_id: str) -> bytes:
 
 
 class ScopeKeys:
-    def __init__(self, keyring: crypto.KeyRing, clock: Clock) -> None:
+    def __init__(self, keyring: KekGenerations, clock: Clock) -> None:
         self._keys = keyring
         self._clock = clock
 

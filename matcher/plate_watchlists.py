@@ -54,8 +54,12 @@ def plate_refusal(error: PlateError) -> PolicyError:
     return PolicyError(Kind.INVALID_ARGUMENT, str(error.reason), str(error))
 
 
-def _aad(row: m.PlateEntry) -> bytes:
+def entry_aad(row: m.PlateEntry) -> bytes:
+    """What a plate entry's ciphertext is bound to (also re-encrypted by matcher.kek_rotation)."""
     return f"matcher/v1/plate-entry/{row.case_id}/{row.subject_pk}/{row.id}".encode()
+
+
+_aad = entry_aad
 
 
 class PlateWatchlists:

@@ -13,7 +13,17 @@ from typing import Any
 import numpy as np
 import pytest
 
-from benchmarks import data, lifecycle_costs, many_scopes, peer_milvus, report, run, search_bench, threads
+from benchmarks import (
+    data,
+    kek_rotation,
+    lifecycle_costs,
+    many_scopes,
+    peer_milvus,
+    report,
+    run,
+    search_bench,
+    threads,
+)
 
 
 def test_exact_topk_is_chunk_independent_and_compare_accepts_only_ties() -> None:
@@ -110,3 +120,9 @@ def test_report_renders_and_plots(search_result: dict[str, Any], tmp_path: Path)
     assert "## 1. Face search" in text and "Skipped: absent" in text and "service path not run" in text
     why_not = report.plot([quick, search_result], tmp_path / "throughput.png")
     assert why_not is not None or (tmp_path / "throughput.png").stat().st_size > 0
+
+
+def test_kek_rotation_bench_leaves_one_generation() -> None:
+    result = kek_rotation.run(scopes=3, repeats=2)
+    # Two rotations on their own and one for the purge, each destroying the one before.
+    assert result["generations_left"] == [3]

@@ -29,6 +29,8 @@ from lifecycle.errors import PolicyError
 from lifecycle.purge import PurgeWorker
 from lifecycle.report import FIGURES, Report, build_report, build_reports
 from lifecycle.waivers import WaiverRegistry
+from matcher.kek import KekGenerations
+from matcher.kek_rotation import KekRotation
 
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -109,7 +111,7 @@ def world(tmp_path: Path) -> Iterator[World]:
         clock,
         audit,
         lifecycle,
-        PurgeWorker(lifecycle),
+        PurgeWorker(lifecycle, KekRotation(db, KekGenerations.load(tmp_path / "keys" / "kek"))),
         AccessControl(db, clock, audit),
         DisclosureDecider(db, clock, audit),
         WaiverRegistry(db, clock, audit),

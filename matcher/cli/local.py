@@ -121,14 +121,14 @@ def break_glass_unlock(args: argparse.Namespace) -> int:
     from lifecycle.clock import SystemClock
     from lifecycle.db import Database
     from lifecycle.errors import PolicyError
-    from matcher.crypto import KeyRing
+    from matcher.kek import load_audit_key
 
     settings = settings_of(args)
     assert settings.kek_file is not None
-    keyring = KeyRing.load(settings.kek_file)
+    audit_key = load_audit_key(settings.kek_file)
     db = Database(settings.database_url)
     clock = SystemClock()
-    audit = AuditLog(db, clock, keyring.derive("matcher audit chain v1"), settings.audit_anchor_file)
+    audit = AuditLog(db, clock, audit_key, settings.audit_anchor_file)
     try:
         principal = AccessControl(db, clock, audit).break_glass_unlock(
             args.principal, operator=getpass.getuser(), reason=args.reason

@@ -258,12 +258,14 @@ class Purge(_message.Message):
         ROWS_DELETED: _ClassVar[Purge.State]
         CHECKPOINTED: _ClassVar[Purge.State]
         DONE: _ClassVar[Purge.State]
+        KEK_ROTATED: _ClassVar[Purge.State]
     STATE_UNSPECIFIED: Purge.State
     PENDING: Purge.State
     KEY_DESTROYED: Purge.State
     ROWS_DELETED: Purge.State
     CHECKPOINTED: Purge.State
     DONE: Purge.State
+    KEK_ROTATED: Purge.State
     NAME_FIELD_NUMBER: _ClassVar[int]
     CASE_FIELD_NUMBER: _ClassVar[int]
     SUBJECT_FIELD_NUMBER: _ClassVar[int]
