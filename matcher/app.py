@@ -179,7 +179,7 @@ def prepare(app: App) -> None:
     )
     # From here on, what other replicas commit reaches these views (catching up first on what
     # they committed while the galleries were being rebuilt).
-    replication = Replication(app.faces, app.plates, app.individuals, app.worker)
+    replication = Replication(app.faces, app.plates, app.individuals, app.worker, app.rotation.refresh)
     replication.on_applied.append(app.metrics.fanout_apply.observe)
     app.changes.subscribe(replication.changed)
     replication.changed(FACE_TABLES | ORDER_TABLES | PLATE_TABLES | {"alerts"})

@@ -215,6 +215,9 @@ class KekGenerations:
             return crypto.decrypt(wrapping, wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], aad)
         generation = self.generation_of(wrapped)
         kek = self._keks.get(generation)
+        if kek is None and generation > max(self._keks):
+            self.refresh()  # another replica rotated (the key folder is shared)
+            kek = self._keks.get(generation)
         if kek is None:
             raise KeyringError(f"the key is wrapped by KEK generation {generation}, which is not here")
         body = wrapped if len(wrapped) == LEGACY_WRAPPED_BYTES else wrapped[_HEADER.size :]
@@ -223,6 +226,26 @@ class KekGenerations:
     def rewrap(self, wrapped: bytes, aad: bytes) -> bytes:
         """The same scope key, wrapped under the current generation."""
         return self.wrap(None, self.unwrap(None, wrapped, aad), aad)
+
+    # --- replicas ---------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Takes in what another replica did to the shared key folder: a newer generation
+        becomes current here too, and a generation whose file is gone is forgotten (that
+        replica's rotation destroyed it; this process must not keep its copy, P18)."""
+        with self._lock:
+            on_disk = generation_files(self.kek_file)
+            for generation, path in on_disk.items():
+                if generation not in self._keks and generation > 0:
+                    try:
+                        self._keks[generation] = _decode(path.read_bytes(), str(path))
+                    except FileNotFoundError:
+                        continue  # destroyed meanwhile
+            for generation in list(self._keks):
+                env_held = generation == 0 and self._env_generation
+                if generation not in on_disk and not env_held and len(self._keks) > 1:
+                    del self._keks[generation]
+            self.current = max(self._keks)
 
     # --- rotation -----------------------------------------------------------------------------
 

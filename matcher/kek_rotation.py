@@ -31,7 +31,7 @@ from lifecycle import order_models as o
 from lifecycle.db import Database
 from matcher import crypto
 from matcher.kek import KekGenerations
-from matcher.keys import order_key_aad
+from matcher.keys import hold_kek, order_key_aad
 from matcher.plate_watchlists import entry_aad
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,10 @@ class KekRotation:
         )
         return generation
 
+    def refresh(self) -> None:
+        """Another replica changed the shared key folder (a rotation): take it in."""
+        self._keks.refresh()
+
     def recover(self) -> None:
         """Finishes a rotation a crash interrupted: both generations present (at start)."""
         generations = self._keks.generations
@@ -88,6 +92,7 @@ class KekRotation:
         """
         keks = self._keks
         with self._db.transaction() as session:
+            hold_kek(session, exclusive=True)  # replicas: no key is being wrapped meanwhile
             keks.make_current(generation)
             for case_id in sorted(refresh_cases):
                 self._renew_case_key(session, case_id)

@@ -8,7 +8,7 @@ makes every remaining copy of it, in the database's files or a backup, impossibl
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from lifecycle import models as m
@@ -22,10 +22,34 @@ def order_key_aad(order_id: str) -> bytes:
     return f"matcher/v1/order-key/{order_id}".encode()
 
 
+# PostgreSQL advisory lock between replicas: creating a KEK-wrapped key holds it shared, the
+# rotation's re-wrap exclusive, so no key is wrapped under a generation being retired.
+KEK_LOCK = 7319
+
+
+def hold_kek(session: Session, *, exclusive: bool) -> None:
+    """Takes the replicas' KEK lock for the rest of the session's transaction (PostgreSQL)."""
+    if session.get_bind().dialect.name == "postgresql":
+        function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+        session.execute(text(f"SELECT {function}(:key)"), {"key": KEK_LOCK})
+
+
 class ScopeKeys:
     def __init__(self, keyring: KekGenerations, clock: Clock) -> None:
         self._keys = keyring
         self._clock = clock
+
+    def refresh(self) -> None:
+        """Another replica rotated the KEK (see KekGenerations.refresh)."""
+        self._keys.refresh()
+
+    def _new_kek_wrapped(self, session: Session, aad: bytes) -> tuple[bytes, bytes]:
+        """A new scope key wrapped by the current KEK generation, as the shared key folder says
+        it is now (another replica may have rotated), under the replicas' KEK lock."""
+        hold_kek(session, exclusive=False)
+        if session.get_bind().dialect.name == "postgresql":
+            self._keys.refresh()
+        return self._keys.new_key(None, aad)
 
     def case_key(self, session: Session, case_id: str, *, create: bool) -> bytes:
         """Unwraps the case key, creating it first when ``create`` and it does not exist yet."""
@@ -37,7 +61,7 @@ class ScopeKeys:
             return self._keys.unwrap(None, row.wrapped, aad)
         if not create:
             raise LookupError(f"case {case_id} has no data key (destroyed or never created)")
-        key, wrapped = self._keys.new_key(None, aad)
+        key, wrapped = self._new_kek_wrapped(session, aad)
         session.add(
             m.DataKey(case_id=case_id, subject_pk=None, wrapped=wrapped, created_at=self._clock.now())
         )
@@ -67,6 +91,6 @@ class ScopeKeys:
             return self._keys.unwrap(None, row.wrapped, order_key_aad(order_id))
         if not create:
             raise LookupError(f"order {order_id} has no data key (destroyed or never created)")
-        key, wrapped = self._keys.new_key(None, order_key_aad(order_id))
+        key, wrapped = self._new_kek_wrapped(session, order_key_aad(order_id))
         session.add(o.OrderKey(order_id=order_id, wrapped=wrapped, created_at=self._clock.now()))
         return key

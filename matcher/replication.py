@@ -13,7 +13,9 @@ and reconciles the views those tables feed with the database:
 - plate entries (and cases, subjects): the watchlist indexes;
 - alerts: published to this process's alert subscribers (an operator on replica 2 gets the alert
   a sighting raised on replica 1);
-- purges: the purge worker wakes (exactly one replica carries each purge out, under a lock).
+- purges: the purge worker wakes (exactly one replica carries each purge out, under a lock);
+- data keys: a KEK rotation another replica made is taken in (its new generation used, the
+  destroyed one forgotten: the key folder is shared, see :mod:`matcher.kek`).
 
 Reconciliation is idempotent and reads the state, not the notices, so a missed notice costs only
 latency. Query-time confirmation (every hit is re-checked in the database before it is answered)
@@ -36,6 +38,7 @@ log = logging.getLogger(__name__)
 FACE_TABLES = frozenset({"cases", "subjects", "face_templates"})
 ORDER_TABLES = frozenset({"orders", "order_templates"})
 PLATE_TABLES = frozenset({"cases", "subjects", "plate_entries"})
+KEY_TABLES = frozenset({"data_keys", "order_keys"})
 
 
 class Replication:
@@ -47,16 +50,20 @@ class Replication:
         plates: PlateWatchlists,
         individuals: RegisteredIndividuals,
         purges: PurgeWorker,
+        refresh_keys: Callable[[], None],
     ) -> None:
         self._faces = faces
         self._plates = plates
         self._individuals = individuals
         self._purges = purges
+        self._refresh_keys = refresh_keys
         # Told how long each application took, in seconds (the operator's metrics).
         self.on_applied: list[Callable[[float], None]] = []
 
     def changed(self, tables: frozenset[str]) -> None:
         started = time.perf_counter()
+        if tables & KEY_TABLES:
+            self._refresh_keys()  # first: what follows may need a key another replica re-wrapped
         if tables & FACE_TABLES:
             self._faces.reconcile()
         if tables & ORDER_TABLES:

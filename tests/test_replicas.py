@@ -97,6 +97,20 @@ def test_enrol_on_one_search_on_another_close_on_a_third(replicas: list[Replica]
         receipts = [r for r in auditor.audit_records(action="purge.receipt") if r.resource == "cases/rep-1"]
         assert len(receipts) == 1
         assert auditor.verify_audit().ok
+    # The purge rotated the shared KEK (P18): keys made afterwards through any replica are
+    # wrapped by the new generation, which every replica reads, and survive restarts.
+    keys = r1.data_dir / "keys"
+    assert sorted(p.name for p in keys.glob("kek*")) == ["kek.1"]
+    with r2.client() as two, r3.client() as three:
+        two.create_case("rep-2", "After the rotation", reason=REASON)
+        two.create_subject("rep-2", "s-2", "suspect", label="S2", reason=REASON)
+        two.enroll_face("rep-2", "s-2", unit(12), reason=REASON)
+        assert wait_until(lambda: _matches(three, "rep-2", unit(12)) == ["cases/rep-2/subjects/s-2"])
+    for replica in replicas:
+        replica.stop()
+    r1.run()
+    with r1.client() as one:
+        assert _matches(one, "rep-2", unit(12)) == ["cases/rep-2/subjects/s-2"]
 
 
 def test_an_alert_raised_on_one_replica_reaches_an_operator_on_another(replicas: list[Replica]) -> None:
