@@ -34,7 +34,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from lifecycle.clock import Clock
-from matcher import tls
+from matcher import process_memory, tls
 from matcher.app import App, build_app, prepare
 from matcher.config import Settings
 from matcher.crypto import KeyringError
@@ -359,6 +359,8 @@ def _serve_metrics(app: App) -> None:
 
 def serve(settings: Settings, clock: Clock | None = None) -> None:
     """Runs the service until SIGINT or SIGTERM (``clock``: tests/serve_for_tests.py only)."""
+    for done, measure in [process_memory.scrub_status(), *process_memory.harden()]:
+        log.log(logging.INFO if done else logging.WARNING, "memory: %s", measure)
     faiss.omp_set_num_threads(settings.faiss_threads)
     app = _built(settings, clock)
     try:

@@ -120,7 +120,6 @@ def _table(purged: dict[str, int], live: dict[str, int]) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="issue 18: copies of purged data stay in memory (closed next)")
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_P3_P18_purged_case_is_gone_from_server_memory_5s_after_receipt(tmp_path: Path, backend: str) -> None:
     data_dir = tmp_path / "data"
