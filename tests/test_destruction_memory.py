@@ -113,6 +113,19 @@ class Data:
         engine.dispose()
 
 
+def _assert_hardened(pid: int) -> None:
+    """The server runs as ``matcher serve`` does: re-executed for the scrubbing allocator, no cores.
+
+    (Whether glibc got its tunables the server itself logs: /proc/PID/environ shows the variable
+    as glibc's parser left it in place, cut at the first colon.)
+    """
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    assert b"PYTHONMALLOC=malloc" in environ
+    assert any(item.startswith(b"GLIBC_TUNABLES=") for item in environ)
+    [core] = [line for line in Path(f"/proc/{pid}/limits").read_text().splitlines() if "core" in line]
+    assert core.split()[4:6] == ["0", "0"], core
+
+
 def _table(purged: dict[str, int], live: dict[str, int]) -> str:
     lines = [f"{'form':<28} {'purged':>7} {'live':>7}"]
     lines += [f"{name:<28} {purged[name]:>7} {live.get(name, 0):>7}" for name in purged]
@@ -134,6 +147,7 @@ def test_P3_P18_purged_case_is_gone_from_server_memory_5s_after_receipt(tmp_path
         why = memscan.unavailable_reason(server.process.pid)
         if why:
             pytest.skip(f"cannot scan the server's memory: {why}")
+        _assert_hardened(server.process.pid)
         with server.client() as client:
             purged.send(client, 0)
             live.send(client, 0)
@@ -153,12 +167,25 @@ def test_P3_P18_purged_case_is_gone_from_server_memory_5s_after_receipt(tmp_path
             ), "the purge did not finish"
         time.sleep(5.0)
         assert server.process is not None
-        found_purged = memscan.count(server.process.pid, purged.needles)
-        found_live = memscan.count(server.process.pid, live.needles)
+        scan_started, size = time.monotonic(), memscan.scanned_bytes(server.process.pid)
+        found = memscan.count(
+            server.process.pid,
+            {
+                **{("purged", k): v for k, v in purged.needles.items()},
+                **{("live", k): v for k, v in live.needles.items()},
+            },
+        )
+        found_purged = {name: found[("purged", name)] for name in purged.needles}
+        found_live = {name: found[("live", name)] for name in live.needles}
     finally:
         server.stop()
     table = _table(found_purged, found_live)
-    print(f"\n{backend}: occurrences in the server's memory 5 s after the receipt\n{table}")
+    scanned = time.monotonic() - scan_started
+    print(
+        f"\n{backend}: occurrences in the server's memory 5 s after the receipt"
+        f" ({size >> 20} MiB read in {scanned:.1f} s)\n{table}"
+    )
+    assert "memory: freed memory is scrubbed" in (tmp_path / "server.log").read_text()
     for name in live.needles:
         if name.startswith(("normalised", "plate normalised")):
             assert found_live[name] > 0, f"the control's {name} was not found: the scan is blind\n{table}"
