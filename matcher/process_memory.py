@@ -25,13 +25,13 @@ which also keeps other processes of the same user from reading its memory), and 
 from __future__ import annotations
 
 import ctypes
-import errno
 import logging
 import os
 import platform
 import resource
 import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 TUNABLES = {"glibc.malloc.perturb": "255", "glibc.malloc.tcache_count": "0"}
@@ -39,6 +39,7 @@ REEXEC_MARKER = "MATCHER_SCRUB_REEXEC"
 OPT_OUT = "MATCHER_SCRUB_FREED_MEMORY"  # "off": for measuring the cost only (benchmarks).
 _PR_SET_DUMPABLE = 4
 _MCL_CURRENT, _MCL_FUTURE, _MCL_ONFAULT = 1, 2, 4
+_CAP_IPC_LOCK = 14
 
 
 def scrubbing_environment(env: Mapping[str, str]) -> dict[str, str] | None:
@@ -105,14 +106,33 @@ def harden() -> list[tuple[bool, str]]:
         said.append((True, "not dumpable (PR_SET_DUMPABLE 0): no core, no ptrace by the same user"))
     else:
         said.append((False, f"PR_SET_DUMPABLE failed: {os.strerror(ctypes.get_errno())}"))
-    if libc.mlockall(_MCL_CURRENT | _MCL_FUTURE | _MCL_ONFAULT) == 0:
+    why_not = _lock_refused()
+    if why_not:
+        said.append(
+            (False, f"memory NOT locked ({why_not}): pages may be swapped; encrypt swap or turn it off")
+        )
+    elif libc.mlockall(_MCL_CURRENT | _MCL_FUTURE | _MCL_ONFAULT) == 0:
         said.append((True, "memory locked (mlockall): never written to swap"))
     else:
-        code = ctypes.get_errno()
-        hint = (
-            "it needs CAP_IPC_LOCK or a large RLIMIT_MEMLOCK" if code in (errno.EPERM, errno.ENOMEM) else ""
-        )
-        said.append(
-            (False, f"memory NOT locked ({os.strerror(code)}; {hint}): pages may be swapped, encrypt swap")
-        )
+        refusal = os.strerror(ctypes.get_errno())
+        said.append((False, f"memory NOT locked (mlockall: {refusal}): pages may be swapped; encrypt swap"))
     return said
+
+
+def _lock_refused() -> str:
+    """Why locking all memory is not permitted here, or "" when it is.
+
+    Only with CAP_IPC_LOCK or an unlimited RLIMIT_MEMLOCK: under a finite limit, MCL_FUTURE would
+    make the service's allocations fail once it grew past the limit.
+    """
+    soft, _ = resource.getrlimit(resource.RLIMIT_MEMLOCK)
+    if soft == resource.RLIM_INFINITY:
+        return ""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        status = ""
+    for line in status.splitlines():
+        if line.startswith("CapEff:") and int(line.split()[1], 16) & (1 << _CAP_IPC_LOCK):
+            return ""
+    return f"no CAP_IPC_LOCK and RLIMIT_MEMLOCK is {soft} bytes"
