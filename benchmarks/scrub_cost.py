@@ -8,6 +8,7 @@ loopback over SQLite, started the same way; the unscrubbed one with
 the machine's other load falls on both.
 
     python -m benchmarks.scrub_cost [--rounds 2] [--enrols 300] [--searches 600] [--clients 4]
+                                    [--breakdown]
 """
 
 from __future__ import annotations
@@ -34,6 +35,15 @@ from matcher.process_memory import OPT_OUT
 
 ROOT = Path(__file__).resolve().parent.parent
 MODES = {"scrubbed": {}, "plain": {OPT_OUT: "off"}}
+# --breakdown: which setting costs what (each on its own, without the re-execution).
+PARTS = {
+    "malloc_only": {OPT_OUT: "off", "PYTHONMALLOC": "malloc"},
+    "malloc_perturb": {
+        OPT_OUT: "off",
+        "PYTHONMALLOC": "malloc",
+        "GLIBC_TUNABLES": "glibc.malloc.perturb=255",
+    },
+}
 
 
 def _free_port() -> int:
@@ -88,10 +98,10 @@ def _rate(calls: int, clients: int, call: Callable[[int], Any]) -> float:
         return calls / (time.perf_counter() - start)
 
 
-def _round(mode: str, enrols: int, searches: int, clients: int) -> dict[str, float]:
+def _round(env: dict[str, str], enrols: int, searches: int, clients: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as folder:
         data_dir = Path(folder) / "data"
-        process, port = _serve(data_dir, MODES[mode])
+        process, port = _serve(data_dir, env)
         try:
             token = (data_dir / "tokens" / "local-investigator.token").read_text().strip()
             client = MatcherClient(grpc.insecure_channel(f"127.0.0.1:{port}"), token, timeout=60)
@@ -121,18 +131,23 @@ def _round(mode: str, enrols: int, searches: int, clients: int) -> dict[str, flo
             process.wait(timeout=30)
 
 
-def run(rounds: int = 2, enrols: int = 300, searches: int = 600, clients: int = 4) -> dict[str, Any]:
+def run(
+    rounds: int = 2, enrols: int = 300, searches: int = 600, clients: int = 4, breakdown: bool = False
+) -> dict[str, Any]:
     """Alternates the modes ``rounds`` times; the median of each figure per mode, and the cost."""
-    seen: dict[str, list[dict[str, float]]] = {mode: [] for mode in MODES}
+    modes = {**MODES, **PARTS} if breakdown else MODES
+    seen: dict[str, list[dict[str, float]]] = {mode: [] for mode in modes}
     for _ in range(rounds):
-        for mode in MODES:
-            seen[mode].append(_round(mode, enrols, searches, clients))
+        for mode, env in modes.items():
+            seen[mode].append(_round(env, enrols, searches, clients))
     result: dict[str, Any] = {"rounds": rounds, "enrols": enrols, "searches": searches, "clients": clients}
     for mode, figures in seen.items():
         result[mode] = {key: round(statistics.median(f[key] for f in figures), 1) for key in figures[0]}
-    for key in ("enrol_per_s", "search_per_s"):
-        plain, scrubbed = result["plain"][key], result["scrubbed"][key]
-        result[f"{key}_cost_percent"] = round(100 * (plain - scrubbed) / plain, 1)
+    for mode in modes:
+        if mode != "plain":
+            for key in ("enrol_per_s", "search_per_s"):
+                plain = result["plain"][key]
+                result[mode][f"{key}_cost_percent"] = round(100 * (plain - result[mode][key]) / plain, 1)
     return result
 
 
@@ -142,8 +157,9 @@ def main() -> int:
     parser.add_argument("--enrols", type=int, default=300)
     parser.add_argument("--searches", type=int, default=600)
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--breakdown", action="store_true", help="also each setting on its own")
     args = parser.parse_args()
-    print(json.dumps(run(args.rounds, args.enrols, args.searches, args.clients), indent=2))
+    print(json.dumps(run(args.rounds, args.enrols, args.searches, args.clients, args.breakdown), indent=2))
     return 0
 
 
