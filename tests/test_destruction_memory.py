@@ -1,12 +1,13 @@
 """P2/P3/P18: 5 s after a purge receipt, nothing of the purged case is left in the server's memory.
 
-A real server process gets distinctive templates (by embedding) and plate entries in two cases:
-one to purge, one that stays open (the live control). Half of the data is sent before a restart,
-so that it comes back through the start-up rebuild (decrypted from the database), half after, so
-that it arrives through enrolment; both cases are then searched and checked with their own data
-(request buffers), listed (decryption for replies), and the first case is closed. Five seconds
-after its purge receipt, ``/proc/PID/mem`` is scanned for every form the purged data took: the
-raw float32 bytes as sent, the normalised vector, the template and plate ciphertexts, the wrapped
+A real server process gets distinctive templates (by embedding, and one by photo) and plate
+entries in two cases: one to purge, one that stays open (the live control). Half of the data is
+sent before a restart, so that it comes back through the start-up rebuild (decrypted from the
+database), half after, so that it arrives through enrolment; both cases are then searched and
+checked with their own data (request buffers), listed (decryption for replies), and the first
+case is closed. Five seconds after its purge receipt, ``/proc/PID/mem`` is scanned for every
+form the purged data took: the raw float32 bytes as sent, the normalised vector, the photo as
+sent and the vector the server computed from it, the template and plate ciphertexts, the wrapped
 and the unwrapped data keys, and the plate texts as entered and normalised.
 
 The control's normalised vectors (in the gallery) and normalised plates (in the plate index) are
@@ -18,6 +19,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from sqlalchemy import create_engine, select
@@ -26,6 +28,7 @@ from sqlalchemy.orm import Session
 from lifecycle import models as m
 from lifecycle.clock import ManualClock
 from matcher.crypto import KeyRing
+from matcher.faces import FacePipeline, synthetic
 from matcher.keys import ScopeKeys
 from matcher.v1 import cases_pb2
 from tests import memscan
@@ -53,15 +56,30 @@ def _plate(rng: np.random.Generator) -> str:
     return f"{chars[:3]}-{chars[3:6]} {chars[6:]}"
 
 
+def _photo(seed: int) -> bytes:
+    """A PNG scene with one synthetic face (the generated models find and embed it)."""
+    image = np.full((640, 640, 3), 128, dtype=np.uint8)
+    synthetic.paint(image, (320, 320), synthetic.face_texture(seed))
+    ok, encoded = cv2.imencode(".png", image)
+    assert ok
+    return bytes(encoded.tobytes())
+
+
 class Data:
     """The distinctive data of one case, and every form of it the scan looks for."""
 
-    def __init__(self, case_id: str, seed: int) -> None:
+    def __init__(self, case_id: str, seed: int, pipeline: FacePipeline) -> None:
         rng = np.random.default_rng(seed)
         self.case_id = case_id
+        self.photo = _photo(seed)
+        # The server embeds the photo with the same models and one thread: the same float32s.
+        [face] = pipeline.embed_image(self.photo, purpose="enrol")
+        self.needles = {
+            "photo as sent": self.photo,
+            "photo normalised vector": np.asarray(face.embedding, dtype="<f4").tobytes(),
+        }
         self.templates = {subject: [_raw(rng), _raw(rng)] for subject in SUBJECTS}
         self.plates = [_plate(rng), _plate(rng)]  # One tied to a subject, one to the case.
-        self.needles: dict[str, bytes] = {}
         for subject, raws in self.templates.items():
             for n, raw in enumerate(raws):
                 self.needles[f"raw {subject}#{n}"] = raw.tobytes()
@@ -78,6 +96,8 @@ class Data:
                 client.create_subject(self.case_id, subject, "suspect", reason="r")
         for subject, raws in self.templates.items():
             client.enroll_face(self.case_id, subject, raws[half], reason="booking photo")
+        if half == 1:
+            client.enroll_face_photo(self.case_id, SUBJECTS[1], self.photo, reason="booking photo")
         subject = SUBJECTS[0] if half == 0 else ""
         client.add_plate(self.case_id, self.plates[half], subject_id=subject, note="blue van", reason="r")
 
@@ -86,11 +106,12 @@ class Data:
         for raws in self.templates.values():
             for raw in raws:
                 assert client.search_faces([self.case_id], raw, reason="still").results[0].matches
+        [found] = client.search_faces_photo([self.case_id], self.photo, reason="still").results
+        assert found.matches
         for plate in self.plates:
             assert client.check_plate(plate, case_ids=[self.case_id], reason="read").results
         assert len(client.list_plates(self.case_id)) == 2
-        for subject in SUBJECTS:
-            assert len(client.list_face_templates(self.case_id, subject)) == 2
+        assert [len(client.list_face_templates(self.case_id, subject)) for subject in SUBJECTS] == [2, 3]
 
     def read_stored(self, url: str, kek_file: Path) -> None:
         """Adds the stored forms: ciphertexts and wrapped keys, and the keys they unwrap to."""
@@ -134,12 +155,18 @@ def _table(purged: dict[str, int], live: dict[str, int]) -> str:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_P3_P18_purged_case_is_gone_from_server_memory_5s_after_receipt(tmp_path: Path, backend: str) -> None:
+def test_P3_P18_purged_case_is_gone_from_server_memory_5s_after_receipt(
+    tmp_path: Path, backend: str, synthetic_face_models: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    detector, recognizer = synthetic_face_models
+    monkeypatch.setenv("MATCHER_FACE_DETECTOR", str(detector))
+    monkeypatch.setenv("MATCHER_FACE_RECOGNIZER", str(recognizer))
+    pipeline = FacePipeline(detector, recognizer)
     data_dir = tmp_path / "data"
     url = database_url(backend, data_dir)
     server = ServerProcess(data_dir, url, tmp_path / "clock", tmp_path / "server.log")
     server.set_clock(START)
-    purged, live = Data(PURGED, seed=1801), Data(LIVE, seed=1802)
+    purged, live = Data(PURGED, seed=1801, pipeline=pipeline), Data(LIVE, seed=1802, pipeline=pipeline)
     server.start()
     try:
         server.wait_serving()
@@ -187,7 +214,7 @@ def test_P3_P18_purged_case_is_gone_from_server_memory_5s_after_receipt(tmp_path
     )
     assert "memory: freed memory is scrubbed" in (tmp_path / "server.log").read_text()
     for name in live.needles:
-        if name.startswith(("normalised", "plate normalised")):
+        if name.startswith(("normalised", "plate normalised", "photo normalised")):
             assert found_live[name] > 0, f"the control's {name} was not found: the scan is blind\n{table}"
     leaked = {name: n for name, n in found_purged.items() if n}
     assert not leaked, f"purged data still in the server's memory: {leaked}\n{table}"
