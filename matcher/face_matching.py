@@ -174,6 +174,8 @@ class FaceMatcher:
                         wiping.as_bytes(plain),  # Encrypted from the array: no bytes copy to leave behind.
                         crypto.template_aad(case_id, subject.pk, template_id, model),
                     )
+                    if plain is not vector:  # A copy was made after all (another dtype): zero it.
+                        wiping.wipe(plain)
                     rows.append(
                         m.FaceTemplate(
                             id=template_id,

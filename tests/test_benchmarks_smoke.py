@@ -13,17 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from benchmarks import (
-    data,
-    lifecycle_costs,
-    many_scopes,
-    peer_milvus,
-    report,
-    run,
-    scrub_cost,
-    search_bench,
-    threads,
-)
+from benchmarks import data, lifecycle_costs, many_scopes, peer_milvus, report, run, search_bench, threads
 
 
 def test_exact_topk_is_chunk_independent_and_compare_accepts_only_ties() -> None:
@@ -120,11 +110,3 @@ def test_report_renders_and_plots(search_result: dict[str, Any], tmp_path: Path)
     assert "## 1. Face search" in text and "Skipped: absent" in text and "service path not run" in text
     why_not = report.plot([quick, search_result], tmp_path / "throughput.png")
     assert why_not is not None or (tmp_path / "throughput.png").stat().st_size > 0
-
-
-@pytest.mark.slow
-def test_scrub_cost_bench_serves_both_allocator_modes() -> None:
-    result = scrub_cost.run(rounds=1, enrols=4, searches=4, clients=1)
-    for mode in ("scrubbed", "plain"):
-        assert result[mode]["enrol_per_s"] > 0 and result[mode]["search_per_s"] > 0
-    assert "enrol_per_s_cost_percent" in result["scrubbed"]

@@ -16,8 +16,10 @@ matchable, so they must be found: a scanner that finds nothing proves nothing.
 
 from __future__ import annotations
 
+import importlib
 import time
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -27,7 +29,6 @@ from sqlalchemy.orm import Session
 
 from lifecycle import models as m
 from lifecycle.clock import ManualClock
-from matcher.crypto import KeyRing
 from matcher.faces import FacePipeline, synthetic
 from matcher.keys import ScopeKeys
 from matcher.v1 import cases_pb2
@@ -54,6 +55,18 @@ def _normalised(raw: np.ndarray) -> np.ndarray:  # type: ignore[type-arg]
 def _plate(rng: np.random.Generator) -> str:
     chars = "".join(_ALPHABET[i] for i in rng.integers(0, len(_ALPHABET), 9))
     return f"{chars[:3]}-{chars[3:6]} {chars[6:]}"
+
+
+def _keyring(kek_file: Path) -> Any:
+    """The key-encryption key(s) as the server loads them, to unwrap the data keys it uses.
+
+    Looked up by name: with the KEK rotation (matcher.kek) the ring is ``KekGenerations``, before
+    it ``crypto.KeyRing``; both load from the same file and unwrap the same way.
+    """
+    try:
+        return importlib.import_module("matcher.kek").KekGenerations.load(kek_file)
+    except ModuleNotFoundError:
+        return importlib.import_module("matcher.crypto").KeyRing.load(kek_file)
 
 
 def _photo(seed: int) -> bytes:
@@ -116,7 +129,7 @@ class Data:
     def read_stored(self, url: str, kek_file: Path) -> None:
         """Adds the stored forms: ciphertexts and wrapped keys, and the keys they unwrap to."""
         engine = create_engine(url)
-        keys = ScopeKeys(KeyRing.load(kek_file), ManualClock(START))
+        keys = ScopeKeys(_keyring(kek_file), ManualClock(START))
         with engine.connect() as connection:
             for form, column, case in (
                 ("template ciphertext", m.FaceTemplate.ciphertext, m.FaceTemplate.case_id),
