@@ -34,11 +34,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from lifecycle.clock import Clock
-from matcher import process_memory, tls
+from matcher import tls
 from matcher.app import App, build_app, prepare
 from matcher.config import Settings
 from matcher.crypto import KeyringError
 from matcher.model_loading import Unavailable
+from matcher.process_memory import harden, scrub_status
 from matcher.single_instance import AlreadyServing
 from matcher.transport.access_service import AccessService
 from matcher.transport.audit_service import AuditService
@@ -359,7 +360,7 @@ def _serve_metrics(app: App) -> None:
 
 def serve(settings: Settings, clock: Clock | None = None) -> None:
     """Runs the service until SIGINT or SIGTERM (``clock``: tests/serve_for_tests.py only)."""
-    for done, measure in [process_memory.scrub_status(), *process_memory.harden()]:
+    for done, measure in [scrub_status(), *harden()]:
         log.log(logging.INFO if done else logging.WARNING, "memory: %s", measure)
     faiss.omp_set_num_threads(settings.faiss_threads)
     app = _built(settings, clock)
