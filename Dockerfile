@@ -1,6 +1,9 @@
 # matcher: the service on its embedded default (SQLite), data and keys on volumes.
 # Build: docker build -t matcher .
-# Run:   docker run -p 50051:50051 -v matcher-data:/data -v matcher-keys:/keys matcher
+# Run:   docker run -p 50051:50051 -v matcher-data:/data -v matcher-keys:/keys \
+#            --ulimit core=0 --ulimit memlock=-1 matcher
+# (memlock=-1 lets the service lock its memory out of swap; without it the start log says
+# "memory NOT locked". The service turns core dumps off itself; core=0 says so to the host too.)
 FROM python:3.11-slim
 
 LABEL org.opencontainers.image.title="matcher" \
@@ -15,7 +18,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     MATCHER_DATA_DIR=/data \
     MATCHER_KEK_FILE=/keys/kek \
     MATCHER_MODEL_DIR=/models \
-    MATCHER_MODEL_MANIFEST=/app/models/manifest.json
+    MATCHER_MODEL_MANIFEST=/app/models/manifest.json \
+    PYTHONMALLOC=malloc \
+    GLIBC_TUNABLES=glibc.malloc.perturb=255:glibc.malloc.tcache_count=0
+# The last two: freed memory is overwritten, so purged templates and plates do not linger in the
+# heap (README, "What the service guarantees about memory"); `matcher serve` would otherwise
+# re-execute itself to set them.
 
 WORKDIR /app
 COPY pyproject.toml README.md ./

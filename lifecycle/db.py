@@ -376,6 +376,19 @@ class Database:
         if busy:
             raise RuntimeError("WAL checkpoint blocked by a reader; the purge step will be retried")
 
+    def recycle_connections(self) -> None:
+        """Closes the pooled connections, so purged rows leave no copy in their buffers (P18).
+
+        A connection keeps what it read: SQLite's page cache, the PostgreSQL driver's buffers.
+        After a purge the idle ones are closed (their memory freed, and scrubbed, see
+        matcher.process_memory) and new ones opened on demand; a connection that is in use now
+        is closed when it is returned.
+        """
+        with self._writer:
+            self.engine.dispose()
+            if self._read_engine is not self.engine:
+                self._read_engine.dispose()
+
     def dispose(self) -> None:
         with self._kick:
             self._stopping = True

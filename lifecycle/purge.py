@@ -221,6 +221,7 @@ class PurgeWorker:
             for listener in lc.listeners:
                 listener.basis_ended(self._scope(purge), purge.subject_pk)
             lc.db.checkpoint()
+            lc.db.recycle_connections()  # P18: no pooled connection keeps the purged rows' pages.
             with lc.db.transaction() as session:
                 session.get_one(m.Purge, purge_id).state = m.PURGE_CHECKPOINTED
             purge.state = m.PURGE_CHECKPOINTED

@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lifecycle.errors import Kind, PolicyError
+from matcher.wiping import wipe, wiped
 
 Vector = npt.NDArray[np.float32]
 
@@ -28,11 +29,19 @@ def parse_embedding(values: bytes, dim: int) -> Vector:
             f"the embedding has {got}; this model's embeddings have {dim} float32 values "
             f"({4 * dim} bytes, little-endian)",
         )
-    vector = np.frombuffer(values, dtype="<f4").astype(np.float32)
-    if not np.all(np.isfinite(vector)):
-        raise _invalid("EMBEDDING_NOT_FINITE", "the embedding holds NaN or infinite values")
-    norm = float(np.linalg.norm(vector.astype(np.float64)))
-    if norm == 0.0 or not np.isfinite(norm):
-        raise _invalid("EMBEDDING_ZERO", "the embedding is all zeros: it has no direction to compare")
-    normalised: Vector = (vector / norm).astype(np.float32)
+    # Every copy of the raw values is zeroed before returning (matcher.wiping); the normalised
+    # vector is the caller's to wipe once enrolled or searched.
+    normalised: Vector = np.frombuffer(values, dtype="<f4").astype(np.float32)
+    try:
+        if not np.all(np.isfinite(normalised)):
+            raise _invalid("EMBEDDING_NOT_FINITE", "the embedding holds NaN or infinite values")
+        wide = normalised.astype(np.float64)
+        with wiped(wide):
+            norm = float(np.linalg.norm(wide))
+        if norm == 0.0 or not np.isfinite(norm):
+            raise _invalid("EMBEDDING_ZERO", "the embedding is all zeros: it has no direction to compare")
+    except PolicyError:
+        wipe(normalised)
+        raise
+    normalised /= norm  # In place: float32 divided by the norm as float32, no further copy.
     return normalised

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from lifecycle import models as m
 from lifecycle.cases import Lifecycle, require_reason
 from lifecycle.errors import Kind, PolicyError
-from matcher import crypto
+from matcher import crypto, wiping
 from matcher.embeddings import Vector
 from matcher.gallery import FaceGallery, GalleryHit, Vectors
 from matcher.keys import ScopeKeys
@@ -115,21 +115,26 @@ class FaceMatcher:
                 if not templates:
                     continue
                 key = self._keys.subject_key(session, case_id, subject_pk, create=False)
-                by_model: dict[str, tuple[list[str], list[Vector]]] = {}
+                by_model: dict[str, tuple[list[str], list[bytearray]]] = {}
                 for template in templates:
                     if template.model not in self._galleries:
                         continue  # Reported by the caller: stored under a model not served now.
-                    plain = crypto.decrypt(
+                    # Decrypted into a buffer that is zeroed below, never into immutable bytes.
+                    plain = wiping.decrypt_into(
                         key,
                         template.nonce,
                         template.ciphertext,
                         crypto.template_aad(case_id, subject_pk, template.id, template.model),
                     )
-                    ids, vectors = by_model.setdefault(template.model, ([], []))
+                    ids, plains = by_model.setdefault(template.model, ([], []))
                     ids.append(template.id)
-                    vectors.append(np.frombuffer(plain, dtype="<f4").astype(np.float32))
-                for model, (ids, vectors) in by_model.items():
-                    self._galleries[model].add(case_id, subject_pk, ids, np.stack(vectors))
+                    plains.append(plain)
+                for model, (ids, plains) in by_model.items():
+                    vectors = np.stack([np.frombuffer(plain, dtype="<f4") for plain in plains])
+                    with wiping.wiped(vectors, *plains):
+                        self._galleries[model].add(
+                            case_id, subject_pk, ids, vectors.astype(np.float32, copy=False)
+                        )
                     loaded += len(ids)
         return loaded
 
@@ -167,11 +172,14 @@ class FaceMatcher:
                 key = self._keys.subject_key(session, case_id, subject.pk, create=True)
                 rows = []
                 for template_id, vector in zip(ids, vectors, strict=True):
+                    plain = np.ascontiguousarray(vector, dtype="<f4")  # No copy for a float32 row.
                     nonce, ciphertext = crypto.encrypt(
                         key,
-                        vector.astype("<f4").tobytes(),
+                        wiping.as_bytes(plain),  # Encrypted from the array: no bytes copy to leave behind.
                         crypto.template_aad(case_id, subject.pk, template_id, model),
                     )
+                    if plain is not vector:  # A copy was made after all (another dtype): zero it.
+                        wiping.wipe(plain)
                     rows.append(
                         m.FaceTemplate(
                             id=template_id,
@@ -195,7 +203,9 @@ class FaceMatcher:
                     count=len(rows),
                     detail={"templates": ids[:20], "model": model, "rule": "P1"},
                 )
-            self._galleries[model].add(case_id, subject.pk, ids, vectors.astype(np.float32))
+            matchable = vectors.astype(np.float32)
+            with wiping.wiped(matchable):
+                self._galleries[model].add(case_id, subject.pk, ids, matchable)
         return rows
 
     def templates(self, case_id: str, subject_id: str) -> list[m.FaceTemplate]:
@@ -238,10 +248,9 @@ class FaceMatcher:
         if not -1.0 <= min_score <= 1.0:
             raise PolicyError(Kind.INVALID_ARGUMENT, "FIELD_INVALID", "min_score must be between -1 and 1")
         self.model_dim(model)
-        batch = np.stack(probes).astype(np.float32)
-        with self._lock.read():
+        batch = np.stack(probes).astype(np.float32, copy=False)
+        with self._lock.read(), wiping.wiped(batch):  # P7: the probe is used for this match only.
             gallery_hits = self._galleries[model].search(case_ids, batch, top_k, min_score)
-        del batch  # P7: the probe is used for this match only.
         wanted = {hit.template_id for hits in gallery_hits for hit in hits}
         # Query-time confirmation (decision 4): the named cases are open, and every hit is still
         # an active subject's template of an open case, read from the system of record after the
@@ -380,18 +389,18 @@ class FaceMatcher:
     ) -> None:
         """Makes templates of a non-case scope matchable; call inside ``changing()``."""
         self.model_dim(model)
-        with self._lock.write():
-            self._galleries[model].add(scope, owner, template_ids, vectors.astype(np.float32))
+        matchable = vectors.astype(np.float32)
+        with self._lock.write(), wiping.wiped(matchable):
+            self._galleries[model].add(scope, owner, template_ids, matchable)
 
     def search_scopes(
         self, scopes: list[str], probes: list[Vector], model: str, top_k: int, min_score: float
     ) -> list[list[GalleryHit]]:
         """Exact search restricted to the given scopes; the caller confirms and audits."""
         self.model_dim(model)
-        with self._lock.read():
-            return self._galleries[model].search(
-                scopes, np.stack(probes).astype(np.float32), top_k, min_score
-            )
+        batch = np.stack(probes).astype(np.float32, copy=False)
+        with self._lock.read(), wiping.wiped(batch):
+            return self._galleries[model].search(scopes, batch, top_k, min_score)
 
     def contains_vector(self, vector: Vector) -> bool:
         with self._lock.read():

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from lifecycle import models as m
 from lifecycle.cases import Lifecycle, require_reason
 from lifecycle.errors import Kind, PolicyError
-from matcher import crypto
+from matcher import crypto, wiping
 from matcher.keys import ScopeKeys
 from matcher.plates import MatchPolicy, PlateError, PlateHit, PlateIndex, PlateRead, parse_entry
 from matcher.rwlock import RWLock
@@ -106,7 +106,9 @@ class PlateWatchlists:
 
     def _decrypt(self, session: Session, row: m.PlateEntry) -> tuple[str, str]:
         key = self._key(session, row.case_id, row.subject_pk, create=False)
-        payload = json.loads(crypto.decrypt(key, row.nonce, row.ciphertext, _aad(row)))
+        plain = wiping.decrypt_into(key, row.nonce, row.ciphertext, _aad(row))
+        with wiping.wiped(plain):  # The JSON buffer goes at once; the strings live as long as needed.
+            payload = json.loads(plain)
         return str(payload["plate"]), str(payload.get("note", ""))
 
     def _index(self, case_id: str) -> PlateIndex:

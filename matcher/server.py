@@ -40,6 +40,7 @@ from matcher.app import App, build_app, prepare
 from matcher.config import Settings
 from matcher.crypto import KeyringError
 from matcher.model_loading import Unavailable
+from matcher.process_memory import harden, scrub_status
 from matcher.single_instance import AlreadyServing
 from matcher.transport.access_service import AccessService
 from matcher.transport.audit_service import AuditService
@@ -360,6 +361,8 @@ def _serve_metrics(app: App) -> None:
 
 def serve(settings: Settings, clock: Clock | None = None) -> None:
     """Runs the service until SIGINT or SIGTERM (``clock``: tests/serve_for_tests.py only)."""
+    for done, measure in [scrub_status(), *harden()]:
+        log.log(logging.INFO if done else logging.WARNING, "memory: %s", measure)
     faiss.omp_set_num_threads(settings.faiss_threads)
     app = _built(settings, clock)
     try:

@@ -17,11 +17,13 @@ from pathlib import Path
 from lifecycle import faults
 from matcher.cli import build_parser
 from matcher.cli.local import configure_logging, settings_of
+from matcher.process_memory import reexec_scrubbed
 from matcher.server import serve
 from tests.fileclock import FileClock
 
 
 def main(argv: list[str]) -> int:
+    reexec_scrubbed()  # The same start as ``matcher serve``: freed memory is scrubbed.
     hooks = argparse.ArgumentParser()
     hooks.add_argument("--clock-file", required=True)
     hooks.add_argument("--fault-point", default="")

@@ -30,6 +30,9 @@ def settings_of(args: argparse.Namespace) -> Settings:
 
 
 def serve(args: argparse.Namespace) -> int:
+    from matcher.process_memory import reexec_scrubbed
+
+    reexec_scrubbed()  # Before anything of the service runs: freed memory scrubbed (P18).
     from matcher.server import StartError
     from matcher.server import serve as run
 

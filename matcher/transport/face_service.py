@@ -17,6 +17,7 @@ from matcher.transport import convert, names
 from matcher.transport.calls import rpc
 from matcher.transport.errors import image_refusal
 from matcher.v1 import faces_pb2
+from matcher.wiping import wiped
 
 DEFAULT_TOP_K = 10
 
@@ -84,7 +85,8 @@ class FaceService:
     def EnrollFace(self, request: faces_pb2.EnrollFaceRequest, actor: str) -> faces_pb2.FaceTemplate:
         case_id, subject_id = names.subject_ids(request.parent)
         [probe] = probes_of(self.app, request.face, "enrol", "the face")
-        row = self.app.faces.enroll(actor, case_id, subject_id, probe.vector, probe.model, request.reason)
+        with wiped(probe.vector):  # P18: the service keeps the encrypted row and the gallery's copy.
+            row = self.app.faces.enroll(actor, case_id, subject_id, probe.vector, probe.model, request.reason)
         template = convert.face_template(row, subject_id)
         if probe.box is not None:
             template.face_box.CopyFrom(probe.box)
@@ -117,15 +119,16 @@ class FaceService:
         min_score = (
             request.min_score if request.HasField("min_score") else self.app.settings.default_min_score
         )
-        results = self.app.faces.search(
-            actor,
-            case_ids,
-            [p.vector for p in probes],
-            probes[0].model,
-            request.reason,
-            request.top_k or DEFAULT_TOP_K,
-            min_score,
-        )
+        with wiped(*(p.vector for p in probes)):  # P7: the probes are used for this search only.
+            results = self.app.faces.search(
+                actor,
+                case_ids,
+                [p.vector for p in probes],
+                probes[0].model,
+                request.reason,
+                request.top_k or DEFAULT_TOP_K,
+                min_score,
+            )
         return faces_pb2.SearchFacesResponse(
             min_score=min_score,
             results=[
