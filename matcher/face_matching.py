@@ -319,13 +319,14 @@ class FaceMatcher:
                 select(m.FaceTemplate).where(m.FaceTemplate.id.in_(template_ids))
             ):
                 key = self._keys.subject_key(session, template.case_id, template.subject_pk, create=False)
-                plain = crypto.decrypt(
+                plain = wiping.decrypt_into(
                     key,
                     template.nonce,
                     template.ciphertext,
                     crypto.template_aad(template.case_id, template.subject_pk, template.id, template.model),
                 )
-                loaded[template.id] = np.frombuffer(plain, dtype="<f4").astype(np.float32)
+                with wiping.wiped(plain):
+                    loaded[template.id] = np.frombuffer(plain, dtype="<f4").astype(np.float32)
         return loaded
 
     def sync(
@@ -363,6 +364,7 @@ class FaceMatcher:
         added = 0
         with self._lock.write():
             if self._epoch != epoch:
+                wiping.wipe(*vectors.values())
                 return dropped, 0
             now_held = set().union(*(g.entries() for g in self._galleries.values()))
             groups: dict[tuple[str, int, str], list[str]] = {}
@@ -372,8 +374,7 @@ class FaceMatcher:
             for (scope, owner, model), ids in groups.items():
                 self._galleries[model].add(scope, owner, ids, np.stack([vectors[t] for t in ids]))
                 added += len(ids)
-        for vector in vectors.values():
-            vector[:] = 0.0  # the galleries hold their own copies
+        wiping.wipe(*vectors.values())  # the galleries hold their own copies
         return dropped, added
 
     # --- other scopes (registered-individual orders) ---------------------------------------

@@ -22,7 +22,7 @@ from lifecycle import order_models as o
 from lifecycle.cases import Lifecycle, require_reason
 from lifecycle.errors import Kind, PolicyError
 from lifecycle.orders import Registry, order_scope
-from matcher import crypto
+from matcher import crypto, wiping
 from matcher.broadcast import AlertView, Broadcast
 from matcher.embeddings import Vector
 from matcher.face_matching import FaceMatcher
@@ -150,10 +150,11 @@ class RegisteredIndividuals:
         with self._lc.db.reading() as session:
             for row in session.scalars(select(o.OrderTemplate).where(o.OrderTemplate.id.in_(template_ids))):
                 key = self._keys.order_key(session, row.order_id, create=False)
-                plain = crypto.decrypt(
+                plain = wiping.decrypt_into(
                     key, row.nonce, row.ciphertext, order_template_aad(row.order_id, row.id, row.model)
                 )
-                loaded[row.id] = np.frombuffer(plain, dtype="<f4").astype(np.float32)
+                with wiping.wiped(plain):
+                    loaded[row.id] = np.frombuffer(plain, dtype="<f4").astype(np.float32)
         return loaded
 
     def catch_up_alerts(self) -> int:
