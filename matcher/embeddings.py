@@ -31,8 +31,20 @@ def parse_embedding(values: bytes, dim: int) -> Vector:
     vector = np.frombuffer(values, dtype="<f4").astype(np.float32)
     if not np.all(np.isfinite(vector)):
         raise _invalid("EMBEDDING_NOT_FINITE", "the embedding holds NaN or infinite values")
-    norm = float(np.linalg.norm(vector.astype(np.float64)))
-    if norm == 0.0 or not np.isfinite(norm):
+    # In float64 throughout: the norm of float32 values near their maximum (512 x 3e38) is above
+    # float32's range, and dividing a float32 array by it would cast the norm to inf and store an
+    # all-zero template that then answers every search at score 0.
+    wide = vector.astype(np.float64)
+    norm = float(np.linalg.norm(wide))
+    if norm == 0.0:
         raise _invalid("EMBEDDING_ZERO", "the embedding is all zeros: it has no direction to compare")
-    normalised: Vector = (vector / norm).astype(np.float32)
+    normalised: Vector = (wide / norm).astype(np.float32)
+    length = float(np.linalg.norm(normalised.astype(np.float64)))
+    if not np.isfinite(length) or abs(length - 1.0) > 1e-3:
+        # Unreachable for finite float32 input in float64, kept so that no path can ever store a
+        # template without a direction.
+        raise _invalid(
+            "EMBEDDING_ZERO",
+            "the embedding is not finite or has no direction after normalisation",
+        )
     return normalised
