@@ -119,8 +119,10 @@ def embedding(vector: npt.ArrayLike, model: str = "") -> faces_pb2.Embedding:
     return faces_pb2.Embedding(values=values.tobytes(), model=model)
 
 
-def _image(photo: bytes, face_box: tuple[float, float, float, float] | None) -> faces_pb2.Image:
-    image = faces_pb2.Image(data=photo)
+def _image(
+    photo: bytes, face_box: tuple[float, float, float, float] | None, aligned_crop: bool = False
+) -> faces_pb2.Image:
+    image = faces_pb2.Image(data=photo, aligned_crop=aligned_crop)
     if face_box is not None:
         left, top, right, bottom = face_box
         image.face_box.CopyFrom(faces_pb2.FaceBox(left=left, top=top, right=right, bottom=bottom))
@@ -316,11 +318,13 @@ class MatcherClient:
         *,
         reason: str,
         face_box: tuple[float, float, float, float] | None = None,
+        aligned_crop: bool = False,
     ) -> faces_pb2.FaceTemplate:
-        """Enrols the one face of a JPEG or PNG photo (or the face inside ``face_box``)."""
+        """Enrols the one face of a JPEG or PNG photo (or the face inside ``face_box``);
+        ``aligned_crop``: the photo is a 112x112 crop already aligned for the recogniser."""
         request = faces_pb2.EnrollFaceRequest(
             parent=f"cases/{case_id}/subjects/{subject_id}",
-            face=faces_pb2.FaceInput(image=_image(photo, face_box)),
+            face=faces_pb2.FaceInput(image=_image(photo, face_box, aligned_crop)),
             reason=reason,
         )
         return self._call(self.faces.EnrollFace, request)
@@ -356,11 +360,13 @@ class MatcherClient:
         reason: str,
         top_k: int = 10,
         min_score: float | None = None,
+        aligned_crop: bool = False,
     ) -> faces_pb2.SearchFacesResponse:
-        """Searches every usable face of a photo; one result per face, with its box."""
+        """Searches every usable face of a photo (or its one face, for an ``aligned_crop``);
+        one result per face, with its box."""
         request = faces_pb2.SearchFacesRequest(
             cases=[f"cases/{case_id}" for case_id in case_ids],
-            probe=faces_pb2.FaceInput(image=_image(photo, None)),
+            probe=faces_pb2.FaceInput(image=_image(photo, None, aligned_crop)),
             reason=reason,
             top_k=top_k,
             min_score=min_score,

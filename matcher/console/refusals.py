@@ -167,6 +167,9 @@ REASONS: Final[Mapping[str, Explanation]] = MappingProxyType(
         ),
         "FACE_BOX_INVALID": _e(None, "The chosen face area is not a valid box. Pick a face again."),
         "FACE_BOX_NOT_FOUND": _e(None, "No detected face is where you pointed. Pick one of the boxes shown."),
+        "ALIGNED_CROP_WRONG_SIZE": _e(
+            None, "An aligned face crop must be exactly 112 by 112 pixels. Send the whole photo instead."
+        ),
         # Plates.
         "PLATE_EMPTY": _e(None, "The plate has no letters or digits."),
         "PLATE_TOO_LONG": _e(None, "This is longer than any licence plate."),

@@ -144,6 +144,7 @@ class FacePipeline:
         *,
         purpose: Purpose,
         face_box: Sequence[float] | None = None,
+        aligned_crop: bool = False,
     ) -> list[DetectedFace]:
         """Embed the faces of one photo, or refuse it with a FaceError saying why.
 
@@ -153,6 +154,11 @@ class FacePipeline:
         - ``face_box`` (x1, y1, x2, y2), either purpose: only the detected face overlapping it
           most (IoU >= 0.3), refused with that face's own reason if it fails a gate.
 
+        - ``aligned_crop``: the photo is one face already warped to the recogniser's template
+          (112x112 for ArcFace, as edge devices and NVRs send it): embedded as it is, without
+          re-alignment, once the detector's confidence gate has passed on it (see
+          ``_embed_aligned``).
+
         No usable face at all is a refusal for both purposes (NO_FACE, or the gate that the
         most confident candidate failed).
         """
@@ -160,6 +166,13 @@ class FacePipeline:
             raise ValueError(f"purpose must be 'enrol' or 'search', not {purpose!r}")
         wanted = _check_box(face_box) if face_box is not None else None
         image = decode_image(image_bytes, self.limits)
+        if aligned_crop:
+            if wanted is not None:
+                raise FaceError(
+                    Reason.FACE_BOX_INVALID,
+                    "an aligned crop is one face already: send it without face_box",
+                )
+            return [self._embed_aligned(image)]
         candidates = self.detect(image)
         chosen = self._select(candidates, purpose, wanted, image.shape)
         embeddings = self.embed_crops([self.align(image, c.landmarks) for c in chosen])
@@ -169,8 +182,10 @@ class FacePipeline:
         ]
 
     def detect(self, image: np.ndarray) -> list[FaceCandidate]:
-        """Run SCRFD on a BGR image; candidates sorted by score, each judged by the gates."""
-        dets, kpss = self._detector.detect(image, input_size=self.det_size)
+        """Run SCRFD on a BGR image at the sizes of ``detector_sizes``; candidates sorted by
+        score (duplicates across sizes merged by insightface's NMS), each judged by the gates."""
+        sizes = detector_sizes(image.shape, self.det_size)
+        dets, kpss = self._detector.detect(image, input_size=sizes)
         height, width = image.shape[:2]
         candidates = []
         for det, kps in zip(dets, kpss, strict=True):
@@ -184,6 +199,45 @@ class FacePipeline:
             landmarks = np.asarray(kps, dtype=np.float32)
             candidates.append(FaceCandidate(box, score, landmarks, self.quality.judge(box, score)))
         return candidates
+
+    def _embed_aligned(self, image: np.ndarray) -> DetectedFace:
+        """Embed a caller's aligned crop, after the gates that still mean something for it.
+
+        The crop must have the recogniser's input size exactly: resizing a crop aligned for
+        another template would embed a distorted face. The detector still runs on it, and its
+        most confident candidate must pass the score gate: a crop of a wall, a hand or a blank
+        frame would otherwise become a template (NO_FACE / FACE_LOW_SCORE, as for any photo).
+        The size gate is met by construction (the face spans the whole crop), and so is the
+        one-face rule (the face is the crop; a second, partial face at its edge is ignored).
+        """
+        side = int(self._recognizer.input_size[0])
+        height, width = image.shape[:2]
+        details: dict[str, Any] = {"image_size": [int(width), int(height)], "gates": asdict(self.quality)}
+        if (width, height) != (side, side):
+            raise FaceError(
+                Reason.ALIGNED_CROP_WRONG_SIZE,
+                f"an aligned crop must be {side}x{side} pixels (the recogniser's input), "
+                f"not {width}x{height}; send the photo itself without aligned_crop instead",
+                details,
+            )
+        candidates = self.detect(image)
+        details["faces"] = [c.report() for c in candidates]
+        if not candidates:
+            raise FaceError(Reason.NO_FACE, "no face was detected in the aligned crop", details)
+        best = candidates[0]
+        if best.det_score < self.quality.min_det_score:
+            rejection = self.quality.judge(best.box, best.det_score)
+            assert rejection is not None  # the score gate fails first
+            raise FaceError(rejection.reason, rejection.message, details)
+        [embedding] = self.embed_crops([image])
+        box = (0.0, 0.0, float(width), float(height))
+        return DetectedFace(
+            box,
+            best.det_score,
+            np.asarray(face_align.arcface_dst, np.float32) * (side / 112.0),
+            embedding,
+            self.model_id,
+        )
 
     def align(self, image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         """Warp a face to the recogniser's input (112x112 for ArcFace) on the 5-point template."""
@@ -250,6 +304,31 @@ class FacePipeline:
                 details,
             )
         return usable
+
+
+def detector_sizes(shape: tuple[int, ...], det_size: tuple[int, int]) -> list[tuple[int, int]]:
+    """The detector input sizes for an image: ``det_size``, the image's own size, and half that.
+
+    SCRFD resizes the image to fit its input. Only at 640x640, a 112x112 close-up crop was
+    magnified almost six times into a 640-pixel face, larger than the detector's biggest anchors,
+    and came back NO_FACE (issue 10). So a small image is also detected at its own size (rounded
+    up to the detector's stride of 32, the rest padded), and every image at half the size of its
+    last pass, which finds faces that fill most of a large frame (a phone close-up) for a quarter
+    of the cost of the 640 pass. The ``det_size`` pass stays, so no face found before is lost.
+    insightface merges the boxes of all passes by NMS.
+    """
+    height, width = int(shape[0]), int(shape[1])
+    native = (min(det_size[0], _round_up(width)), min(det_size[1], _round_up(height)))
+    coarse = (max(32, native[0] // 64 * 32), max(32, native[1] // 64 * 32))
+    sizes = [det_size]
+    for size in (native, coarse):
+        if size not in sizes:
+            sizes.append(size)
+    return sizes
+
+
+def _round_up(pixels: int, stride: int = 32) -> int:
+    return max(stride, -(-pixels // stride) * stride)
 
 
 def _check_box(face_box: Sequence[float]) -> Box:
