@@ -24,7 +24,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from matcher import tls
 from matcher.config import DEFAULT_DATA_DIR, DEFAULT_LISTEN
-from matcher.status_details import error_info
+from matcher.status_details import ImageDetails, error_info, image_details
 from matcher.v1 import (
     access_pb2,
     access_pb2_grpc,
@@ -61,8 +61,9 @@ AUTHORITY_KINDS = {
 class MatcherError(Exception):
     """A call the service refused or could not complete.
 
-    ``metadata`` holds the ErrorInfo's other facts (for a refused photo, ``faces``: the boxes and
-    scores the detector saw, as JSON), so that a client can show what to fix.
+    ``metadata`` holds the ErrorInfo's other facts as sent; ``image`` the typed reading of a
+    refused photo's (the boxes and scores the detector saw, for ``MULTIPLE_FACES``, ``NO_FACE``,
+    ``FACE_BOX_NOT_FOUND``, ``NO_PLATE``...), so that a client can show which ``face_box`` to pass.
     """
 
     def __init__(self, error: grpc.RpcError) -> None:
@@ -74,7 +75,18 @@ class MatcherError(Exception):
         self.metadata: dict[str, str] = (
             {k: v for k, v in info.metadata.items() if k != "rule"} if info else {}
         )
+        self.image: ImageDetails | None = image_details(self.metadata)
         super().__init__(f"{self.code.name}{f' ({self.reason})' if self.reason else ''}: {self.details}")
+
+    def as_dict(self) -> dict[str, Any]:
+        """The refusal as JSON-ready values (the CLI's ``--json``)."""
+        return {
+            "code": self.code.name,
+            "reason": self.reason,
+            "rule": self.rule,
+            "message": self.details,
+            "image": self.image.as_dict() if self.image else None,
+        }
 
 
 T = TypeVar("T")

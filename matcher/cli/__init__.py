@@ -1,7 +1,8 @@
 """The ``matcher`` command: the service itself (``matcher serve``) and the investigator's CLI.
 
 Every client command prints a readable table for people, or JSON with ``--json`` for scripts.
-Refusals print the gRPC code, the machine-readable reason and the message, and exit with 1.
+Refusals print the gRPC code, the machine-readable reason, the message and, for a refused photo,
+the boxes the detector saw (see ``matcher.cli.errors``), and exit with 1.
 Each command group lives in its own module and registers its sub-commands here.
 """
 
@@ -9,11 +10,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from matcher.cli import access, cases, console, faces, governance, local, plates, registry
+from matcher.cli.errors import show_refusal
 from matcher.cli.output import Printer
 from matcher.client import MatcherClient, MatcherError
 from matcher.config import DEFAULT_DATA_DIR
@@ -68,5 +69,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         ) as client:
             return int(args.handler(client, args, Printer(args.json)))
     except MatcherError as error:
-        print(f"error: {error}", file=sys.stderr)
+        show_refusal(error, args.json)
         return 1

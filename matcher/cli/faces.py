@@ -97,7 +97,7 @@ def enroll_bulk(client: MatcherClient, args: argparse.Namespace, out: Printer) -
     if not jobs:
         raise SystemExit(f"error: {root} has no <subject-id>/<photo>.jpg|.png files")
     enrolled: list[dict[str, str]] = []
-    refused: list[dict[str, str]] = []
+    refused: list[dict[str, Any]] = []
     for done, (subject, photo) in enumerate(jobs, start=1):
         try:
             template = client.enroll_face_photo(args.case, subject, photo.read_bytes(), reason=args.reason)
@@ -109,6 +109,7 @@ def enroll_bulk(client: MatcherClient, args: argparse.Namespace, out: Printer) -
                     "code": error.code.name,
                     "reason": error.reason,
                     "message": error.details,
+                    **({"image": error.image.as_dict()} if error.image else {}),
                 }
             )
         if not out.as_json:
