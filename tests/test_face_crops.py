@@ -27,8 +27,9 @@ def _png(image: np.ndarray) -> bytes:
 
 
 def _close_up(seed: int) -> bytes:
-    image = np.full((128, 128, 3), 128, dtype=np.uint8)
-    syn.paint(image, (64, 64), syn.face_texture(seed))
+    """A 160x160 crop, most of it one face (the 640x640 pass alone saw no face in it)."""
+    image = np.full((160, 160, 3), 128, dtype=np.uint8)
+    syn.paint(image, (96, 96), syn.face_texture(seed))
     return _png(image)
 
 
@@ -40,7 +41,7 @@ def test_close_up_crop_enrols_and_finds_the_same_face_in_a_scene(face_harness: H
     h = face_harness
     open_case_with_subject(h)
     template = h.client.enroll_face_photo("c-1", "poi-1", _close_up(5), reason="NVR crop")
-    assert (template.face_box.left, template.face_box.right) == pytest.approx((32, 96), abs=1)
+    assert (template.face_box.left, template.face_box.right) == pytest.approx((64, 128), abs=1)
     scene = np.full((640, 640, 3), 128, dtype=np.uint8)
     syn.paint(scene, (192, 448), syn.face_texture(5))
     answer = h.client.search_faces_photo(["c-1"], _png(scene), reason="CCTV still")

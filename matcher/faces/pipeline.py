@@ -128,9 +128,11 @@ class FacePipeline:
         self._detector.det_thresh = quality.report_score_floor
         self._recognizer = _load(recognizer_file, ArcFaceONNX, "an ArcFace recogniser", options)
         self.recognizer = _describe(recognizer_file, self._recognizer)
-        # Warm-up builds insightface's fixed-shape detector session now, not on the first request.
+        # Warm-up builds insightface's fixed-shape detector sessions (one per input size) now,
+        # not on the first request.
+        self.detector_sizes = detector_sizes(self.det_size)
         self._detector.detect(
-            np.zeros((self.det_size[1], self.det_size[0], 3), np.uint8), input_size=self.det_size
+            np.zeros((self.det_size[1], self.det_size[0], 3), np.uint8), input_size=self.detector_sizes
         )
 
     @property
@@ -181,11 +183,20 @@ class FacePipeline:
             for c, emb in zip(chosen, embeddings, strict=True)
         ]
 
+    def count_faces(self, image_bytes: bytes) -> int:
+        """How many faces a frame shows, for P6's presence count: the detector alone.
+
+        No crop is aligned and the recogniser never runs, so nothing that could tell who anyone
+        is gets computed. A face counts when the detector is confident of it (the score gate);
+        the size gate does not apply: a small, distant face is still somebody present.
+        """
+        image = decode_image(image_bytes, self.limits)
+        return sum(1 for c in self.detect(image) if c.det_score >= self.quality.min_det_score)
+
     def detect(self, image: np.ndarray) -> list[FaceCandidate]:
         """Run SCRFD on a BGR image at the sizes of ``detector_sizes``; candidates sorted by
         score (duplicates across sizes merged by insightface's NMS), each judged by the gates."""
-        sizes = detector_sizes(image.shape, self.det_size)
-        dets, kpss = self._detector.detect(image, input_size=sizes)
+        dets, kpss = self._detector.detect(image, input_size=self.detector_sizes)
         height, width = image.shape[:2]
         candidates = []
         for det, kps in zip(dets, kpss, strict=True):
@@ -306,29 +317,25 @@ class FacePipeline:
         return usable
 
 
-def detector_sizes(shape: tuple[int, ...], det_size: tuple[int, int]) -> list[tuple[int, int]]:
-    """The detector input sizes for an image: ``det_size``, the image's own size, and half that.
+def detector_sizes(det_size: tuple[int, int]) -> list[tuple[int, int]]:
+    """The detector's input sizes: ``det_size``, half of it and a quarter (640, 320, 160).
 
-    SCRFD resizes the image to fit its input. Only at 640x640, a 112x112 close-up crop was
+    SCRFD resizes the whole image to fit its input. Only at 640x640, a 112x112 close-up crop was
     magnified almost six times into a 640-pixel face, larger than the detector's biggest anchors,
-    and came back NO_FACE (issue 10). So a small image is also detected at its own size (rounded
-    up to the detector's stride of 32, the rest padded), and every image at half the size of its
-    last pass, which finds faces that fill most of a large frame (a phone close-up) for a quarter
-    of the cost of the 640 pass. The ``det_size`` pass stays, so no face found before is lost.
-    insightface merges the boxes of all passes by NMS.
+    and came back NO_FACE (issue 10); so did a phone close-up whose face fills the frame. At 320
+    and 160 such a face has a size the detector knows, and the two passes cost about a third of
+    the 640 one. insightface merges the boxes of all passes by NMS.
+
+    The sizes are fixed, never derived from the image: insightface builds one onnxruntime session
+    per input size, so sizes that followed the uploads would let callers grow the process's
+    memory without bound. All of them are built at start-up.
     """
-    height, width = int(shape[0]), int(shape[1])
-    native = (min(det_size[0], _round_up(width)), min(det_size[1], _round_up(height)))
-    coarse = (max(32, native[0] // 64 * 32), max(32, native[1] // 64 * 32))
-    sizes = [det_size]
-    for size in (native, coarse):
+    sizes: list[tuple[int, int]] = []
+    for divisor in (1, 2, 4):
+        size = (max(32, det_size[0] // divisor // 32 * 32), max(32, det_size[1] // divisor // 32 * 32))
         if size not in sizes:
             sizes.append(size)
     return sizes
-
-
-def _round_up(pixels: int, stride: int = 32) -> int:
-    return max(stride, -(-pixels // stride) * stride)
 
 
 def _check_box(face_box: Sequence[float]) -> Box:

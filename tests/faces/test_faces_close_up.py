@@ -1,6 +1,6 @@
-"""Close-up crops (issue 10): a small image is detected at its own size, a face filling a large
-frame at half size, and an already aligned 112x112 crop is embedded as it is, after the gates
-that still mean something for it.
+"""Close-up crops (issue 10): the detector also runs at 320 and 160, so a face that fills a small
+crop or a large frame is found, and an already aligned 112x112 crop is embedded as it is, after
+the gates that still mean something for it.
 
 The synthetic detector sees a "face" as a bright 64x64 square of its input, as the real one has
 its own range of face sizes: magnified into the 640x640 input, a close-up no longer looks like a
@@ -27,21 +27,31 @@ TOM_HANKS = Path(insightface.__file__).parent / "data" / "images" / "Tom_Hanks_5
 
 
 def _close_up() -> np.ndarray:
-    """A 128x128 crop, most of it one face (64 px, at its own resolution)."""
-    image = np.full((128, 128, 3), 128, dtype=np.uint8)
-    syn.paint(image, (64, 64), syn.face_texture(3))
+    """A 160x160 crop, most of it one face (64 px): magnified into 640x640, the synthetic
+    detector sees no face of its size in it, as SCRFD saw none in Tom Hanks."""
+    image = np.full((160, 160, 3), 128, dtype=np.uint8)
+    syn.paint(image, (96, 96), syn.face_texture(3))
     return image
 
 
-def test_detector_runs_at_640_at_a_small_images_own_size_and_at_half() -> None:
-    assert detector_sizes((112, 112, 3), (640, 640)) == [(640, 640), (128, 128), (64, 64)]
-    assert detector_sizes((720, 1280, 3), (640, 640)) == [(640, 640), (320, 320)]
-    assert detector_sizes((40, 40, 3), (640, 640)) == [(640, 640), (64, 64), (32, 32)]
+def test_detector_sizes_are_fixed_and_few() -> None:
+    assert detector_sizes((640, 640)) == [(640, 640), (320, 320), (160, 160)]
+    assert detector_sizes((64, 64)) == [(64, 64), (32, 32)]
+
+
+def test_every_detector_session_is_built_at_start_up(pipeline: FacePipeline, encode: Encode) -> None:
+    pool = pipeline._detector._resolution_session_pool
+    built = set(pool.snapshot())
+    assert built == set(pipeline.detector_sizes)
+    for side in (97, 112, 200, 333, 1000):  # uploads of any size add no session (no memory)
+        with pytest.raises(FaceError):
+            pipeline.embed_image(encode(np.full((side, side, 3), 128, np.uint8)), purpose="search")
+    assert set(pool.snapshot()) == built
 
 
 def test_close_up_crop_is_enrolled_with_its_face_box(pipeline: FacePipeline, encode: Encode) -> None:
     [face] = pipeline.embed_image(encode(_close_up()), purpose="enrol")
-    assert face.box == (32.0, 32.0, 96.0, 96.0)
+    assert face.box == (64.0, 64.0, 128.0, 128.0)
     scene = np.full((640, 640, 3), 128, dtype=np.uint8)
     syn.paint(scene, (320, 320), syn.face_texture(3))
     [same] = pipeline.embed_image(encode(scene), purpose="enrol")  # the same face, in a scene
