@@ -38,6 +38,8 @@ from matcher.v1 import (
     governance_pb2_grpc,
     plates_pb2,
     plates_pb2_grpc,
+    presence_pb2,
+    presence_pb2_grpc,
     registry_pb2,
     registry_pb2_grpc,
     sightings_pb2,
@@ -168,6 +170,7 @@ class MatcherClient:
         self.governance = governance_pb2_grpc.GovernanceServiceStub(channel)
         self.sightings = sightings_pb2_grpc.SightingServiceStub(channel)
         self.alerts = sightings_pb2_grpc.AlertServiceStub(channel)
+        self.presence = presence_pb2_grpc.PresenceServiceStub(channel)
         self.health = health_pb2_grpc.HealthStub(channel)
 
     @classmethod
@@ -705,6 +708,34 @@ class MatcherClient:
 
     def list_waivers(self) -> list[governance_pb2.Waiver]:
         return list(self._call(self.governance.ListWaivers, governance_pb2.ListWaiversRequest()).waivers)
+
+    # --- presence during a declared emergency (P6) -------------------------------------------
+
+    def declare_emergency(
+        self, title: str, zones: list[str], *, end: datetime, start: datetime | None = None, reason: str
+    ) -> presence_pb2.Emergency:
+        """The Director of Health or Human Services declares an emergency for zones and a period."""
+        emergency = presence_pb2.Emergency(
+            title=title,
+            zones=[zone if zone.startswith("zones/") else f"zones/{zone}" for zone in zones],
+            end_time=_timestamp(end),
+            start_time=_timestamp(start) if start else None,
+        )
+        request = presence_pb2.DeclareEmergencyRequest(emergency=emergency, reason=reason)
+        return self._call(self.presence.DeclareEmergency, request)
+
+    def end_emergency(self, name: str, *, reason: str) -> presence_pb2.Emergency:
+        request = presence_pb2.EndEmergencyRequest(name=name, reason=reason)
+        return self._call(self.presence.EndEmergency, request)
+
+    def list_emergencies(self) -> list[presence_pb2.Emergency]:
+        request = presence_pb2.ListEmergenciesRequest()
+        return list(self._call(self.presence.ListEmergencies, request).emergencies)
+
+    def count_people(self, camera_id: str, frame: bytes, *, reason: str) -> presence_pb2.CountPeopleResponse:
+        """How many faces a camera's frame shows, during an emergency covering the camera (P6)."""
+        request = presence_pb2.CountPeopleRequest(camera=f"cameras/{camera_id}", image=frame, reason=reason)
+        return self._call(self.presence.CountPeople, request)
 
     def transparency_report(self, start: datetime, end: datetime) -> governance_pb2.TransparencyReport:
         request = governance_pb2.GetTransparencyReportRequest(

@@ -13,7 +13,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from matcher.cli import access, cases, console, faces, governance, local, plates, registry
+from matcher.cli import access, cases, console, faces, governance, local, plates, presence, registry
 from matcher.cli.errors import show_refusal
 from matcher.cli.output import Printer
 from matcher.client import MatcherClient, MatcherError
@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--timeout", type=float, default=30.0, help="deadline of each call, seconds")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     commands = parser.add_subparsers(dest="command", required=True)
-    for module in (local, cases, faces, plates, registry, access, governance, console):
+    for module in (local, cases, faces, plates, registry, access, governance, presence, console):
         module.register(commands)
     return parser
 
