@@ -230,12 +230,11 @@ class EmergencyRegistry:
             return [EmergencyView(e, self._zones(session, e.id), state_of(e, at)) for e in rows]
 
     def covering(self, camera_id: str, at: datetime | None = None) -> Emergency:
-        """The active emergency whose zones hold ``camera_id`` (the one ending last), or a refusal:
-        CAMERA_NOT_FOUND for an unknown camera, EMERGENCY_NOT_DECLARED when none covers it."""
+        """The active emergency whose zones hold ``camera_id`` (the one ending last), or the refusal
+        EMERGENCY_NOT_DECLARED. An unknown camera gets the same answer: a health official learns
+        nothing of the camera network beyond the emergency's zones (least privilege)."""
         at = at if at is not None else self.clock.now()
         with self.db.reading() as session:
-            if session.get(o.Camera, camera_id) is None:
-                raise PolicyError(Kind.NOT_FOUND, "CAMERA_NOT_FOUND", f"camera {camera_id!r} does not exist")
             found = session.scalars(
                 select(Emergency)
                 .join(EmergencyZone, EmergencyZone.emergency_id == Emergency.id)
