@@ -593,10 +593,16 @@ class MatcherClient:
         return self._call(self.registry.RevokeOrder, request)
 
     def enroll_order_face(
-        self, order_id: str, vector: npt.ArrayLike | None = None, *, photo: bytes | None = None, reason: str
+        self,
+        order_id: str,
+        vector: npt.ArrayLike | None = None,
+        *,
+        photo: bytes | None = None,
+        reason: str,
+        aligned_crop: bool = False,
     ) -> faces_pb2.FaceTemplate:
         face = (
-            faces_pb2.FaceInput(image=_image(photo, None))
+            faces_pb2.FaceInput(image=_image(photo, None, aligned_crop))
             if photo is not None
             else faces_pb2.FaceInput(embedding=embedding(vector if vector is not None else []))
         )
@@ -611,13 +617,16 @@ class MatcherClient:
         *,
         image: bytes | None = None,
         reason: str = "exclusion-zone monitoring",
+        aligned_crop: bool = False,
     ) -> sightings_pb2.SightingResult:
+        """``aligned_crop``: the ``image`` is one face already aligned to 112x112."""
         request = sightings_pb2.Sighting(
             camera=f"cameras/{camera_id}",
             capture_time=_timestamp(captured_at),
             faces=[embedding(face) for face in faces or []],
             image=image or b"",
             reason=reason,
+            image_aligned_crop=aligned_crop,
         )
         return self._call(self.sightings.ReportSighting, request)
 

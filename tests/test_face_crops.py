@@ -7,6 +7,7 @@ the generated ONNX models (SCRFD's and ArcFace's signatures, real insightface an
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import cv2
@@ -14,9 +15,10 @@ import grpc
 import numpy as np
 import pytest
 
+from matcher.cli import main
 from matcher.client import MatcherError
 from matcher.faces import synthetic as syn
-from tests.conftest import Harness, open_case_with_subject
+from tests.conftest import START, Harness, open_case_with_subject
 from tests.test_cli_faces import _cli
 
 
@@ -105,3 +107,40 @@ def test_cli_aligned_crop_flag(
     assert code == 0
     [result] = json.loads(out)["results"]
     assert [m["subject"] for m in result["matches"]] == ["cases/c-1/subjects/poi-1"]
+
+
+def test_camera_reports_an_aligned_crop_and_the_order_alerts(
+    face_harness: Harness, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    h = face_harness
+    admin, registry = h.as_("local-admin"), h.as_("local-registry")
+    admin.create_camera("cam-1", description="gate", reason="installed")
+    admin.create_zone("park", ["cam-1"], description="Forest Park", reason="r")
+    registry.create_order(
+        "o-1",
+        label="RI-o-1",
+        legal_reference="Circuit Court order 26-PO-7",
+        zones=["park"],
+        start=START + timedelta(hours=1),
+        end=START + timedelta(days=1),
+        reason="protection order",
+    )
+    crop = _png(syn.face_texture(8, size=112))
+    registry.enroll_order_face("o-1", photo=crop, reason="photo from the order file", aligned_crop=True)
+    h.clock.set(START + timedelta(hours=2))
+    camera = h.as_("local-camera")
+    at = START + timedelta(hours=2)
+    # Without the flag the 112x112 texture is no single face to the detector; with it, it is one.
+    result = camera.report_sighting("cam-1", at, image=crop, aligned_crop=True)
+    assert (result.faces, result.alerts) == (1, 1)
+    with pytest.raises(MatcherError) as error:
+        camera.report_sighting("cam-1", at, image=_png(syn.face_texture(8, size=100)), aligned_crop=True)
+    assert error.value.reason == "ALIGNED_CROP_WRONG_SIZE"
+    path = tmp_path / "crop.png"
+    path.write_bytes(crop)
+    token = h.data_dir / "tokens" / "local-camera.token"
+    args = ["sighting", "cam-1", "--photo", str(path), "--aligned-crop", "--at", at.isoformat()]
+    code = main(
+        ["--target", h.target, "--token-file", str(token), *args, "--reason", "exclusion-zone monitoring"]
+    )
+    assert code == 0 and "1 face(s), 1 alert(s)" in capsys.readouterr().out

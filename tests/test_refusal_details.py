@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import grpc
 import numpy as np
 import pytest
 
 from matcher.client import MatcherError
+from matcher.faces import synthetic as syn
 from matcher.status_details import SeenBox
 from tests.conftest import Harness, open_case_with_subject
 from tests.test_cli_faces import _cli
@@ -117,3 +119,19 @@ def test_no_plate_details_are_typed_as_plates(plate_harness: Harness) -> None:  
     image = error.value.image
     assert error.value.reason == "NO_PLATE" and image is not None
     assert (image.kind, image.image_size, image.boxes) == ("plates", (640, 480), ())
+
+
+def test_a_photo_with_hundreds_of_candidate_boxes_is_still_refused_with_its_details(
+    face_harness: Harness,
+) -> None:
+    """A bright texture filling the frame gives the synthetic detector hundreds of candidates;
+    listed in full, the refusal's details outgrew gRPC's 16 KiB metadata cap and the client got
+    RESOURCE_EXHAUSTED ("received metadata size exceeds hard limit") instead of the refusal."""
+    open_case_with_subject(face_harness)
+    with pytest.raises(MatcherError) as error:
+        face_harness.client.enroll_face_photo("c-1", "poi-1", _png(syn.face_texture(8, size=640)), reason="r")
+    assert error.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.value.reason == "MULTIPLE_FACES"
+    image = error.value.image
+    assert image is not None and len(image.boxes) == 32
+    assert json.loads(error.value.metadata["faces"])["faces_total"] > 32
