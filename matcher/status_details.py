@@ -62,7 +62,8 @@ class ImageDetails:
     ``FACE_BOX_NOT_FOUND``, ``NO_PLATE``, ...): sizes, boxes and scores, never pixels or plate text.
 
     ``kind`` is ``faces`` or ``plates``; ``face_box`` and ``best_iou`` are the caller's box and its
-    best overlap, when one was sent; ``thresholds`` the gates the service applied.
+    best overlap, when one was sent; ``thresholds`` the gates the service applied. ``total`` is
+    how many boxes the detector saw: the service lists the most confident ones only.
     """
 
     kind: str
@@ -71,6 +72,7 @@ class ImageDetails:
     face_box: Box | None = None
     best_iou: float | None = None
     thresholds: Mapping[str, float] = field(default_factory=dict)
+    total: int = 0
 
     @property
     def usable(self) -> tuple[SeenBox, ...]:
@@ -85,6 +87,7 @@ class ImageDetails:
             "face_box": list(self.face_box) if self.face_box else None,
             "best_iou": self.best_iou,
             "thresholds": dict(self.thresholds),
+            "total": self.total,
         }
 
 
@@ -119,6 +122,7 @@ def image_details(metadata: Mapping[str, str]) -> ImageDetails | None:
                 face_box=_box(wanted) if wanted else None,
                 best_iou=float(raw["best_iou"]) if "best_iou" in raw else None,
                 thresholds={str(k): float(v) for k, v in thresholds.items()},
+                total=int(raw.get(f"{box_key}_total", len(boxes))),
             )
         except (ValueError, TypeError, KeyError, IndexError, AttributeError):
             return None

@@ -35,6 +35,7 @@ def test_multiple_faces_details_are_typed_and_one_box_enrols(face_harness: Harne
     assert error.value.reason == "MULTIPLE_FACES" and image is not None
     assert image.kind == "faces" and image.image_size == (640, 640)
     assert len(image.usable) == 3 and all(isinstance(b, SeenBox) for b in image.boxes)
+    assert image.total == 3
     centres = sorted(((b.box[0] + b.box[2]) / 2, (b.box[1] + b.box[3]) / 2) for b in image.usable)
     assert centres == sorted((float(x), float(y)) for _, (x, y) in GROUP)  # the faces painted
     assert image.thresholds["min_det_score"] == 0.5
@@ -133,5 +134,5 @@ def test_a_photo_with_hundreds_of_candidate_boxes_is_still_refused_with_its_deta
     assert error.value.code == grpc.StatusCode.INVALID_ARGUMENT
     assert error.value.reason == "MULTIPLE_FACES"
     image = error.value.image
-    assert image is not None and len(image.boxes) == 32
-    assert json.loads(error.value.metadata["faces"])["faces_total"] > 32
+    assert image is not None and len(image.boxes) == 32 and image.total > 32
+    assert json.loads(error.value.metadata["faces"])["faces_total"] == image.total

@@ -28,16 +28,16 @@ def show_refusal(error: MatcherError, as_json: bool) -> None:
 def seen(image: ImageDetails) -> str:
     """A table of what the detector saw; for faces with the box as ``--face-box`` takes it."""
     size = f" in the {image.image_size[0]}x{image.image_size[1]} image" if image.image_size else ""
+    if image.total > len(image.boxes):
+        size += f" (the {len(image.boxes)} most confident of {image.total} shown)"
     if image.kind == "plates":
         rows = [[n, b.as_argument(), f"{b.score:.3f}"] for n, b in enumerate(image.boxes, start=1)]
-        return f"the detector saw {len(image.boxes)} plate(s){size}:\n" + table(
-            ("PLATE", "BOX", "SCORE"), rows
-        )
+        return f"the detector saw {image.total} plate(s){size}:\n" + table(("PLATE", "BOX", "SCORE"), rows)
     rows = [
         [n, b.as_argument(), f"{b.score:.3f}", b.rejected or "usable"]
         for n, b in enumerate(image.boxes, start=1)
     ]
     hint = "; choose one with --face-box" if len(image.usable) > 1 else ""
-    return f"the detector saw {len(image.boxes)} face(s){size}{hint}:\n" + table(
+    return f"the detector saw {image.total} face(s){size}{hint}:\n" + table(
         ("FACE", "--face-box", "SCORE", "GATE"), rows
     )
