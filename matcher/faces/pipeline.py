@@ -236,9 +236,8 @@ class FacePipeline:
         if not candidates:
             raise FaceError(Reason.NO_FACE, "no face was detected in the aligned crop", details)
         best = candidates[0]
-        if best.det_score < self.quality.min_det_score:
-            rejection = self.quality.judge(best.box, best.det_score)
-            assert rejection is not None  # the score gate fails first
+        rejection = self.quality.judge(best.box, best.det_score)
+        if rejection is not None and rejection.reason is Reason.FACE_LOW_SCORE:
             raise FaceError(rejection.reason, rejection.message, details)
         [embedding] = self.embed_crops([image])
         box = (0.0, 0.0, float(width), float(height))
