@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from matcher.cli import access, cases, console, faces, governance, local, plates, presence, registry
-from matcher.cli.errors import show_refusal
+from matcher.cli.errors import show_details
 from matcher.cli.output import Printer
 from matcher.client import MatcherClient, MatcherError
 from matcher.config import DEFAULT_DATA_DIR
@@ -69,5 +70,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         ) as client:
             return int(args.handler(client, args, Printer(args.json)))
     except MatcherError as error:
-        show_refusal(error, args.json)
+        print(f"error: {error}", file=sys.stderr)
+        show_details(error, args.json)
         return 1

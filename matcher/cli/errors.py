@@ -16,9 +16,9 @@ from matcher.client import MatcherError
 from matcher.status_details import ImageDetails
 
 
-def show_refusal(error: MatcherError, as_json: bool) -> None:
-    """The refusal on stderr for people; with ``as_json``, also as one JSON object on stdout."""
-    print(f"error: {error}", file=sys.stderr)
+def show_details(error: MatcherError, as_json: bool) -> None:
+    """After the refusal's line: what the detector saw, on stderr for people; with ``as_json``,
+    the whole refusal as one JSON object on stdout."""
     if error.image is not None and error.image.boxes:
         print(seen(error.image), file=sys.stderr)
     if as_json:

@@ -323,7 +323,8 @@ def detector_sizes(det_size: tuple[int, int]) -> list[tuple[int, int]]:
     magnified almost six times into a 640-pixel face, larger than the detector's biggest anchors,
     and came back NO_FACE (issue 10); so did a phone close-up whose face fills the frame. At 320
     and 160 such a face has a size the detector knows; the two passes add a quarter and a
-    sixteenth of the 640 pass's pixels (1.3 to 1.5 times its time, measured). insightface merges the boxes of all passes by NMS.
+    sixteenth of the 640 pass's pixels (1.3 to 1.5 times its time, measured). insightface
+    merges the boxes of all passes by NMS.
 
     The sizes are fixed, never derived from the image: insightface builds one onnxruntime session
     per input size, so sizes that followed the uploads would let callers grow the process's
