@@ -136,3 +136,20 @@ def test_a_photo_with_hundreds_of_candidate_boxes_is_still_refused_with_its_deta
     image = error.value.image
     assert image is not None and len(image.boxes) == 32 and image.total > 32
     assert json.loads(error.value.metadata["faces"])["faces_total"] == image.total
+
+
+def test_the_client_reads_refusal_details_without_importing_the_server() -> None:
+    """The client library (and its typed refusal details) is what partners and consoles install:
+    it must not pull in the service's transport, domain or models."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, matcher.client, matcher.status_details; "
+        "print(sorted(m for m in sys.modules if m.startswith(('lifecycle', 'matcher.transport', "
+        "'matcher.server', 'matcher.app', 'matcher.faces', 'matcher.plates', 'onnxruntime'))))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"
