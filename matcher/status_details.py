@@ -3,7 +3,8 @@
 Kept apart from the service's transport so that the client library imports nothing of the
 server: a refusal arrives as ``google.rpc.Status`` in the trailing metadata, with one
 ``ErrorInfo`` whose reason is a name of ``matcher.v1.ErrorReason`` and whose metadata names the
-policy rule and, for photos, what the detector saw.
+policy rule and, for photos, what the detector saw: :func:`image_details` reads that into
+:class:`ImageDetails`, which ``MatcherError.image`` carries.
 """
 
 from __future__ import annotations
@@ -107,7 +108,7 @@ def image_details(metadata: Mapping[str, str]) -> ImageDetails | None:
         try:
             raw = json.loads(metadata[kind])
             boxes = tuple(
-                SeenBox(_box(item["box"]), float(item[score_key]), item.get("rejected"))
+                SeenBox(_box(item["box"]), float(item[score_key]), _gate(item.get("rejected")))
                 for item in raw.get(box_key, [])
             )
             size = raw.get("image_size")
@@ -127,6 +128,10 @@ def image_details(metadata: Mapping[str, str]) -> ImageDetails | None:
         except (ValueError, TypeError, KeyError, IndexError, AttributeError):
             return None
     return None
+
+
+def _gate(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _box(values: Any) -> Box:
