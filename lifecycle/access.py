@@ -88,6 +88,9 @@ MAYORS_DESIGNEE: Final = "mayors_designee"
 # P15: the offices that grant waivers. Officials, not end users of the data.
 PUBLIC_SAFETY_DIRECTOR_ROLE: Final = "public_safety_director"
 CITY_OPERATIONS_DIRECTOR_ROLE: Final = "city_operations_director"
+# P6: the Director of Health or Human Services declares the emergencies during which health
+# officials may count people. An official, not an end user of the data.
+HEALTH_DIRECTOR_ROLE: Final = "health_director"
 
 # The roles that use the data (P10 "end user"; P11 revalidation applies to exactly these).
 END_USER_ROLES: Final = frozenset(
@@ -108,6 +111,7 @@ ROLES: Final = END_USER_ROLES | {
     DEPARTMENT_HEAD,
     PUBLIC_SAFETY_DIRECTOR_ROLE,
     CITY_OPERATIONS_DIRECTOR_ROLE,
+    HEALTH_DIRECTOR_ROLE,
 }
 
 # P10: the family of each role; one principal's roles must all share one family.
@@ -118,8 +122,11 @@ ADMINISTRATION, AUDIT, USE, GOVERNANCE = "administration", "audit", "use", "gove
 FAMILY: Final[Mapping[str, str]] = MappingProxyType(
     {ADMINISTRATOR: ADMINISTRATION, AUDITOR: AUDIT, DEPARTMENT_HEAD: USE, MAYORS_DESIGNEE: GOVERNANCE}
     | dict.fromkeys(END_USER_ROLES, USE)
-    | dict.fromkeys((PUBLIC_SAFETY_DIRECTOR_ROLE, CITY_OPERATIONS_DIRECTOR_ROLE), USE)
+    | dict.fromkeys((PUBLIC_SAFETY_DIRECTOR_ROLE, CITY_OPERATIONS_DIRECTOR_ROLE, HEALTH_DIRECTOR_ROLE), USE)
 )
+# P6, P10: pairs of roles of one family that one principal may still not hold together. Who
+# declares an emergency never counts under it: nobody opens the window they then use.
+EXCLUSIVE_PAIRS: Final = (frozenset({HEALTH_DIRECTOR_ROLE, HEALTH_OFFICIAL}),)
 
 
 class Scope(Enum):
@@ -235,6 +242,13 @@ PERMISSIONS: Final[Mapping[str, Mapping[str, Scope]]] = MappingProxyType(
         # A revocation only narrows what is allowed: the granting offices, and the auditors read.
         "waiver.revoke": _row(public_safety_director=ANY, city_operations_director=ANY),
         "waiver.list": _row(public_safety_director=ANY, city_operations_director=ANY, auditor=ANY),
+        # P6: the Director of Health or Human Services declares and ends emergencies; health
+        # officials count the people a camera of an emergency's zones sees (a number, nothing
+        # else, nothing stored) and read which emergencies are in force; auditors read them too.
+        "emergency.declare": _row(health_director=ANY),
+        "emergency.end": _row(health_director=ANY),
+        "emergency.list": _row(health_director=ANY, health_official=ANY, auditor=ANY),
+        "presence.count": _row(health_official=ANY),
     }
 )
 
@@ -354,8 +368,13 @@ def _families(roles: Collection[str]) -> set[str]:
 
 
 def separation_conflict(roles: Collection[str]) -> bool:
-    """P10: true when the roles mix administration, audit and use."""
-    return len(_families(roles)) > 1 or any(role not in ROLES for role in roles)
+    """P10: true when the roles mix administration, audit and use (or hold an exclusive pair)."""
+    held = frozenset(roles)
+    return (
+        len(_families(held)) > 1
+        or any(role not in ROLES for role in held)
+        or any(pair <= held for pair in EXCLUSIVE_PAIRS)
+    )
 
 
 def _valid_principal_id(value: str) -> bool:
@@ -813,6 +832,15 @@ class AccessControl:
                     Kind.FAILED_PRECONDITION,
                     SEPARATION_OF_DUTIES,
                     "nobody grants roles to themselves (P10)",
+                    rule="P10",
+                )
+            if any(pair <= held | {role} for pair in EXCLUSIVE_PAIRS):
+                raise PolicyError(
+                    Kind.FAILED_PRECONDITION,
+                    SEPARATION_OF_DUTIES,
+                    f"{principal.id!r} holds {', '.join(sorted(held))}; adding {role!r} would let one "
+                    "person declare an emergency and count people under it: the declarer never uses "
+                    "it (P6, P10)",
                     rule="P10",
                 )
             if separation_conflict(held | {role}):

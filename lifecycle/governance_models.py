@@ -1,4 +1,5 @@
-"""Tables of governance decisions: disclosures to third parties (P13) and waivers (P15).
+"""Tables of governance decisions: disclosures to third parties (P13), waivers (P15) and declared
+emergencies (P6).
 
 Kept apart from ``lifecycle.models`` (the data the policy protects) and ``lifecycle.access_models``
 (who may act) because these rows record *decisions about* the data, made by named people under
@@ -75,4 +76,37 @@ class Waiver(Base):
     revoke_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
-GOVERNANCE_TABLES = (Disclosure.__table__, Waiver.__table__)
+class Emergency(Base):
+    """An emergency declared by the Director of Health or Human Services (P6): for its zones and
+    period, health officials may count the people a camera sees, never learn who they are.
+
+    ``declared_by`` is the principal who declared it. ``revoked_at`` is set when it was ended
+    before ``end_at``. Rows are records: never deleted, they hold no biometric data.
+    """
+
+    __tablename__ = "emergencies"
+    __table_args__ = (Index("ix_emergencies_end_at", "end_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    declared_by: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    start_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    end_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    revoked_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    end_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class EmergencyZone(Base):
+    """A zone an emergency covers (by id: a record of what was declared, like the rows above)."""
+
+    __tablename__ = "emergency_zones"
+
+    pk: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    emergency_id: Mapped[str] = mapped_column(String(32), index=True)
+    zone_id: Mapped[str] = mapped_column(String(63), index=True)
+
+
+GOVERNANCE_TABLES = (Disclosure.__table__, Waiver.__table__, Emergency.__table__, EmergencyZone.__table__)

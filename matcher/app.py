@@ -23,6 +23,7 @@ from lifecycle.changes import ChangeFeed
 from lifecycle.clock import Clock, SystemClock
 from lifecycle.db import Database
 from lifecycle.disclosure import DisclosureDecider
+from lifecycle.emergencies import EmergencyRegistry
 from lifecycle.orders import Registry
 from lifecycle.purge import PurgeWorker
 from lifecycle.waivers import WaiverRegistry
@@ -58,6 +59,7 @@ class App:
     individuals: RegisteredIndividuals
     disclosures: DisclosureDecider
     waivers: WaiverRegistry
+    emergencies: EmergencyRegistry
     notices: Broadcast[Notice]
     worker: PurgeWorker
     rotation: KekRotation
@@ -139,6 +141,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
         individuals,
         DisclosureDecider(db, clock, audit),
         WaiverRegistry(db, clock, audit),
+        EmergencyRegistry(db, clock, audit),
         notices,
         worker,
         rotation,

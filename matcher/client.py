@@ -25,7 +25,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from matcher import tls
 from matcher.balancing import channel_options, channel_target
 from matcher.config import DEFAULT_DATA_DIR, DEFAULT_LISTEN
-from matcher.status_details import error_info
+from matcher.status_details import ImageDetails, error_info, image_details
 from matcher.v1 import (
     access_pb2,
     access_pb2_grpc,
@@ -39,6 +39,8 @@ from matcher.v1 import (
     governance_pb2_grpc,
     plates_pb2,
     plates_pb2_grpc,
+    presence_pb2,
+    presence_pb2_grpc,
     registry_pb2,
     registry_pb2_grpc,
     sightings_pb2,
@@ -62,8 +64,9 @@ AUTHORITY_KINDS = {
 class MatcherError(Exception):
     """A call the service refused or could not complete.
 
-    ``metadata`` holds the ErrorInfo's other facts (for a refused photo, ``faces``: the boxes and
-    scores the detector saw, as JSON), so that a client can show what to fix.
+    ``metadata`` holds the ErrorInfo's other facts as sent; ``image`` the typed reading of a
+    refused photo's (the boxes and scores the detector saw, for ``MULTIPLE_FACES``, ``NO_FACE``,
+    ``FACE_BOX_NOT_FOUND``, ``NO_PLATE``...), so that a client can show which ``face_box`` to pass.
     """
 
     def __init__(self, error: grpc.RpcError) -> None:
@@ -75,7 +78,18 @@ class MatcherError(Exception):
         self.metadata: dict[str, str] = (
             {k: v for k, v in info.metadata.items() if k != "rule"} if info else {}
         )
+        self.image: ImageDetails | None = image_details(self.metadata)
         super().__init__(f"{self.code.name}{f' ({self.reason})' if self.reason else ''}: {self.details}")
+
+    def as_dict(self) -> dict[str, Any]:
+        """The refusal as JSON-ready values (the CLI's ``--json``)."""
+        return {
+            "code": self.code.name,
+            "reason": self.reason,
+            "rule": self.rule,
+            "message": self.details,
+            "image": self.image.as_dict() if self.image else None,
+        }
 
 
 T = TypeVar("T")
@@ -120,8 +134,10 @@ def embedding(vector: npt.ArrayLike, model: str = "") -> faces_pb2.Embedding:
     return faces_pb2.Embedding(values=values.tobytes(), model=model)
 
 
-def _image(photo: bytes, face_box: tuple[float, float, float, float] | None) -> faces_pb2.Image:
-    image = faces_pb2.Image(data=photo)
+def _image(
+    photo: bytes, face_box: tuple[float, float, float, float] | None, aligned_crop: bool = False
+) -> faces_pb2.Image:
+    image = faces_pb2.Image(data=photo, aligned_crop=aligned_crop)
     if face_box is not None:
         left, top, right, bottom = face_box
         image.face_box.CopyFrom(faces_pb2.FaceBox(left=left, top=top, right=right, bottom=bottom))
@@ -155,6 +171,7 @@ class MatcherClient:
         self.governance = governance_pb2_grpc.GovernanceServiceStub(channel)
         self.sightings = sightings_pb2_grpc.SightingServiceStub(channel)
         self.alerts = sightings_pb2_grpc.AlertServiceStub(channel)
+        self.presence = presence_pb2_grpc.PresenceServiceStub(channel)
         self.health = health_pb2_grpc.HealthStub(channel)
 
     @classmethod
@@ -323,11 +340,13 @@ class MatcherClient:
         *,
         reason: str,
         face_box: tuple[float, float, float, float] | None = None,
+        aligned_crop: bool = False,
     ) -> faces_pb2.FaceTemplate:
-        """Enrols the one face of a JPEG or PNG photo (or the face inside ``face_box``)."""
+        """Enrols the one face of a JPEG or PNG photo (or the face inside ``face_box``);
+        ``aligned_crop``: the photo is a 112x112 crop already aligned for the recogniser."""
         request = faces_pb2.EnrollFaceRequest(
             parent=f"cases/{case_id}/subjects/{subject_id}",
-            face=faces_pb2.FaceInput(image=_image(photo, face_box)),
+            face=faces_pb2.FaceInput(image=_image(photo, face_box, aligned_crop)),
             reason=reason,
         )
         return self._call(self.faces.EnrollFace, request)
@@ -363,11 +382,13 @@ class MatcherClient:
         reason: str,
         top_k: int = 10,
         min_score: float | None = None,
+        aligned_crop: bool = False,
     ) -> faces_pb2.SearchFacesResponse:
-        """Searches every usable face of a photo; one result per face, with its box."""
+        """Searches every usable face of a photo (or its one face, for an ``aligned_crop``);
+        one result per face, with its box."""
         request = faces_pb2.SearchFacesRequest(
             cases=[f"cases/{case_id}" for case_id in case_ids],
-            probe=faces_pb2.FaceInput(image=_image(photo, None)),
+            probe=faces_pb2.FaceInput(image=_image(photo, None, aligned_crop)),
             reason=reason,
             top_k=top_k,
             min_score=min_score,
@@ -579,10 +600,16 @@ class MatcherClient:
         return self._call(self.registry.RevokeOrder, request)
 
     def enroll_order_face(
-        self, order_id: str, vector: npt.ArrayLike | None = None, *, photo: bytes | None = None, reason: str
+        self,
+        order_id: str,
+        vector: npt.ArrayLike | None = None,
+        *,
+        photo: bytes | None = None,
+        reason: str,
+        aligned_crop: bool = False,
     ) -> faces_pb2.FaceTemplate:
         face = (
-            faces_pb2.FaceInput(image=_image(photo, None))
+            faces_pb2.FaceInput(image=_image(photo, None, aligned_crop))
             if photo is not None
             else faces_pb2.FaceInput(embedding=embedding(vector if vector is not None else []))
         )
@@ -597,13 +624,16 @@ class MatcherClient:
         *,
         image: bytes | None = None,
         reason: str = "exclusion-zone monitoring",
+        aligned_crop: bool = False,
     ) -> sightings_pb2.SightingResult:
+        """``aligned_crop``: the ``image`` is one face already aligned to 112x112."""
         request = sightings_pb2.Sighting(
             camera=f"cameras/{camera_id}",
             capture_time=_timestamp(captured_at),
             faces=[embedding(face) for face in faces or []],
             image=image or b"",
             reason=reason,
+            image_aligned_crop=aligned_crop,
         )
         return self._call(self.sightings.ReportSighting, request)
 
@@ -694,6 +724,34 @@ class MatcherClient:
 
     def list_waivers(self) -> list[governance_pb2.Waiver]:
         return list(self._call(self.governance.ListWaivers, governance_pb2.ListWaiversRequest()).waivers)
+
+    # --- presence during a declared emergency (P6) -------------------------------------------
+
+    def declare_emergency(
+        self, title: str, zones: list[str], *, end: datetime, start: datetime | None = None, reason: str
+    ) -> presence_pb2.Emergency:
+        """The Director of Health or Human Services declares an emergency for zones and a period."""
+        emergency = presence_pb2.Emergency(
+            title=title,
+            zones=[zone if zone.startswith("zones/") else f"zones/{zone}" for zone in zones],
+            end_time=_timestamp(end),
+            start_time=_timestamp(start) if start else None,
+        )
+        request = presence_pb2.DeclareEmergencyRequest(emergency=emergency, reason=reason)
+        return self._call(self.presence.DeclareEmergency, request)
+
+    def end_emergency(self, name: str, *, reason: str) -> presence_pb2.Emergency:
+        request = presence_pb2.EndEmergencyRequest(name=name, reason=reason)
+        return self._call(self.presence.EndEmergency, request)
+
+    def list_emergencies(self) -> list[presence_pb2.Emergency]:
+        request = presence_pb2.ListEmergenciesRequest()
+        return list(self._call(self.presence.ListEmergencies, request).emergencies)
+
+    def count_people(self, camera_id: str, frame: bytes, *, reason: str) -> presence_pb2.CountPeopleResponse:
+        """How many faces a camera's frame shows, during an emergency covering the camera (P6)."""
+        request = presence_pb2.CountPeopleRequest(camera=f"cameras/{camera_id}", image=frame, reason=reason)
+        return self._call(self.presence.CountPeople, request)
 
     def transparency_report(self, start: datetime, end: datetime) -> governance_pb2.TransparencyReport:
         request = governance_pb2.GetTransparencyReportRequest(

@@ -31,17 +31,25 @@ def parse_embedding(values: bytes, dim: int) -> Vector:
         )
     # Every copy of the raw values is zeroed before returning (matcher.wiping); the normalised
     # vector is the caller's to wipe once enrolled or searched.
-    normalised: Vector = np.frombuffer(values, dtype="<f4").astype(np.float32)
-    try:
-        if not np.all(np.isfinite(normalised)):
+    raw = np.frombuffer(values, dtype="<f4").astype(np.float32)
+    # In float64 throughout: the norm of float32 values near their maximum (512 x 3e38) is above
+    # float32's range, and dividing a float32 array by it would cast the norm to inf and store an
+    # all-zero template that then answers every search at score 0 (issue 17).
+    wide = raw.astype(np.float64)
+    with wiped(raw, wide):
+        if not np.all(np.isfinite(raw)):
             raise _invalid("EMBEDDING_NOT_FINITE", "the embedding holds NaN or infinite values")
-        wide = normalised.astype(np.float64)
-        with wiped(wide):
-            norm = float(np.linalg.norm(wide))
-        if norm == 0.0 or not np.isfinite(norm):
+        norm = float(np.linalg.norm(wide))
+        if norm == 0.0:
             raise _invalid("EMBEDDING_ZERO", "the embedding is all zeros: it has no direction to compare")
-    except PolicyError:
+        np.divide(wide, norm, out=wide)
+        normalised: Vector = wide.astype(np.float32)
+    length = float(np.linalg.norm(normalised.astype(np.float64)))
+    if not np.isfinite(length) or abs(length - 1.0) > 1e-3:
+        # Unreachable for finite float32 input in float64, kept so that no path can ever store a
+        # template without a direction.
         wipe(normalised)
-        raise
-    normalised /= norm  # In place: float32 divided by the norm as float32, no further copy.
+        raise _invalid(
+            "EMBEDDING_ZERO", "the embedding is not finite or has no direction after normalisation"
+        )
     return normalised

@@ -49,6 +49,7 @@ from matcher.transport.dispatch import Dispatcher, FailureLedger, peer_host
 from matcher.transport.face_service import FaceService
 from matcher.transport.governance_service import GovernanceService
 from matcher.transport.plate_service import PlateService
+from matcher.transport.presence_service import PresenceService
 from matcher.transport.registry_service import RegistryService
 from matcher.transport.sighting_service import AlertService, SightingService
 from matcher.v1 import (
@@ -58,6 +59,7 @@ from matcher.v1 import (
     faces_pb2,
     governance_pb2,
     plates_pb2,
+    presence_pb2,
     registry_pb2,
     sightings_pb2,
 )
@@ -74,9 +76,10 @@ SERVICES = (
     (governance_pb2, "GovernanceService", GovernanceService),
     (sightings_pb2, "SightingService", SightingService),
     (sightings_pb2, "AlertService", AlertService),
+    (presence_pb2, "PresenceService", PresenceService),
 )
 SERVICE_NAMES = tuple(module.DESCRIPTOR.services_by_name[name].full_name for module, name, _ in SERVICES)
-FACES, PLATES = "matcher.v1.FaceService", "matcher.v1.PlateService"
+FACES, PLATES, PRESENCE = "matcher.v1.FaceService", "matcher.v1.PlateService", "matcher.v1.PresenceService"
 LIVENESS = "liveness"
 _OPEN_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 
@@ -245,15 +248,20 @@ class Service:
         rebuilt; ``liveness`` is SERVING as soon as the port is open (an orchestrator restarts a
         process that is not alive, and waits for one that is not ready). A service whose models
         are missing is NOT_SERVING as a whole, and its part that needs no model says so by name:
-        ``matcher.v1.FaceService/embeddings``, ``matcher.v1.PlateService/texts``.
+        ``matcher.v1.FaceService/embeddings``, ``matcher.v1.PlateService/texts``,
+        ``matcher.v1.PresenceService/emergencies`` (the presence count needs the face detector).
         """
         faces = not isinstance(self.app.pipeline, Unavailable)
         plates = not isinstance(self.app.plate_reader, Unavailable)
         statuses = [("", serving)]
         for name in SERVICE_NAMES:
-            whole = faces if name == FACES else plates if name == PLATES else True
+            whole = faces if name in (FACES, PRESENCE) else plates if name == PLATES else True
             statuses.append((name, serving and whole))
-        statuses += [(f"{FACES}/embeddings", serving), (f"{PLATES}/texts", serving)]
+        statuses += [
+            (f"{FACES}/embeddings", serving),
+            (f"{PLATES}/texts", serving),
+            (f"{PRESENCE}/emergencies", serving),
+        ]
         return statuses
 
     @property

@@ -10,7 +10,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from matcher.server import SERVICE_NAMES
+from matcher.server import FACES, PLATES, PRESENCE, SERVICE_NAMES
 from tests.conftest import Harness
 from tests.serverproc import REPO
 
@@ -35,7 +35,8 @@ def test_health_reports_serving_and_reflection_lists_services(harness: Harness) 
         # Every service but the ones whose models are not installed here (tests/test_operations.py).
         for name in (
             "",
-            *(n for n in SERVICE_NAMES if n not in ("matcher.v1.FaceService", "matcher.v1.PlateService")),
+            *(n for n in SERVICE_NAMES if n not in (FACES, PLATES, PRESENCE)),
+            f"{PRESENCE}/emergencies",
         ):
             reply = health.Check(health_pb2.HealthCheckRequest(service=name), timeout=5)
             assert reply.status == health_pb2.HealthCheckResponse.SERVING

@@ -57,9 +57,10 @@ def test_P18_decrypt_into_gives_a_wipeable_buffer_and_as_bytes_encrypts_without_
         wiping.as_bytes(np.ones((4, 4), dtype=np.float32)[:, 1])
 
 
-def test_P18_parse_embedding_normalises_exactly_as_before() -> None:
+def test_P18_parse_embedding_normalises_exactly_in_float64_while_wiping_its_copies() -> None:
     raw = (3.0 * np.random.default_rng(7).standard_normal(512) + 0.5).astype("<f4")
-    expected = (raw / float(np.linalg.norm(raw.astype(np.float64)))).astype(np.float32)
+    wide = raw.astype(np.float64)
+    expected = (wide / float(np.linalg.norm(wide))).astype(np.float32)
     assert np.array_equal(parse_embedding(raw.tobytes(), 512), expected)
 
 

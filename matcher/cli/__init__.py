@@ -1,7 +1,8 @@
 """The ``matcher`` command: the service itself (``matcher serve``) and the investigator's CLI.
 
 Every client command prints a readable table for people, or JSON with ``--json`` for scripts.
-Refusals print the gRPC code, the machine-readable reason and the message, and exit with 1.
+Refusals print the gRPC code, the machine-readable reason, the message and, for a refused photo,
+the boxes the detector saw (see ``matcher.cli.errors``), and exit with 1.
 Each command group lives in its own module and registers its sub-commands here.
 """
 
@@ -13,7 +14,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from matcher.cli import access, cases, console, database, faces, governance, local, plates, registry
+from matcher.cli import access, cases, console, database, faces, governance, local, plates, presence, registry
+from matcher.cli.errors import show_details
 from matcher.cli.output import Printer
 from matcher.client import MatcherClient, MatcherError
 from matcher.config import DEFAULT_DATA_DIR
@@ -42,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--timeout", type=float, default=30.0, help="deadline of each call, seconds")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     commands = parser.add_subparsers(dest="command", required=True)
-    for module in (local, database, cases, faces, plates, registry, access, governance, console):
+    for module in (local, database, cases, faces, plates, registry, access, governance, presence, console):
         module.register(commands)
     return parser
 
@@ -78,4 +80,5 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(args.handler(client, args, Printer(args.json)))
     except MatcherError as error:
         print(f"error: {error}", file=sys.stderr)
+        show_details(error, args.json)
         return 1

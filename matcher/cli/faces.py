@@ -14,6 +14,7 @@ from matcher.client import MatcherClient, MatcherError
 
 TEMPLATE_COLS = ("TEMPLATE", "MODEL", "CREATED")
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png"}
+ALIGNED_HELP = "the --photo is one face already aligned to 112x112 (an edge device's or NVR's crop)"
 
 
 def template_row(t: Any) -> list[object]:
@@ -46,7 +47,12 @@ def face_box(text: str) -> tuple[float, float, float, float]:
 def enroll(client: MatcherClient, args: argparse.Namespace, out: Printer) -> int:
     if args.photo:
         template = client.enroll_face_photo(
-            args.case, args.subject, read_photo(args.photo), reason=args.reason, face_box=args.face_box
+            args.case,
+            args.subject,
+            read_photo(args.photo),
+            reason=args.reason,
+            face_box=args.face_box,
+            aligned_crop=args.aligned_crop,
         )
     else:
         vector = load_embedding(args.embedding)
@@ -91,7 +97,7 @@ def enroll_bulk(client: MatcherClient, args: argparse.Namespace, out: Printer) -
     if not jobs:
         raise SystemExit(f"error: {root} has no <subject-id>/<photo>.jpg|.png files")
     enrolled: list[dict[str, str]] = []
-    refused: list[dict[str, str]] = []
+    refused: list[dict[str, Any]] = []
     for done, (subject, photo) in enumerate(jobs, start=1):
         try:
             template = client.enroll_face_photo(args.case, subject, photo.read_bytes(), reason=args.reason)
@@ -103,6 +109,7 @@ def enroll_bulk(client: MatcherClient, args: argparse.Namespace, out: Printer) -
                     "code": error.code.name,
                     "reason": error.reason,
                     "message": error.details,
+                    **({"image": error.image.as_dict()} if error.image else {}),
                 }
             )
         if not out.as_json:
@@ -124,7 +131,12 @@ def enroll_bulk(client: MatcherClient, args: argparse.Namespace, out: Printer) -
 def search(client: MatcherClient, args: argparse.Namespace, out: Printer) -> int:
     if args.photo:
         answer = client.search_faces_photo(
-            args.case, read_photo(args.photo), reason=args.reason, top_k=args.top_k, min_score=args.min_score
+            args.case,
+            read_photo(args.photo),
+            reason=args.reason,
+            top_k=args.top_k,
+            min_score=args.min_score,
+            aligned_crop=args.aligned_crop,
         )
     else:
         answer = client.search_faces(
@@ -163,6 +175,7 @@ def register(commands: Any) -> None:
     source.add_argument("--photo", help="JPEG or PNG with the subject's face")
     source.add_argument("--embedding", help=".npy file with one embedding")
     enrol.add_argument("--face-box", type=face_box, help="LEFT,TOP,RIGHT,BOTTOM of the face, if several")
+    enrol.add_argument("--aligned-crop", action="store_true", help=ALIGNED_HELP)
     enrol.add_argument("--model", help="model that made the embedding (default: the server's)")
     enrol.set_defaults(handler=enroll)
 
@@ -181,6 +194,7 @@ def register(commands: Any) -> None:
     probe = find.add_mutually_exclusive_group(required=True)
     probe.add_argument("--photo", help="JPEG or PNG still: every usable face is searched")
     probe.add_argument("--embedding", help=".npy file with the probe embedding")
+    find.add_argument("--aligned-crop", action="store_true", help=ALIGNED_HELP)
     find.add_argument("--top-k", type=int, default=10)
     find.add_argument("--min-score", type=float, help="cosine threshold (default: the server's)")
     find.add_argument("--model")

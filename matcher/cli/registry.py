@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from matcher.cli.cases import instant
-from matcher.cli.faces import load_embedding, read_photo
+from matcher.cli.faces import ALIGNED_HELP, load_embedding, read_photo
 from matcher.cli.output import Printer, as_dict, enum_name, short_time, with_reason
 from matcher.client import MatcherClient
 
@@ -121,7 +121,9 @@ def order_revoke(client: MatcherClient, args: argparse.Namespace, out: Printer) 
 
 def order_enroll(client: MatcherClient, args: argparse.Namespace, out: Printer) -> int:
     if args.photo:
-        template = client.enroll_order_face(args.order, photo=read_photo(args.photo), reason=args.reason)
+        template = client.enroll_order_face(
+            args.order, photo=read_photo(args.photo), reason=args.reason, aligned_crop=args.aligned_crop
+        )
     else:
         template = client.enroll_order_face(args.order, load_embedding(args.embedding), reason=args.reason)
     out.message(template, ("TEMPLATE", "MODEL"), lambda t: [t.name, t.model])
@@ -132,7 +134,11 @@ def sighting(client: MatcherClient, args: argparse.Namespace, out: Printer) -> i
     captured = args.at or datetime.now(UTC)
     if args.photo:
         result = client.report_sighting(
-            args.camera, captured, image=read_photo(args.photo), reason=args.reason
+            args.camera,
+            captured,
+            image=read_photo(args.photo),
+            reason=args.reason,
+            aligned_crop=args.aligned_crop,
         )
     else:
         result = client.report_sighting(
@@ -221,6 +227,7 @@ def register(commands: Any) -> None:
     source = enrol.add_mutually_exclusive_group(required=True)
     source.add_argument("--photo")
     source.add_argument("--embedding")
+    enrol.add_argument("--aligned-crop", action="store_true", help=ALIGNED_HELP)
     enrol.set_defaults(handler=order_enroll)
 
     sight = with_reason(commands.add_parser("sighting", help="report a camera's sighting (camera gateways)"))
@@ -229,6 +236,7 @@ def register(commands: Any) -> None:
     probe = sight.add_mutually_exclusive_group(required=True)
     probe.add_argument("--photo")
     probe.add_argument("--embedding")
+    sight.add_argument("--aligned-crop", action="store_true", help=ALIGNED_HELP)
     sight.set_defaults(handler=sighting)
 
     alerts = commands.add_parser("alerts", help="zone alerts (alert operators)").add_subparsers(

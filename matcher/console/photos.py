@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import struct
 from dataclasses import dataclass
+
+from matcher.status_details import ImageDetails
 
 _PNG = b"\x89PNG\r\n\x1a\n"
 _JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
@@ -92,18 +93,14 @@ class Box:
         return ",".join(f"{v:g}" for v in (self.left, self.top, self.right, self.bottom))
 
 
-def boxes_from_refusal(metadata: dict[str, str]) -> list[Box]:
-    """The detector's boxes of a refused photo (the ``faces`` detail the service sends)."""
-    try:
-        faces = json.loads(metadata.get("faces", "{}")).get("faces", [])
-        boxes = []
-        for number, face in enumerate(faces, start=1):
-            left, top, right, bottom = (float(v) for v in face["box"])
-            score, rejected = float(face.get("det_score", 0.0)), str(face.get("rejected") or "")
-            boxes.append(Box(number, left, top, right, bottom, score, rejected))
-        return boxes
-    except (ValueError, TypeError, KeyError, AttributeError):
+def boxes_from_refusal(image: ImageDetails | None) -> list[Box]:
+    """The detector's boxes of a refused photo (``MatcherError.image``), numbered for the page."""
+    if image is None or image.kind != "faces":
         return []
+    return [
+        Box(number, *seen.box, score=seen.score, rejected=seen.rejected or "")
+        for number, seen in enumerate(image.boxes, start=1)
+    ]
 
 
 def parse_box(value: str) -> tuple[float, float, float, float] | None:

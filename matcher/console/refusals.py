@@ -167,6 +167,9 @@ REASONS: Final[Mapping[str, Explanation]] = MappingProxyType(
         ),
         "FACE_BOX_INVALID": _e(None, "The chosen face area is not a valid box. Pick a face again."),
         "FACE_BOX_NOT_FOUND": _e(None, "No detected face is where you pointed. Pick one of the boxes shown."),
+        "ALIGNED_CROP_WRONG_SIZE": _e(
+            None, "An aligned face crop must be exactly 112 by 112 pixels. Send the whole photo instead."
+        ),
         # Plates.
         "PLATE_EMPTY": _e(None, "The plate has no letters or digits."),
         "PLATE_TOO_LONG": _e(None, "This is longer than any licence plate."),
@@ -216,6 +219,18 @@ REASONS: Final[Mapping[str, Explanation]] = MappingProxyType(
         "WAIVER_SCOPE_PURGED": _e("P15", "The data this waiver would cover is already destroyed."),
         "WAIVER_NOT_FOUND": _e(None, "There is no such waiver."),
         "WAIVER_NOT_ACTIVE": _e("P15", "This waiver was revoked or has ended."),
+        # Presence during a declared emergency (P6).
+        "EMERGENCY_NOT_DECLARED": _e(
+            "P6",
+            "People may be counted only during an emergency the Director of Health or Human Services "
+            "declared for this camera's area. Ask the director, or check the emergencies in force.",
+        ),
+        "EMERGENCY_PERIOD_INVALID": _e(
+            "P6", "An emergency needs an end, may not start in the past, and lasts at most 30 days."
+        ),
+        "EMERGENCY_SCOPE_INVALID": _e("P6", "An emergency needs a title and the areas (zones) it covers."),
+        "EMERGENCY_NOT_FOUND": _e(None, "There is no such emergency."),
+        "EMERGENCY_ENDED": _e("P6", "This emergency has already ended."),
     }
 )
 

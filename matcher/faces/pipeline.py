@@ -128,9 +128,11 @@ class FacePipeline:
         self._detector.det_thresh = quality.report_score_floor
         self._recognizer = _load(recognizer_file, ArcFaceONNX, "an ArcFace recogniser", options)
         self.recognizer = _describe(recognizer_file, self._recognizer)
-        # Warm-up builds insightface's fixed-shape detector session now, not on the first request.
+        # Warm-up builds insightface's fixed-shape detector sessions (one per input size) now,
+        # not on the first request.
+        self.detector_sizes = detector_sizes(self.det_size)
         self._detector.detect(
-            np.zeros((self.det_size[1], self.det_size[0], 3), np.uint8), input_size=self.det_size
+            np.zeros((self.det_size[1], self.det_size[0], 3), np.uint8), input_size=self.detector_sizes
         )
 
     @property
@@ -144,6 +146,7 @@ class FacePipeline:
         *,
         purpose: Purpose,
         face_box: Sequence[float] | None = None,
+        aligned_crop: bool = False,
     ) -> list[DetectedFace]:
         """Embed the faces of one photo, or refuse it with a FaceError saying why.
 
@@ -153,6 +156,11 @@ class FacePipeline:
         - ``face_box`` (x1, y1, x2, y2), either purpose: only the detected face overlapping it
           most (IoU >= 0.3), refused with that face's own reason if it fails a gate.
 
+        - ``aligned_crop``: the photo is one face already warped to the recogniser's template
+          (112x112 for ArcFace, as edge devices and NVRs send it): embedded as it is, without
+          re-alignment, once the detector's confidence gate has passed on it (see
+          ``_embed_aligned``).
+
         No usable face at all is a refusal for both purposes (NO_FACE, or the gate that the
         most confident candidate failed).
         """
@@ -160,6 +168,13 @@ class FacePipeline:
             raise ValueError(f"purpose must be 'enrol' or 'search', not {purpose!r}")
         wanted = _check_box(face_box) if face_box is not None else None
         image = decode_image(image_bytes, self.limits)
+        if aligned_crop:
+            if wanted is not None:
+                raise FaceError(
+                    Reason.FACE_BOX_INVALID,
+                    "an aligned crop is one face already: send it without face_box",
+                )
+            return [self._embed_aligned(image)]
         candidates = self.detect(image)
         chosen = self._select(candidates, purpose, wanted, image.shape)
         embeddings = self.embed_crops([self.align(image, c.landmarks) for c in chosen])
@@ -168,9 +183,20 @@ class FacePipeline:
             for c, emb in zip(chosen, embeddings, strict=True)
         ]
 
+    def count_faces(self, image_bytes: bytes) -> int:
+        """How many faces a frame shows, for P6's presence count: the detector alone.
+
+        No crop is aligned and the recogniser never runs, so nothing that could tell who anyone
+        is gets computed. A face counts when the detector is confident of it (the score gate);
+        the size gate does not apply: a small, distant face is still somebody present.
+        """
+        image = decode_image(image_bytes, self.limits)
+        return sum(1 for c in self.detect(image) if c.det_score >= self.quality.min_det_score)
+
     def detect(self, image: np.ndarray) -> list[FaceCandidate]:
-        """Run SCRFD on a BGR image; candidates sorted by score, each judged by the gates."""
-        dets, kpss = self._detector.detect(image, input_size=self.det_size)
+        """Run SCRFD on a BGR image at the sizes of ``detector_sizes``; candidates sorted by
+        score (duplicates across sizes merged by insightface's NMS), each judged by the gates."""
+        dets, kpss = self._detector.detect(image, input_size=self.detector_sizes)
         height, width = image.shape[:2]
         candidates = []
         for det, kps in zip(dets, kpss, strict=True):
@@ -184,6 +210,44 @@ class FacePipeline:
             landmarks = np.asarray(kps, dtype=np.float32)
             candidates.append(FaceCandidate(box, score, landmarks, self.quality.judge(box, score)))
         return candidates
+
+    def _embed_aligned(self, image: np.ndarray) -> DetectedFace:
+        """Embed a caller's aligned crop, after the gates that still mean something for it.
+
+        The crop must have the recogniser's input size exactly: resizing a crop aligned for
+        another template would embed a distorted face. The detector still runs on it, and its
+        most confident candidate must pass the score gate: a crop of a wall, a hand or a blank
+        frame would otherwise become a template (NO_FACE / FACE_LOW_SCORE, as for any photo).
+        The size gate is met by construction (the face spans the whole crop), and so is the
+        one-face rule (the face is the crop; a second, partial face at its edge is ignored).
+        """
+        side = int(self._recognizer.input_size[0])
+        height, width = image.shape[:2]
+        details: dict[str, Any] = {"image_size": [int(width), int(height)], "gates": asdict(self.quality)}
+        if (width, height) != (side, side):
+            raise FaceError(
+                Reason.ALIGNED_CROP_WRONG_SIZE,
+                f"an aligned crop must be {side}x{side} pixels (the recogniser's input), "
+                f"not {width}x{height}; send the photo itself without aligned_crop instead",
+                details,
+            )
+        candidates = self.detect(image)
+        details["faces"] = [c.report() for c in candidates]
+        if not candidates:
+            raise FaceError(Reason.NO_FACE, "no face was detected in the aligned crop", details)
+        best = candidates[0]
+        rejection = self.quality.judge(best.box, best.det_score)
+        if rejection is not None and rejection.reason is Reason.FACE_LOW_SCORE:
+            raise FaceError(rejection.reason, rejection.message, details)
+        [embedding] = self.embed_crops([image])
+        box = (0.0, 0.0, float(width), float(height))
+        return DetectedFace(
+            box,
+            best.det_score,
+            np.asarray(face_align.arcface_dst, np.float32) * (side / 112.0),
+            embedding,
+            self.model_id,
+        )
 
     def align(self, image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         """Warp a face to the recogniser's input (112x112 for ArcFace) on the 5-point template."""
@@ -250,6 +314,28 @@ class FacePipeline:
                 details,
             )
         return usable
+
+
+def detector_sizes(det_size: tuple[int, int]) -> list[tuple[int, int]]:
+    """The detector's input sizes: ``det_size``, half of it and a quarter (640, 320, 160).
+
+    SCRFD resizes the whole image to fit its input. Only at 640x640, a 112x112 close-up crop was
+    magnified almost six times into a 640-pixel face, larger than the detector's biggest anchors,
+    and came back NO_FACE (issue 10); so did a phone close-up whose face fills the frame. At 320
+    and 160 such a face has a size the detector knows; the two passes add a quarter and a
+    sixteenth of the 640 pass's pixels (1.3 to 1.5 times its time, measured). insightface
+    merges the boxes of all passes by NMS.
+
+    The sizes are fixed, never derived from the image: insightface builds one onnxruntime session
+    per input size, so sizes that followed the uploads would let callers grow the process's
+    memory without bound. All of them are built at start-up.
+    """
+    sizes: list[tuple[int, int]] = []
+    for divisor in (1, 2, 4):
+        size = (max(32, det_size[0] // divisor // 32 * 32), max(32, det_size[1] // divisor // 32 * 32))
+        if size not in sizes:
+            sizes.append(size)
+    return sizes
 
 
 def _check_box(face_box: Sequence[float]) -> Box:

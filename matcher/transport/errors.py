@@ -55,8 +55,20 @@ class Refusal:
         return rpc_status.to_status(status)
 
 
+# Boxes a refusal lists (the most confident first). The details travel in the trailing metadata,
+# which gRPC caps at 16 KiB: a textured photo with hundreds of candidate boxes made the refusal
+# itself fail as RESOURCE_EXHAUSTED ("received metadata size exceeds hard limit").
+MAX_REPORTED_BOXES = 32
+
+
 def image_refusal(reason: str, message: str, details: dict[str, object], key: str) -> PolicyError:
     """A photo the face pipeline or plate reader refused, with what it saw under ``key``
-    (boxes, scores, sizes; never pixels), so the caller knows what to fix."""
-    extra = {key: json.dumps(details, sort_keys=True, default=str)} if details else {}
+    (boxes, scores, sizes; never pixels), so the caller knows what to fix. Lists of boxes are
+    cut to ``MAX_REPORTED_BOXES``, with their full length under ``<name>_total``."""
+    bounded = dict(details)
+    for name, value in details.items():
+        if isinstance(value, list) and len(value) > MAX_REPORTED_BOXES:
+            bounded[name] = value[:MAX_REPORTED_BOXES]
+            bounded[f"{name}_total"] = len(value)
+    extra = {key: json.dumps(bounded, sort_keys=True, default=str)} if details else {}
     return PolicyError(Kind.INVALID_ARGUMENT, reason, message, details=extra)

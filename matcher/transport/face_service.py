@@ -64,7 +64,9 @@ def _photo_probes(app: Any, image: faces_pb2.Image, purpose: str) -> list[Probe]
         b = image.face_box
         box = (b.left, b.top, b.right, b.bottom)
     try:
-        faces = pipeline.embed_image(image.data, purpose=purpose, face_box=box)
+        faces = pipeline.embed_image(
+            image.data, purpose=purpose, face_box=box, aligned_crop=image.aligned_crop
+        )
     except FaceError as error:
         raise image_refusal(str(error.reason), error.message, error.details, "faces") from None
     return [

@@ -27,7 +27,9 @@ def _faces(app: App, sighting: sightings_pb2.Sighting) -> tuple[list[Vector], st
         if isinstance(pipeline, Unavailable):
             raise PolicyError(Kind.FAILED_PRECONDITION, "FACE_PIPELINE_UNAVAILABLE", pipeline.why)
         try:
-            found = pipeline.embed_image(sighting.image, purpose="search")
+            found = pipeline.embed_image(
+                sighting.image, purpose="search", aligned_crop=sighting.image_aligned_crop
+            )
         except FaceError as error:
             if error.reason in (Reason.NO_FACE, Reason.FACE_TOO_SMALL, Reason.FACE_LOW_SCORE):
                 return [], pipeline.model_id  # A frame without a usable face raises nothing.

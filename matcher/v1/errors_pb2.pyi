@@ -96,6 +96,12 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REQUEST_BODY_TIMEOUT: _ClassVar[ErrorReason]
     INTERNAL_ERROR: _ClassVar[ErrorReason]
     HEAD_NOT_APPROVED: _ClassVar[ErrorReason]
+    ALIGNED_CROP_WRONG_SIZE: _ClassVar[ErrorReason]
+    EMERGENCY_NOT_DECLARED: _ClassVar[ErrorReason]
+    EMERGENCY_PERIOD_INVALID: _ClassVar[ErrorReason]
+    EMERGENCY_SCOPE_INVALID: _ClassVar[ErrorReason]
+    EMERGENCY_NOT_FOUND: _ClassVar[ErrorReason]
+    EMERGENCY_ENDED: _ClassVar[ErrorReason]
 ERROR_REASON_UNSPECIFIED: ErrorReason
 UNAUTHENTICATED_CALLER: ErrorReason
 CASE_NOT_FOUND: ErrorReason
@@ -186,3 +192,9 @@ TOO_MANY_CALLS: ErrorReason
 REQUEST_BODY_TIMEOUT: ErrorReason
 INTERNAL_ERROR: ErrorReason
 HEAD_NOT_APPROVED: ErrorReason
+ALIGNED_CROP_WRONG_SIZE: ErrorReason
+EMERGENCY_NOT_DECLARED: ErrorReason
+EMERGENCY_PERIOD_INVALID: ErrorReason
+EMERGENCY_SCOPE_INVALID: ErrorReason
+EMERGENCY_NOT_FOUND: ErrorReason
+EMERGENCY_ENDED: ErrorReason

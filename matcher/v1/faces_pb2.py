@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16matcher/v1/faces.proto\x12\nmatcher.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"*\n\tEmbedding\x12\x0e\n\x06values\x18\x01 \x01(\x0c\x12\r\n\x05model\x18\x02 \x01(\t\"<\n\x05Image\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12%\n\x08\x66\x61\x63\x65_box\x18\x02 \x01(\x0b\x32\x13.matcher.v1.FaceBox\"R\n\x07\x46\x61\x63\x65\x42ox\x12\x0c\n\x04left\x18\x01 \x01(\x02\x12\x0b\n\x03top\x18\x02 \x01(\x02\x12\r\n\x05right\x18\x03 \x01(\x02\x12\x0e\n\x06\x62ottom\x18\x04 \x01(\x02\x12\r\n\x05score\x18\x05 \x01(\x02\"d\n\tFaceInput\x12*\n\tembedding\x18\x01 \x01(\x0b\x32\x15.matcher.v1.EmbeddingH\x00\x12\"\n\x05image\x18\x02 \x01(\x0b\x32\x11.matcher.v1.ImageH\x00\x42\x07\n\x05input\"\x83\x01\n\x0c\x46\x61\x63\x65Template\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12/\n\x0b\x63reate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x08\x66\x61\x63\x65_box\x18\x04 \x01(\x0b\x32\x13.matcher.v1.FaceBox\"X\n\x11\x45nrollFaceRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12#\n\x04\x66\x61\x63\x65\x18\x02 \x01(\x0b\x32\x15.matcher.v1.FaceInput\x12\x0e\n\x06reason\x18\x03 \x01(\t\"*\n\x18ListFaceTemplatesRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\"M\n\x19ListFaceTemplatesResponse\x12\x30\n\x0e\x66\x61\x63\x65_templates\x18\x01 \x03(\x0b\x32\x18.matcher.v1.FaceTemplate\"\x8e\x01\n\x12SearchFacesRequest\x12\r\n\x05\x63\x61ses\x18\x01 \x03(\t\x12$\n\x05probe\x18\x02 \x01(\x0b\x32\x15.matcher.v1.FaceInput\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\r\n\x05top_k\x18\x04 \x01(\x05\x12\x16\n\tmin_score\x18\x05 \x01(\x02H\x00\x88\x01\x01\x42\x0c\n\n_min_score\"P\n\tFaceMatch\x12\x0c\n\x04\x63\x61se\x18\x01 \x01(\t\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\x15\n\rface_template\x18\x03 \x01(\t\x12\r\n\x05score\x18\x04 \x01(\x02\"\\\n\x0bProbeResult\x12%\n\x08\x66\x61\x63\x65_box\x18\x01 \x01(\x0b\x32\x13.matcher.v1.FaceBox\x12&\n\x07matches\x18\x02 \x03(\x0b\x32\x15.matcher.v1.FaceMatch\"R\n\x13SearchFacesResponse\x12(\n\x07results\x18\x01 \x03(\x0b\x32\x17.matcher.v1.ProbeResult\x12\x11\n\tmin_score\x18\x02 \x01(\x02\x32\x86\x02\n\x0b\x46\x61\x63\x65Service\x12\x45\n\nEnrollFace\x12\x1d.matcher.v1.EnrollFaceRequest\x1a\x18.matcher.v1.FaceTemplate\x12`\n\x11ListFaceTemplates\x12$.matcher.v1.ListFaceTemplatesRequest\x1a%.matcher.v1.ListFaceTemplatesResponse\x12N\n\x0bSearchFaces\x12\x1e.matcher.v1.SearchFacesRequest\x1a\x1f.matcher.v1.SearchFacesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16matcher/v1/faces.proto\x12\nmatcher.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"*\n\tEmbedding\x12\x0e\n\x06values\x18\x01 \x01(\x0c\x12\r\n\x05model\x18\x02 \x01(\t\"R\n\x05Image\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12%\n\x08\x66\x61\x63\x65_box\x18\x02 \x01(\x0b\x32\x13.matcher.v1.FaceBox\x12\x14\n\x0c\x61ligned_crop\x18\x03 \x01(\x08\"R\n\x07\x46\x61\x63\x65\x42ox\x12\x0c\n\x04left\x18\x01 \x01(\x02\x12\x0b\n\x03top\x18\x02 \x01(\x02\x12\r\n\x05right\x18\x03 \x01(\x02\x12\x0e\n\x06\x62ottom\x18\x04 \x01(\x02\x12\r\n\x05score\x18\x05 \x01(\x02\"d\n\tFaceInput\x12*\n\tembedding\x18\x01 \x01(\x0b\x32\x15.matcher.v1.EmbeddingH\x00\x12\"\n\x05image\x18\x02 \x01(\x0b\x32\x11.matcher.v1.ImageH\x00\x42\x07\n\x05input\"\x83\x01\n\x0c\x46\x61\x63\x65Template\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12/\n\x0b\x63reate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x08\x66\x61\x63\x65_box\x18\x04 \x01(\x0b\x32\x13.matcher.v1.FaceBox\"X\n\x11\x45nrollFaceRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12#\n\x04\x66\x61\x63\x65\x18\x02 \x01(\x0b\x32\x15.matcher.v1.FaceInput\x12\x0e\n\x06reason\x18\x03 \x01(\t\"*\n\x18ListFaceTemplatesRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\"M\n\x19ListFaceTemplatesResponse\x12\x30\n\x0e\x66\x61\x63\x65_templates\x18\x01 \x03(\x0b\x32\x18.matcher.v1.FaceTemplate\"\x8e\x01\n\x12SearchFacesRequest\x12\r\n\x05\x63\x61ses\x18\x01 \x03(\t\x12$\n\x05probe\x18\x02 \x01(\x0b\x32\x15.matcher.v1.FaceInput\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\r\n\x05top_k\x18\x04 \x01(\x05\x12\x16\n\tmin_score\x18\x05 \x01(\x02H\x00\x88\x01\x01\x42\x0c\n\n_min_score\"P\n\tFaceMatch\x12\x0c\n\x04\x63\x61se\x18\x01 \x01(\t\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\x15\n\rface_template\x18\x03 \x01(\t\x12\r\n\x05score\x18\x04 \x01(\x02\"\\\n\x0bProbeResult\x12%\n\x08\x66\x61\x63\x65_box\x18\x01 \x01(\x0b\x32\x13.matcher.v1.FaceBox\x12&\n\x07matches\x18\x02 \x03(\x0b\x32\x15.matcher.v1.FaceMatch\"R\n\x13SearchFacesResponse\x12(\n\x07results\x18\x01 \x03(\x0b\x32\x17.matcher.v1.ProbeResult\x12\x11\n\tmin_score\x18\x02 \x01(\x02\x32\x86\x02\n\x0b\x46\x61\x63\x65Service\x12\x45\n\nEnrollFace\x12\x1d.matcher.v1.EnrollFaceRequest\x1a\x18.matcher.v1.FaceTemplate\x12`\n\x11ListFaceTemplates\x12$.matcher.v1.ListFaceTemplatesRequest\x1a%.matcher.v1.ListFaceTemplatesResponse\x12N\n\x0bSearchFaces\x12\x1e.matcher.v1.SearchFacesRequest\x1a\x1f.matcher.v1.SearchFacesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,27 +35,27 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EMBEDDING']._serialized_start=71
   _globals['_EMBEDDING']._serialized_end=113
   _globals['_IMAGE']._serialized_start=115
-  _globals['_IMAGE']._serialized_end=175
-  _globals['_FACEBOX']._serialized_start=177
-  _globals['_FACEBOX']._serialized_end=259
-  _globals['_FACEINPUT']._serialized_start=261
-  _globals['_FACEINPUT']._serialized_end=361
-  _globals['_FACETEMPLATE']._serialized_start=364
-  _globals['_FACETEMPLATE']._serialized_end=495
-  _globals['_ENROLLFACEREQUEST']._serialized_start=497
-  _globals['_ENROLLFACEREQUEST']._serialized_end=585
-  _globals['_LISTFACETEMPLATESREQUEST']._serialized_start=587
-  _globals['_LISTFACETEMPLATESREQUEST']._serialized_end=629
-  _globals['_LISTFACETEMPLATESRESPONSE']._serialized_start=631
-  _globals['_LISTFACETEMPLATESRESPONSE']._serialized_end=708
-  _globals['_SEARCHFACESREQUEST']._serialized_start=711
-  _globals['_SEARCHFACESREQUEST']._serialized_end=853
-  _globals['_FACEMATCH']._serialized_start=855
-  _globals['_FACEMATCH']._serialized_end=935
-  _globals['_PROBERESULT']._serialized_start=937
-  _globals['_PROBERESULT']._serialized_end=1029
-  _globals['_SEARCHFACESRESPONSE']._serialized_start=1031
-  _globals['_SEARCHFACESRESPONSE']._serialized_end=1113
-  _globals['_FACESERVICE']._serialized_start=1116
-  _globals['_FACESERVICE']._serialized_end=1378
+  _globals['_IMAGE']._serialized_end=197
+  _globals['_FACEBOX']._serialized_start=199
+  _globals['_FACEBOX']._serialized_end=281
+  _globals['_FACEINPUT']._serialized_start=283
+  _globals['_FACEINPUT']._serialized_end=383
+  _globals['_FACETEMPLATE']._serialized_start=386
+  _globals['_FACETEMPLATE']._serialized_end=517
+  _globals['_ENROLLFACEREQUEST']._serialized_start=519
+  _globals['_ENROLLFACEREQUEST']._serialized_end=607
+  _globals['_LISTFACETEMPLATESREQUEST']._serialized_start=609
+  _globals['_LISTFACETEMPLATESREQUEST']._serialized_end=651
+  _globals['_LISTFACETEMPLATESRESPONSE']._serialized_start=653
+  _globals['_LISTFACETEMPLATESRESPONSE']._serialized_end=730
+  _globals['_SEARCHFACESREQUEST']._serialized_start=733
+  _globals['_SEARCHFACESREQUEST']._serialized_end=875
+  _globals['_FACEMATCH']._serialized_start=877
+  _globals['_FACEMATCH']._serialized_end=957
+  _globals['_PROBERESULT']._serialized_start=959
+  _globals['_PROBERESULT']._serialized_end=1051
+  _globals['_SEARCHFACESRESPONSE']._serialized_start=1053
+  _globals['_SEARCHFACESRESPONSE']._serialized_end=1135
+  _globals['_FACESERVICE']._serialized_start=1138
+  _globals['_FACESERVICE']._serialized_end=1400
 # @@protoc_insertion_point(module_scope)

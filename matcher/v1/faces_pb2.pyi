@@ -18,12 +18,14 @@ class Embedding(_message.Message):
     def __init__(self, values: _Optional[bytes] = ..., model: _Optional[str] = ...) -> None: ...
 
 class Image(_message.Message):
-    __slots__ = ("data", "face_box")
+    __slots__ = ("data", "face_box", "aligned_crop")
     DATA_FIELD_NUMBER: _ClassVar[int]
     FACE_BOX_FIELD_NUMBER: _ClassVar[int]
+    ALIGNED_CROP_FIELD_NUMBER: _ClassVar[int]
     data: bytes
     face_box: FaceBox
-    def __init__(self, data: _Optional[bytes] = ..., face_box: _Optional[_Union[FaceBox, _Mapping]] = ...) -> None: ...
+    aligned_crop: bool
+    def __init__(self, data: _Optional[bytes] = ..., face_box: _Optional[_Union[FaceBox, _Mapping]] = ..., aligned_crop: _Optional[bool] = ...) -> None: ...
 
 class FaceBox(_message.Message):
     __slots__ = ("left", "top", "right", "bottom", "score")

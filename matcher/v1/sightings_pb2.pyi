@@ -11,18 +11,20 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Sighting(_message.Message):
-    __slots__ = ("camera", "capture_time", "faces", "image", "reason")
+    __slots__ = ("camera", "capture_time", "faces", "image", "reason", "image_aligned_crop")
     CAMERA_FIELD_NUMBER: _ClassVar[int]
     CAPTURE_TIME_FIELD_NUMBER: _ClassVar[int]
     FACES_FIELD_NUMBER: _ClassVar[int]
     IMAGE_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_ALIGNED_CROP_FIELD_NUMBER: _ClassVar[int]
     camera: str
     capture_time: _timestamp_pb2.Timestamp
     faces: _containers.RepeatedCompositeFieldContainer[_faces_pb2.Embedding]
     image: bytes
     reason: str
-    def __init__(self, camera: _Optional[str] = ..., capture_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., faces: _Optional[_Iterable[_Union[_faces_pb2.Embedding, _Mapping]]] = ..., image: _Optional[bytes] = ..., reason: _Optional[str] = ...) -> None: ...
+    image_aligned_crop: bool
+    def __init__(self, camera: _Optional[str] = ..., capture_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., faces: _Optional[_Iterable[_Union[_faces_pb2.Embedding, _Mapping]]] = ..., image: _Optional[bytes] = ..., reason: _Optional[str] = ..., image_aligned_crop: _Optional[bool] = ...) -> None: ...
 
 class SightingResult(_message.Message):
     __slots__ = ("faces", "alerts")

@@ -13,6 +13,7 @@ import pytest
 from lifecycle.report import FIGURES as REPORT_FIGURES
 from matcher.console import charts, photos, refusals, transparency
 from matcher.console.sessions import SessionStore, SignInTokens
+from matcher.status_details import image_details
 from matcher.v1 import errors_pb2
 
 PROTO = Path(__file__).resolve().parents[2] / "protos" / "matcher" / "v1" / "errors.proto"
@@ -139,7 +140,7 @@ def test_photo_round_trips_through_a_form_and_boxes_come_from_the_refusal() -> N
     assert photos.from_form("not base64!", 10_000) is None
     assert photos.from_form(photos.to_form(data), 100) is None
     detail = '{"faces": [{"box": [1, 2, 30, 40], "det_score": 0.9, "rejected": null}, {"box": [5]}]}'
-    assert photos.boxes_from_refusal({"faces": detail}) == []  # malformed: nothing drawn
-    [box] = photos.boxes_from_refusal({"faces": detail.replace(', {"box": [5]}', "")})
+    assert photos.boxes_from_refusal(image_details({"faces": detail})) == []  # malformed: nothing drawn
+    [box] = photos.boxes_from_refusal(image_details({"faces": detail.replace(', {"box": [5]}', "")}))
     assert (box.number, box.value, box.width, box.score) == (1, "1,2,30,40", 29.0, 0.9)
     assert photos.parse_box("1,2,30,40") == (1.0, 2.0, 30.0, 40.0) and photos.parse_box("1,2") is None

@@ -54,7 +54,9 @@ def test_t1_is_refused_for_enrolment_listing_all_six(real_pipeline: FacePipeline
     with pytest.raises(FaceError) as caught:
         real_pipeline.embed_image(_t1(), purpose="enrol")
     assert caught.value.reason is Reason.MULTIPLE_FACES
-    assert len(caught.value.details["faces"]) == 6
+    # All six usable faces are listed (the 320 and 160 passes may add a doubtful candidate,
+    # reported as FACE_LOW_SCORE and never used).
+    assert len([f for f in caught.value.details["faces"] if f["rejected"] is None]) == 6
 
 
 def test_same_person_scores_clearly_above_different_people(enrolled: dict[str, np.ndarray]) -> None:

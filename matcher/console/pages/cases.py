@@ -207,7 +207,7 @@ async def _enrol_one(
     except MatcherError as error:
         if error.code == grpc.StatusCode.UNAUTHENTICATED:
             raise
-        boxes = photos.boxes_from_refusal(error.metadata)
+        boxes = photos.boxes_from_refusal(error.image)
         choose = error.reason in ("MULTIPLE_FACES", "FACE_BOX_NOT_FOUND")
         return Outcome(
             filename,
@@ -300,7 +300,7 @@ async def search(request: Request) -> Response:
     except MatcherError as error:
         if error.code == grpc.StatusCode.UNAUTHENTICATED:
             raise
-        boxes = photos.boxes_from_refusal(error.metadata)
+        boxes = photos.boxes_from_refusal(error.image)
         return render(
             request,
             "refusal.html",
