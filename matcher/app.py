@@ -37,6 +37,7 @@ from matcher.metrics import Metrics
 from matcher.model_loading import Unavailable, load_pipeline, load_plate_reader
 from matcher.plate_watchlists import PlateWatchlists
 from matcher.plates.reader import PlateReader
+from matcher.plates.uncertainty import ReadLimits
 from matcher.registered_individuals import RegisteredIndividuals
 from matcher.transport.auth import Authenticator
 
@@ -101,7 +102,9 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
         default_model = pipeline.model_id
     keys = ScopeKeys(keyring, clock)
     faces = FaceMatcher(lifecycle, keys, models)
-    plates = PlateWatchlists(lifecycle, keys)
+    plates = PlateWatchlists(
+        lifecycle, keys, ReadLimits(settings.plate_max_unknown, settings.plate_min_anchored)
+    )
     individuals = RegisteredIndividuals(
         lifecycle,
         Registry(lifecycle),

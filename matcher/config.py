@@ -78,6 +78,11 @@ class Settings:
     plate_ocr_model: Path | None = None
     plate_ocr_config: Path | None = None
     min_plate_detector_score: float = 0.4
+    # How uncertain one plate read may be (issue 17, P8): characters below the confidence
+    # threshold it may leave unknown, and characters that must match an entry whatever the edit
+    # budget (see matcher.plates.uncertainty for the rule and its figures).
+    plate_max_unknown: int = 2
+    plate_min_anchored: int = 4
     # Registered individuals (P5): how sure a match must be to raise an alert, and how far a
     # camera's clock may run ahead before its sightings are refused.
     alert_min_score: float = 0.5
@@ -148,6 +153,8 @@ class Settings:
         settings.min_plate_detector_score = _env_float(
             "MATCHER_MIN_PLATE_DETECTOR_SCORE", settings.min_plate_detector_score
         )
+        settings.plate_max_unknown = int(env.get("MATCHER_PLATE_MAX_UNKNOWN", settings.plate_max_unknown))
+        settings.plate_min_anchored = int(env.get("MATCHER_PLATE_MIN_ANCHORED", settings.plate_min_anchored))
         return settings
 
     def resolved(self) -> Settings:

@@ -24,7 +24,16 @@ from lifecycle.cases import Lifecycle, require_reason
 from lifecycle.errors import Kind, PolicyError
 from matcher import crypto
 from matcher.keys import ScopeKeys
-from matcher.plates import MatchPolicy, PlateError, PlateHit, PlateIndex, PlateRead, parse_entry
+from matcher.plates import (
+    MatchPolicy,
+    PlateError,
+    PlateErrorReason,
+    PlateHit,
+    PlateIndex,
+    PlateRead,
+    parse_entry,
+)
+from matcher.plates.uncertainty import ReadLimits
 from matcher.rwlock import RWLock
 
 MAX_NOTE = 500
@@ -51,7 +60,9 @@ class Hit:
 
 
 def plate_refusal(error: PlateError) -> PolicyError:
-    return PolicyError(Kind.INVALID_ARGUMENT, str(error.reason), str(error))
+    # A read too uncertain to name a vehicle would name many (issue 17): P8's "derived data".
+    rule = "P8" if error.reason is PlateErrorReason.READ_TOO_UNCERTAIN else None
+    return PolicyError(Kind.INVALID_ARGUMENT, str(error.reason), str(error), rule=rule)
 
 
 def _aad(row: m.PlateEntry) -> bytes:
@@ -61,9 +72,10 @@ def _aad(row: m.PlateEntry) -> bytes:
 class PlateWatchlists:
     """Implements :class:`lifecycle.purge_listener.PurgeListener` for the plate indexes."""
 
-    def __init__(self, lifecycle: Lifecycle, keys: ScopeKeys) -> None:
+    def __init__(self, lifecycle: Lifecycle, keys: ScopeKeys, limits: ReadLimits) -> None:
         self._lc = lifecycle
         self._keys = keys
+        self.limits = limits
         self._lock = RWLock()
         self._indexes: dict[str, PlateIndex] = {}
         # index id -> (case, subject pk); the index itself only knows integers.
@@ -242,12 +254,22 @@ class PlateWatchlists:
         policy: MatchPolicy,
         camera: str,
         reason: str,
+        *,
+        too_uncertain: int = 0,
     ) -> list[list[Hit]]:
         """Matches reads (one text, or every plate of a photo) against the named open cases, or
-        every open case when none is named; one audit record for the whole check."""
+        every open case when none is named; one audit record for the whole check.
+
+        Every read must pass :attr:`limits` (``READ_TOO_UNCERTAIN`` otherwise, issue 17);
+        ``too_uncertain`` counts the plates of a photo left unchecked for that, for the record."""
         reason = require_reason(reason)
         if len(set(case_ids)) != len(case_ids):
             raise PolicyError(Kind.INVALID_ARGUMENT, "FIELD_INVALID", "name each case once")
+        for read in reads:  # Issue 17: before the index is consulted, so it matches nothing.
+            try:
+                self.limits.check(read, policy)
+            except PlateError as error:
+                raise plate_refusal(error) from None
         with self._lock.read():
             scopes = case_ids or sorted(self._indexes)
             candidates = [
@@ -293,6 +315,11 @@ class PlateWatchlists:
                 resource=f"cases/{case_ids[0]}" if len(case_ids) == 1 else "cases",
                 reason=reason,
                 count=sum(len(hits) for hits in results),
-                detail={"cases": case_ids or "all open", "camera": camera[:100], "reads": len(results)},
+                detail={
+                    "cases": case_ids or "all open",
+                    "camera": camera[:100],
+                    "reads": len(results) + too_uncertain,
+                    "too_uncertain": too_uncertain,
+                },
             )
         return results

@@ -179,6 +179,11 @@ REASONS: Final[Mapping[str, Explanation]] = MappingProxyType(
         "PLATE_ENTRY_NOT_FOUND": _e(None, "There is no such plate on this case's watchlist."),
         "NO_PLATE": _e(None, "No licence plate was found in the image."),
         "PLATE_READER_UNAVAILABLE": _e(None, "The service has no plate-reading models installed."),
+        "READ_TOO_UNCERTAIN": _e(
+            "P8",
+            "Too little of this plate was read with confidence to check it against the watchlists: "
+            "read it again, or allow fewer differences.",
+        ),
         # Registered individuals.
         "CAMERA_NOT_FOUND": _e(None, "There is no such camera."),
         "CAMERA_ALREADY_EXISTS": _e(None, "A camera with this id already exists."),

@@ -127,17 +127,30 @@ class PlateService:
             readings = self._reads(request)
         except PlateError as error:
             raise plate_refusal(error) from None
-        results = self.app.plates.check(
-            actor, case_ids, [read for read, _ in readings], policy, request.camera, request.reason
+        # Issue 17: a text read too uncertain is refused (by the check); a plate found in an image
+        # whose read is that uncertain is checked against nothing and said so.
+        limits = self.app.plates.limits
+        from_image = request.WhichOneof("input") != "read"
+        checked = [(read, box) for read, box in readings if not from_image or limits.allows(read, policy)]
+        results = iter(
+            self.app.plates.check(
+                actor,
+                case_ids,
+                [read for read, _ in checked],
+                policy,
+                request.camera,
+                request.reason,
+                too_uncertain=len(readings) - len(checked),
+            )
         )
-        return plates_pb2.CheckPlateReadResponse(
-            results=[
-                plates_pb2.PlateReadResult(
-                    read=read.text, confidences=read.confidences or (), box=box, hits=[_hit(h) for h in hits]
-                )
-                for (read, box), hits in zip(readings, results, strict=True)
-            ]
-        )
+        answer = plates_pb2.CheckPlateReadResponse()
+        for read, box in readings:
+            result = answer.results.add(read=read.text, confidences=read.confidences or (), box=box)
+            if from_image and not limits.allows(read, policy):
+                result.too_uncertain = True
+                continue
+            result.hits.extend(_hit(h) for h in next(results))
+        return answer
 
     def _reads(
         self, request: plates_pb2.CheckPlateReadRequest

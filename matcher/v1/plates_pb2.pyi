@@ -171,16 +171,18 @@ class PlateBox(_message.Message):
     def __init__(self, left: _Optional[float] = ..., top: _Optional[float] = ..., right: _Optional[float] = ..., bottom: _Optional[float] = ..., score: _Optional[float] = ...) -> None: ...
 
 class PlateReadResult(_message.Message):
-    __slots__ = ("read", "confidences", "box", "hits")
+    __slots__ = ("read", "confidences", "box", "hits", "too_uncertain")
     READ_FIELD_NUMBER: _ClassVar[int]
     CONFIDENCES_FIELD_NUMBER: _ClassVar[int]
     BOX_FIELD_NUMBER: _ClassVar[int]
     HITS_FIELD_NUMBER: _ClassVar[int]
+    TOO_UNCERTAIN_FIELD_NUMBER: _ClassVar[int]
     read: str
     confidences: _containers.RepeatedScalarFieldContainer[float]
     box: PlateBox
     hits: _containers.RepeatedCompositeFieldContainer[PlateHit]
-    def __init__(self, read: _Optional[str] = ..., confidences: _Optional[_Iterable[float]] = ..., box: _Optional[_Union[PlateBox, _Mapping]] = ..., hits: _Optional[_Iterable[_Union[PlateHit, _Mapping]]] = ...) -> None: ...
+    too_uncertain: bool
+    def __init__(self, read: _Optional[str] = ..., confidences: _Optional[_Iterable[float]] = ..., box: _Optional[_Union[PlateBox, _Mapping]] = ..., hits: _Optional[_Iterable[_Union[PlateHit, _Mapping]]] = ..., too_uncertain: _Optional[bool] = ...) -> None: ...
 
 class CheckPlateReadResponse(_message.Message):
     __slots__ = ("results",)
