@@ -387,6 +387,20 @@ class MatcherClient:
         request = plates_pb2.ListPlateEntriesRequest(parent=f"cases/{case_id}")
         return list(self._call(self.plates.ListPlateEntries, request).plate_entries)
 
+    def list_plate_hits(self, case_id: str, *, page_size: int = 0) -> list[plates_pb2.StoredPlateHit]:
+        """The hits stored for a case (camera gateways' reads), every page, oldest first."""
+        hits: list[plates_pb2.StoredPlateHit] = []
+        token = ""
+        while True:
+            request = plates_pb2.ListPlateHitsRequest(
+                parent=f"cases/{case_id}", page_size=page_size, page_token=token
+            )
+            page = self._call(self.plates.ListPlateHits, request)
+            hits.extend(page.plate_hits)
+            token = page.next_page_token
+            if not token:
+                return hits
+
     def remove_plate(self, case_id: str, entry_id: str, *, reason: str) -> None:
         request = plates_pb2.DeletePlateEntryRequest(
             name=f"cases/{case_id}/plateEntries/{entry_id}", reason=reason
@@ -403,6 +417,7 @@ class MatcherClient:
         image: bytes | None = None,
         plate_crop: bytes | None = None,
         camera: str = "",
+        capture_time: datetime | None = None,
         max_edits: int | None = None,
         min_confidence: float | None = None,
         lookalikes: bool | None = None,
@@ -416,6 +431,8 @@ class MatcherClient:
                 max_edits=max_edits, min_confidence=min_confidence, lookalikes=lookalikes
             ),
         )
+        if capture_time is not None:
+            request.capture_time.FromDatetime(capture_time)
         if image is not None:
             request.image = image
         elif plate_crop is not None:

@@ -15,8 +15,9 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from lifecycle import models as m
@@ -33,6 +34,7 @@ from matcher.plates import (
     PlateRead,
     parse_entry,
 )
+from matcher.plates.hits import Edit, EditOp, MatchKind
 from matcher.plates.uncertainty import ReadLimits
 from matcher.rwlock import RWLock
 
@@ -57,6 +59,32 @@ class Hit:
     subject_id: str | None
     plate: str
     hit: PlateHit
+
+
+@dataclass(frozen=True)
+class ReadOutcome:
+    """One read's answer: the hits the caller may see, whether it hit at all, and the opaque
+    reference of the hits stored for others (empty when none were)."""
+
+    hits: list[Hit]
+    hit: bool
+    reference: str
+
+
+@dataclass(frozen=True)
+class StoredHit:
+    """A stored hit, decrypted, for the case's investigators."""
+
+    record: m.PlateHitRecord
+    subject_id: str | None
+    plate: str
+    read: str
+    camera: str
+    hit: PlateHit
+
+
+def _hit_aad(row: m.PlateHitRecord) -> bytes:
+    return f"matcher/v1/plate-hit/{row.case_id}/{row.subject_pk}/{row.id}".encode()
 
 
 def plate_refusal(error: PlateError) -> PolicyError:
@@ -230,6 +258,11 @@ class PlateWatchlists:
                         f"plate entry {entry_id!r} does not exist in case {case_id!r}",
                     )
                 index_id = row.index_id
+                session.execute(  # Its hits go with it (P8: derived data).
+                    delete(m.PlateHitRecord).where(
+                        m.PlateHitRecord.case_id == case_id, m.PlateHitRecord.entry_id == entry_id
+                    )
+                )
                 session.delete(row)
                 self._lc.audit.append(
                     session,
@@ -255,21 +288,41 @@ class PlateWatchlists:
         camera: str,
         reason: str,
         *,
+        detail_cases: frozenset[str] = frozenset(),
+        captured_at: datetime | None = None,
         too_uncertain: int = 0,
-    ) -> list[list[Hit]]:
+    ) -> list[ReadOutcome]:
         """Matches reads (one text, or every plate of a photo) against the named open cases, or
         every open case when none is named; one audit record for the whole check.
 
+        Least privilege (issue 17; P8, P10, P14). ``detail_cases`` are the cases the caller
+        investigates: their hits are answered in full (entry, plate, case, subject). A hit in any
+        other case (every hit of a camera gateway's read) is not shown: it is stored as a
+        :class:`~lifecycle.models.PlateHitRecord` for the case's investigators, and the caller
+        learns only that the read hit and an opaque reference. Only those cases may be named:
+        a caller naming another case (a gateway probing which cases exist) is refused.
+
         Every read must pass :attr:`limits` (``READ_TOO_UNCERTAIN`` otherwise, issue 17);
-        ``too_uncertain`` counts the plates of a photo left unchecked for that, for the record."""
+        ``too_uncertain`` counts the plates of a photo left unchecked for that, for the record.
+        The audit record says that a check happened and how many hits, never a plate (P7, P8).
+        """
         reason = require_reason(reason)
         if len(set(case_ids)) != len(case_ids):
             raise PolicyError(Kind.INVALID_ARGUMENT, "FIELD_INVALID", "name each case once")
+        if any(case_id not in detail_cases for case_id in case_ids):
+            raise PolicyError(
+                Kind.INVALID_ARGUMENT,
+                "FIELD_INVALID",
+                "only a case's investigators name its watchlist; a camera's read is checked "
+                "against every open case's, so name no case",
+                rule="P10",
+            )
         for read in reads:  # Issue 17: before the index is consulted, so it matches nothing.
             try:
                 self.limits.check(read, policy)
             except PlateError as error:
                 raise plate_refusal(error) from None
+        read_texts = [read.text for read in reads]
         with self._lock.read():
             scopes = case_ids or sorted(self._indexes)
             candidates = [
@@ -281,7 +334,8 @@ class PlateWatchlists:
                 ]
                 for read in reads
             ]
-        del reads  # P7: the reads are used for this check only.
+        del reads  # P7: the reads are used for this check only (and kept only in stored hits).
+        now = self._lc.clock.now()
         with self._lc.db.transaction() as session:
             self._lc.require_open(session, case_ids)
             wanted = {hit.entry_id for found in candidates for _, hit in found}
@@ -299,27 +353,107 @@ class PlateWatchlists:
                 ).all()
                 confirmed = {row.index_id: (row, subject_id) for row, subject_id in rows}
             results = []
-            for found in candidates:
-                hits = []
+            hit_count = stored = 0
+            for read_text, found in zip(read_texts, candidates, strict=True):
+                shown: list[Hit] = []
+                reference = ""
                 for case_id, hit in found:
-                    if hit.entry_id in confirmed:
-                        row, subject_id = confirmed[hit.entry_id]
+                    if hit.entry_id not in confirmed:
+                        continue
+                    row, subject_id = confirmed[hit.entry_id]
+                    hit_count += 1
+                    if case_id in detail_cases:
                         plate, _ = self._decrypt(session, row)
-                        hits.append(Hit(row.id, case_id, subject_id, plate, hit))
-                hits.sort(key=lambda h: (h.hit.rank_key(), h.case_id))
-                results.append(hits)
+                        shown.append(Hit(row.id, case_id, subject_id, plate, hit))
+                        continue
+                    reference = reference or secrets.token_hex(8)
+                    self._store_hit(session, row, hit, read_text, camera, captured_at, reference, actor, now)
+                    stored += 1
+                shown.sort(key=lambda h: (h.hit.rank_key(), h.case_id))
+                results.append(ReadOutcome(shown, bool(shown) or bool(reference), reference))
             self._lc.audit.append(
                 session,
                 actor=actor,
                 action="plates.check",
                 resource=f"cases/{case_ids[0]}" if len(case_ids) == 1 else "cases",
                 reason=reason,
-                count=sum(len(hits) for hits in results),
+                count=hit_count,
                 detail={
                     "cases": case_ids or "all open",
                     "camera": camera[:100],
                     "reads": len(results) + too_uncertain,
                     "too_uncertain": too_uncertain,
+                    "hits_stored": stored,
+                    "rule": "P8",
                 },
             )
         return results
+
+    # --- stored hits (issue 17) -----------------------------------------------------------
+
+    def _store_hit(
+        self,
+        session: Session,
+        entry: m.PlateEntry,
+        hit: PlateHit,
+        read: str,
+        camera: str,
+        captured_at: datetime | None,
+        reference: str,
+        actor: str,
+        now: datetime,
+    ) -> None:
+        """Stores one hit under the entry's key (P2, P3 erase it with the entry)."""
+        row = m.PlateHitRecord(
+            id=secrets.token_hex(8),
+            reference=reference,
+            case_id=entry.case_id,
+            subject_pk=entry.subject_pk,
+            entry_id=entry.id,
+            nonce=b"",
+            ciphertext=b"",
+            captured_at=captured_at,
+            created_at=now,
+            created_by=actor,
+        )
+        payload = {
+            "read": read,
+            "camera": camera[:100],
+            "kind": hit.kind.value,
+            "distance": hit.distance,
+            "edits": [[e.op.value, e.position, e.entry_char, e.read_char] for e in hit.edits],
+            "unknown": list(hit.unknown_positions),
+        }
+        key = self._key(session, entry.case_id, entry.subject_pk, create=False)
+        row.nonce, row.ciphertext = crypto.encrypt(key, json.dumps(payload).encode(), _hit_aad(row))
+        session.add(row)
+
+    def stored_hits(self, case_id: str, after: int, limit: int) -> list[StoredHit]:
+        """The case's stored hits, oldest first, after the record ``after`` (its pk), with their
+        entries; for the case's assigned investigators only (the permission table says so)."""
+        with self._lc.db.transaction() as session:
+            self._lc.case(session, case_id)
+            rows = session.execute(
+                select(m.PlateHitRecord, m.PlateEntry, m.Subject.subject_id)
+                .join(m.PlateEntry, m.PlateEntry.id == m.PlateHitRecord.entry_id)
+                .outerjoin(m.Subject, m.Subject.pk == m.PlateHitRecord.subject_pk)
+                .where(m.PlateHitRecord.case_id == case_id, m.PlateHitRecord.pk > after)
+                .order_by(m.PlateHitRecord.pk)
+                .limit(limit)
+            ).all()
+            result = []
+            for record, entry, subject_id in rows:
+                plate, _ = self._decrypt(session, entry)
+                key = self._key(session, record.case_id, record.subject_pk, create=False)
+                payload = json.loads(crypto.decrypt(key, record.nonce, record.ciphertext, _hit_aad(record)))
+                hit = PlateHit(
+                    entry.index_id,
+                    MatchKind(payload["kind"]),
+                    int(payload["distance"]),
+                    tuple(Edit(EditOp(op), int(pos), ec, rc) for op, pos, ec, rc in payload["edits"]),
+                    tuple(int(p) for p in payload["unknown"]),
+                )
+                result.append(
+                    StoredHit(record, subject_id, plate, str(payload["read"]), str(payload["camera"]), hit)
+                )
+            return result

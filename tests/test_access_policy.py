@@ -66,6 +66,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "plate.list": {"investigator": "a"},
     "plate.remove": {"investigator": "a"},
     "plates.check": {"investigator": "a", "camera_gateway": "*"},
+    "plate.hits": {"investigator": "a"},
     "camera.create": {"administrator": "*"},
     "camera.list": {"administrator": "*", "registry_officer": "*"},
     "zone.create": {"administrator": "*"},
@@ -120,7 +121,15 @@ EXPECTED: dict[str, dict[str, str]] = {
     "waiver.revoke": {"public_safety_director": "*", "city_operations_director": "*"},
     "waiver.list": {"public_safety_director": "*", "city_operations_director": "*", "auditor": "*"},
 }
-BIOMETRIC_ACTIONS = {"face.enroll", "face.list", "faces.search", "plate.add", "plate.list", "plates.check"}
+BIOMETRIC_ACTIONS = {
+    "face.enroll",
+    "face.list",
+    "faces.search",
+    "plate.add",
+    "plate.list",
+    "plates.check",
+    "plate.hits",
+}
 REQUIRED_ACTIONS = {
     *("case.create", "case.get", "case.list", "case.close", "subject.create", "subject.get"),
     *("subject.list", "subject.release", "hold.place", "hold.lift", "hold.list", "purge.list"),

@@ -6,12 +6,17 @@ index is consulted, and the refusal never quotes the read.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import grpc
 import pytest
+from sqlalchemy import func, select
 
 from benchmarks.plate_read_share import widest_share
-from matcher.client import MatcherError
-from tests.conftest import Harness
+from lifecycle import models as m
+from matcher.client import MatcherClient, MatcherError
+from matcher.v1 import plates_pb2
+from tests.conftest import Harness, wait_until
 
 # Three open cases, nine entries (the shape of the issue's probe).
 HOTLIST = {
@@ -107,3 +112,134 @@ def test_P8_no_allowed_read_matches_a_large_share_of_a_watchlist() -> None:
     share = widest_share(entries=4000, trials=6)
     assert max(v for anchored, v in share.items() if anchored >= 4) < 0.01
     assert share[2] > 0.05  # the bound is what keeps it small
+
+
+CAPTURED = datetime(2026, 3, 1, 8, 59, 30, tzinfo=UTC)
+
+
+def _hit_rows(h: Harness, case_id: str | None = None) -> int:
+    with h.app.db.transaction() as session:
+        query = select(func.count()).select_from(m.PlateHitRecord)
+        if case_id is not None:
+            query = query.where(m.PlateHitRecord.case_id == case_id)
+        return int(session.scalar(query) or 0)
+
+
+def _second_investigator(h: Harness, case_id: str) -> MatcherClient:
+    """det-2: an investigator of department "local", approved by its head, assigned one case."""
+    admin = h.as_("local-admin")
+    admin.create_principal("det-2", display_name="Detective Two", department="local", reason="new hire")
+    admin.grant_role("det-2", "investigator", reason="detective")
+    h.app.auth.issue("det-2", h.data_dir / "tokens" / "det-2.token")
+    h.as_("local-head").revalidate("det-2", reason="approved for the robbery squad")
+    h.client.assign_case(case_id, "det-2", reason="works the robbery")
+    return h.as_("det-2")
+
+
+def test_P8_a_gateway_hit_names_no_plate_case_or_subject(harness: Harness) -> None:
+    """The gateway learns that its read hit and an opaque reference; the case's investigator sees
+    the stored hit with the entry, the camera and the time."""
+    _hotlist(harness)
+    harness.client.create_subject("a", "poi-1", "poi", label="Jane Q. Public", reason="seen twice")
+    harness.client.add_plate("a", "ST0LEN1", subject_id="poi-1", reason="her car")
+    camera = harness.as_("local-camera")
+    answer = camera.check_plate("ST0LEN1", camera="lpr-07", capture_time=CAPTURED, reason="hotlist check")
+    [result] = answer.results
+    assert result.hit and len(result.hit_reference) == 16 and list(result.hits) == []
+    wire = answer.SerializeToString()
+    for secret in (b"cases/", b"poi-1", b"Jane", b"plateEntries", b"subjects"):
+        assert secret not in wire
+    # Only the gateway's own read comes back, nothing of the entry.
+    assert result.read == "ST0LEN1" and wire.count(b"ST0LEN1") == 1
+
+    [stored] = harness.client.list_plate_hits("a")
+    assert stored.hit_reference == result.hit_reference
+    assert stored.name.startswith("cases/a/plateHits/")
+    assert (stored.plate, stored.read, stored.camera, stored.reported_by) == (
+        "ST0LEN1",
+        "ST0LEN1",
+        "lpr-07",
+        "local-camera",
+    )
+    assert stored.subject == "cases/a/subjects/poi-1" and stored.plate_entry.startswith(
+        "cases/a/plateEntries/"
+    )
+    assert stored.capture_time.ToDatetime(tzinfo=UTC) == CAPTURED
+    assert plates_pb2.PlateHit.Kind.Name(stored.match.kind) == "EXACT"
+    assert harness.client.list_plate_hits("b") == []
+    # Investigators checking a read themselves keep the full answer (and nothing is stored).
+    own = harness.client.check_plate("ST0LEN1", case_ids=["a"], reason="LPR read, Olive St")
+    assert [h.plate for h in own.results[0].hits] == ["ST0LEN1"] and own.results[0].hit
+    assert own.results[0].hit_reference == "" and _hit_rows(harness) == 1
+
+
+def test_P10_an_investigator_of_another_case_does_not_see_the_hit(harness: Harness) -> None:
+    _hotlist(harness)
+    other = _second_investigator(harness, "b")
+    camera = harness.as_("local-camera")
+    assert camera.check_plate("AB123CD", camera="lpr-07", reason="hotlist check").results[0].hit
+    assert len(harness.client.list_plate_hits("a")) == 1
+    refusal = _refusal(lambda: other.list_plate_hits("a"))
+    assert (refusal.code, refusal.reason) == (grpc.StatusCode.PERMISSION_DENIED, "CASE_NOT_ASSIGNED")
+    assert other.list_plate_hits("b") == []
+    # Nor does their own check of their case reveal the other case's entry.
+    assert other.check_plate("AB123CD", case_ids=["b"], reason="r").results[0].hits == []
+    # The gateway may not list hits at all.
+    assert _refusal(lambda: camera.list_plate_hits("a")).reason == "ROLE_NOT_PERMITTED"
+
+
+def test_P10_a_gateway_names_no_case(harness: Harness) -> None:
+    """Naming a case would tell the gateway which cases exist and are open: refused alike."""
+    _hotlist(harness)
+    camera = harness.as_("local-camera")
+    answers = [
+        _refusal(lambda c=c: camera.check_plate("AB123CD", case_ids=[c], camera="lpr-07", reason="r"))
+        for c in ("a", "no-such-case")
+    ]
+    assert {(e.code, e.reason, e.details) for e in answers} == {
+        (grpc.StatusCode.INVALID_ARGUMENT, "FIELD_INVALID", answers[0].details)
+    }
+    assert _hit_rows(harness) == 0
+
+
+def test_P3_stored_hits_are_purged_when_the_case_closes(harness: Harness) -> None:
+    _hotlist(harness)
+    camera = harness.as_("local-camera")
+    for plate in ("AB123CD", "MO4471"):
+        assert camera.check_plate(plate, camera="lpr-07", reason="hotlist check").results[0].hit
+    assert (_hit_rows(harness, "a"), _hit_rows(harness, "b")) == (1, 1)
+    harness.client.close_case("a", reason="solved")
+    assert wait_until(lambda: _hit_rows(harness, "a") == 0)
+    assert harness.client.list_plate_hits("a") == []
+    assert _hit_rows(harness, "b") == 1  # another case's hits are untouched
+
+
+def test_P2_stored_hits_go_with_their_subject_and_their_entry(harness: Harness) -> None:
+    _hotlist(harness)
+    harness.client.create_subject("a", "poi-1", "poi", label="POI", reason="r")
+    harness.client.add_plate("a", "ST0LEN1", subject_id="poi-1", reason="her car")
+    camera = harness.as_("local-camera")
+    for plate in ("ST0LEN1", "AB123CD", "KRW301"):
+        assert camera.check_plate(plate, camera="lpr-07", reason="hotlist check").results[0].hit
+    assert _hit_rows(harness, "a") == 3
+    harness.client.release_subject("a", "poi-1", reason="cleared")
+    assert wait_until(lambda: _hit_rows(harness, "a") == 2)
+    [krw] = [e for e in harness.client.list_plates("a") if e.plate == "KRW301"]
+    harness.client.remove_plate("a", krw.name.rsplit("/", 1)[-1], reason="entered in error")
+    assert [h.plate for h in harness.client.list_plate_hits("a")] == ["AB123CD"]
+
+
+def test_P8_audit_records_of_gateway_checks_hold_no_plate_text(harness: Harness) -> None:
+    _hotlist(harness)
+    camera = harness.as_("local-camera")
+    assert camera.check_plate("AB123CD", camera="lpr-07", reason="hotlist check").results[0].hit
+    assert not camera.check_plate("ZZZ9999", camera="lpr-07", reason="hotlist check").results[0].hit
+    harness.client.list_plate_hits("a")
+    checks = harness.audit("plates.check")
+    assert [(r.count, r.actor) for r in checks] == [(1, "local-camera"), (0, "local-camera")]
+    assert '"hits_stored":1' in checks[0].detail_json
+    [listing] = harness.audit("plate.hits")
+    assert listing.count == 1 and listing.resource == "cases/a"
+    for record in harness.audit():
+        stored = record.detail_json + record.resource + record.reason
+        assert "AB123CD" not in stored and "ZZZ9999" not in stored

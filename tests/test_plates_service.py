@@ -94,10 +94,14 @@ def test_camera_reads_check_every_open_case_and_are_not_kept(harness: Harness) -
         harness.client.add_plate(case_id, "AB123CD", reason="r")
     camera = harness.as_("local-camera")
     answer = camera.check_plate("AB123CD", camera="lpr-07", reason="hotlist check")
-    assert sorted(h.case for h in answer.results[0].hits) == ["cases/a", "cases/b"]
+    # Issue 17: the gateway learns that the read hit, not where (the hits are stored per case).
+    [result] = answer.results
+    assert result.hit and result.hit_reference and list(result.hits) == []
+    assert sorted(c for c in ("a", "b") for _ in harness.client.list_plate_hits(c)) == ["a", "b"]
     [record] = harness.audit("plates.check")
     assert record.count == 2 and "AB123CD" not in record.detail_json + record.resource  # P8
-    assert _rows(harness) == 2  # P7: the read added nothing
+    assert _rows(harness) == 2  # P7: the read added no entry
+    assert camera.check_plate("ZZZ999", camera="lpr-07", reason="r").results[0].hit is False
 
 
 def test_read_refusals(harness: Harness) -> None:

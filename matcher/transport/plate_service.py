@@ -1,14 +1,23 @@
-"""PlateService: case watchlists of vehicles and plate reads checked against them (issue 4)."""
+"""PlateService: case watchlists of vehicles and plate reads checked against them (issue 4).
+
+Least privilege (issue 17; P8, P10, P14): a camera gateway's CheckPlateRead answer says whether
+each read hit and gives an opaque reference, never the entry's plate, case or subject; the hit is
+stored for the case's investigators, who list it with ListPlateHits. Investigators checking a read
+themselves get the full answer for their assigned cases.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC
+
+from lifecycle.access import INVESTIGATOR
 from lifecycle.errors import Kind, PolicyError
 from matcher.app import App
 from matcher.model_loading import Unavailable
-from matcher.plate_watchlists import Entry, Hit, plate_refusal
+from matcher.plate_watchlists import Entry, Hit, StoredHit, plate_refusal
 from matcher.plates import MatchPolicy, PlateError, PlateRead
 from matcher.plates.reader import PlateImageError
-from matcher.transport import convert, names
+from matcher.transport import calls, convert, names, paging
 from matcher.transport.calls import rpc
 from matcher.transport.errors import image_refusal
 from matcher.v1 import plates_pb2
@@ -51,6 +60,24 @@ def _hit(hit: Hit) -> plates_pb2.PlateHit:
             for edit in hit.hit.edits
         ],
         unknown_positions=list(hit.hit.unknown_positions),
+    )
+
+
+def _stored_hit(stored: StoredHit) -> plates_pb2.StoredPlateHit:
+    record = stored.record
+    match = _hit(Hit(record.entry_id, record.case_id, stored.subject_id, stored.plate, stored.hit))
+    return plates_pb2.StoredPlateHit(
+        name=f"cases/{record.case_id}/plateHits/{record.id}",
+        hit_reference=record.reference,
+        plate_entry=match.plate_entry,
+        subject=match.subject,
+        plate=stored.plate,
+        read=stored.read,
+        camera=stored.camera,
+        capture_time=convert.timestamp(record.captured_at) if record.captured_at else None,
+        create_time=convert.timestamp(record.created_at),
+        match=match,
+        reported_by=record.created_by,
     )
 
 
@@ -132,7 +159,7 @@ class PlateService:
         limits = self.app.plates.limits
         from_image = request.WhichOneof("input") != "read"
         checked = [(read, box) for read, box in readings if not from_image or limits.allows(read, policy)]
-        results = iter(
+        outcomes = iter(
             self.app.plates.check(
                 actor,
                 case_ids,
@@ -140,6 +167,10 @@ class PlateService:
                 policy,
                 request.camera,
                 request.reason,
+                detail_cases=self._investigates(actor),
+                captured_at=request.capture_time.ToDatetime(tzinfo=UTC)
+                if request.HasField("capture_time")
+                else None,
                 too_uncertain=len(readings) - len(checked),
             )
         )
@@ -149,8 +180,39 @@ class PlateService:
             if from_image and not limits.allows(read, policy):
                 result.too_uncertain = True
                 continue
-            result.hits.extend(_hit(h) for h in next(results))
+            outcome = next(outcomes)
+            result.hits.extend(_hit(h) for h in outcome.hits)
+            result.hit, result.hit_reference = outcome.hit, outcome.reference
         return answer
+
+    def _investigates(self, actor: str) -> frozenset[str]:
+        """The cases whose hits the caller may see in full: those assigned to it as an
+        investigator. A camera gateway investigates nothing (P10: the least trusted part)."""
+        if INVESTIGATOR not in calls.decision().roles:
+            return frozenset()
+        return self.app.access.assigned_cases(actor)
+
+    @rpc(
+        "plate.hits",
+        lambda r: r.parent,
+        cases=lambda r: [names.case_id(r.parent)],
+        count=lambda resp: len(resp.plate_hits),
+    )
+    def ListPlateHits(
+        self, request: plates_pb2.ListPlateHitsRequest, actor: str
+    ) -> plates_pb2.ListPlateHitsResponse:
+        case_id = names.case_id(request.parent)
+        size = paging.page_size(request.page_size)
+        after = paging.decode(request.page_token)
+        if after and not (after.isascii() and after.isdigit() and len(after) <= 18):
+            raise PolicyError(
+                Kind.INVALID_ARGUMENT, "PAGE_TOKEN_INVALID", "the page token was not issued by this listing"
+            )
+        stored = self.app.plates.stored_hits(case_id, int(after or 0), size + 1)
+        return plates_pb2.ListPlateHitsResponse(
+            plate_hits=[_stored_hit(h) for h in stored[:size]],
+            next_page_token=paging.encode(str(stored[size - 1].record.pk)) if len(stored) > size else "",
+        )
 
     def _reads(
         self, request: plates_pb2.CheckPlateReadRequest
