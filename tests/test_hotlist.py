@@ -1,12 +1,15 @@
 """Issue 17: a camera gateway must not be able to read the hotlist (P8, P10, P14).
 
 Through the real server on loopback: reads too uncertain to name a vehicle are refused before the
-index is consulted, and the refusal never quotes the read.
+index is consulted, and the refusal never quotes the read; a gateway's hit tells it only that the
+read hit (the hit is stored for the case's investigators, and purged with the case); a sighting's
+answer never says whether a face matched.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
@@ -14,9 +17,9 @@ from sqlalchemy import func, select
 
 from benchmarks.plate_read_share import widest_share
 from lifecycle import models as m
-from matcher.client import MatcherClient, MatcherError
-from matcher.v1 import plates_pb2
-from tests.conftest import Harness, wait_until
+from matcher.client import MatcherClient, MatcherError, _timestamp, embedding
+from matcher.v1 import plates_pb2, sightings_pb2
+from tests.conftest import START, Harness, near, unit, wait_until
 
 # Three open cases, nine entries (the shape of the issue's probe).
 HOTLIST = {
@@ -243,3 +246,51 @@ def test_P8_audit_records_of_gateway_checks_hold_no_plate_text(harness: Harness)
     for record in harness.audit():
         stored = record.detail_json + record.resource + record.reason
         assert "AB123CD" not in stored and "ZZZ9999" not in stored
+
+
+def _order_over_camera(h: Harness, face: object) -> MatcherClient:
+    """cam-1 in zone "park" watched by local-operator; order o-1 over it with ``face`` enrolled."""
+    admin, registry = h.as_("local-admin"), h.as_("local-registry")
+    admin.create_camera("cam-1", description="park gate", reason="installed")
+    admin.create_zone("park", ["cam-1"], description="Forest Park", reason="zone")
+    admin.set_operator_zones("local-operator", ["park"], reason="park desk")
+    registry.create_order(
+        "o-1",
+        label="RI-7",
+        legal_reference="Circuit Court 26-PO-77",
+        zones=["park"],
+        start=START - timedelta(hours=1),
+        end=START + timedelta(days=30),
+        reason="order of protection",
+    )
+    registry.enroll_order_face("o-1", face, reason="photo from the order file")
+    return h.as_("local-camera")
+
+
+def test_P8_a_sighting_answer_does_not_tell_the_gateway_who_was_seen(harness: Harness) -> None:
+    """A matching and a non-matching sighting get the same answer; the alert goes to the operator."""
+    face = unit(101)
+    camera = _order_over_camera(harness, face)
+    matching = camera.report_sighting("cam-1", START, [near(face, 7)], reason="zone monitoring")
+    stranger = camera.report_sighting("cam-1", START, [unit(202)], reason="zone monitoring")
+    assert matching.SerializeToString() == stranger.SerializeToString()
+    assert matching.accepted and matching.faces == 1
+    [alert] = list(harness.as_("local-operator").subscribe_alerts(timeout=3))
+    assert alert.person_label == "RI-7" and alert.camera == "cameras/cam-1"
+
+    def feed() -> Iterator[sightings_pb2.Sighting]:
+        for seconds, probe in [(10, near(face, 3)), (20, unit(303)), (30, near(face, 4))]:
+            yield sightings_pb2.Sighting(
+                camera="cameras/cam-1",
+                capture_time=_timestamp(START + timedelta(seconds=seconds)),
+                faces=[embedding(probe)],
+                reason="feed",
+            )
+        yield sightings_pb2.Sighting(camera="cameras/nowhere", capture_time=_timestamp(START), reason="feed")
+
+    summary = camera.stream_sightings(feed())
+    assert (summary.sightings, summary.accepted, summary.refused) == (4, 3, 1)
+    assert [(r.index, r.reason) for r in summary.refusals] == [(3, "CAMERA_NOT_FOUND")]
+    fields = {f.name for f, _ in summary.ListFields()}
+    assert fields <= {"sightings", "faces", "accepted", "refused", "first_refusal", "refusals"}
+    assert b"RI-7" not in summary.SerializeToString() and b"o-1" not in summary.SerializeToString()

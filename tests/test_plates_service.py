@@ -177,6 +177,21 @@ def test_cli_plates_add_list_check_remove(harness: Harness, capsys: pytest.Captu
     assert code == 0 and "1 hit(s)" in out and "1->I at 3" in out and "LOOKALIKE" in out
     code, out = cli("plates", "list", "c-1")
     assert entry_id in out
+    # A camera gateway's read: "hit" and a reference, which the case's investigator sees.
+    code = main(
+        [
+            "--target",
+            harness.target,
+            "--token-file",
+            str(harness.data_dir / "tokens" / "local-camera.token"),
+            *("plates", "check", "AB123CD", "--camera", "lpr-07", "--reason", "hotlist"),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0 and "read AB123CD: hit, reference " in out and "c-1" not in out
+    reference = out.split("reference ")[1].strip()
+    code, out = cli("plates", "hits", "c-1")
+    assert code == 0 and reference in out and "lpr-07" in out and "EXACT" in out
     code, out = cli("plates", "remove", "c-1", entry_id, "--reason", "error")
     assert code == 0
     code, out = cli("--json", "plates", "list", "c-1")
