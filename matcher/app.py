@@ -35,6 +35,7 @@ from matcher.faces import FacePipeline
 from matcher.keys import ScopeKeys
 from matcher.metrics import Metrics
 from matcher.model_loading import Unavailable, load_pipeline, load_plate_reader
+from matcher.plate_probing import UncertainReadGuard
 from matcher.plate_watchlists import PlateWatchlists
 from matcher.plates.reader import PlateReader
 from matcher.plates.uncertainty import ReadLimits
@@ -67,6 +68,7 @@ class App:
     instance: single_instance.InstanceLock
     changes: ChangeFeed
     metrics: Metrics
+    uncertain_reads: UncertainReadGuard
     ready: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -145,6 +147,12 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
         instance,
         changes,
         metrics,
+        UncertainReadGuard(
+            clock,
+            settings.plate_max_uncertain_reads,
+            timedelta(seconds=settings.plate_uncertain_window_seconds),
+            lambda notice: notices.publish([notice]),  # P16: at once, to the designee
+        ),
     )
     metrics.watch(app)
     return app

@@ -83,6 +83,10 @@ class Settings:
     # budget (see matcher.plates.uncertainty for the rule and its figures).
     plate_max_unknown: int = 2
     plate_min_anchored: int = 4
+    # A principal with this many reads refused as too uncertain within the window has its plate
+    # checks suspended until the window passes, and the designee is told (matcher.plate_probing).
+    plate_max_uncertain_reads: int = 30
+    plate_uncertain_window_seconds: float = 600.0
     # Registered individuals (P5): how sure a match must be to raise an alert, and how far a
     # camera's clock may run ahead before its sightings are refused.
     alert_min_score: float = 0.5
@@ -155,6 +159,12 @@ class Settings:
         )
         settings.plate_max_unknown = int(env.get("MATCHER_PLATE_MAX_UNKNOWN", settings.plate_max_unknown))
         settings.plate_min_anchored = int(env.get("MATCHER_PLATE_MIN_ANCHORED", settings.plate_min_anchored))
+        settings.plate_max_uncertain_reads = int(
+            env.get("MATCHER_PLATE_MAX_UNCERTAIN_READS", settings.plate_max_uncertain_reads)
+        )
+        settings.plate_uncertain_window_seconds = _env_float(
+            "MATCHER_PLATE_UNCERTAIN_WINDOW", settings.plate_uncertain_window_seconds
+        )
         return settings
 
     def resolved(self) -> Settings:

@@ -8,6 +8,7 @@ answer never says whether a face matched.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -294,3 +295,40 @@ def test_P8_a_sighting_answer_does_not_tell_the_gateway_who_was_seen(harness: Ha
     fields = {f.name for f, _ in summary.ListFields()}
     assert fields <= {"sightings", "faces", "accepted", "refused", "first_refusal", "refusals"}
     assert b"RI-7" not in summary.SerializeToString() and b"o-1" not in summary.SerializeToString()
+
+
+def test_P16_a_gateway_that_keeps_sending_uncertain_reads_is_suspended(tmp_path, backend: str) -> None:  # type: ignore[no-untyped-def]
+    """Three refusals within the window (configured): checks suspended, the designee told once,
+    other principals unaffected, lifted when the window has passed."""
+    from tests.conftest import running_server
+
+    with running_server(
+        tmp_path / "data", backend, plate_max_uncertain_reads=3, plate_uncertain_window_seconds=600
+    ) as h:
+        _hotlist(h)
+        camera = h.as_("local-camera")
+        seen: list[str] = []
+
+        def watch() -> None:
+            for notice in h.as_("local-admin").watch_notices(timeout=4):
+                seen.append(f"{notice.kind} {notice.principal} {notice.reason}")
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        assert wait_until(lambda: bool(h.audit("notices.watch")))
+        for _ in range(3):
+            refusal = _refusal(lambda: camera.check_plate("AB123CD", confidences=[0.1] * 7, reason="r"))
+            assert refusal.reason == "READ_TOO_UNCERTAIN"
+        refusal = _refusal(lambda: camera.check_plate("AB123CD", camera="lpr-07", reason="r"))
+        assert (refusal.code, refusal.reason, refusal.rule) == (
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "PLATE_CHECKS_SUSPENDED",
+            "P16",
+        )
+        assert "AB123CD" not in refusal.details
+        assert h.client.check_plate("AB123CD", case_ids=["a"], reason="r").results[0].hits  # others work
+        watcher.join()
+        assert seen == ["probing principals/local-camera PLATE_CHECKS_SUSPENDED"]
+        assert [r.code for r in h.audit("plates.check")][-2:] == ["PLATE_CHECKS_SUSPENDED", ""]
+        h.clock.advance(timedelta(seconds=601))
+        assert camera.check_plate("AB123CD", camera="lpr-07", reason="r").results[0].hit

@@ -184,6 +184,12 @@ REASONS: Final[Mapping[str, Explanation]] = MappingProxyType(
             "Too little of this plate was read with confidence to check it against the watchlists: "
             "read it again, or allow fewer differences.",
         ),
+        "PLATE_CHECKS_SUSPENDED": _e(
+            "P16",
+            "Too many unreadable plates came from this account in a short time, so its plate "
+            "checks are paused for a few minutes and the Mayor's designee has been told: have the "
+            "camera checked.",
+        ),
         # Registered individuals.
         "CAMERA_NOT_FOUND": _e(None, "There is no such camera."),
         "CAMERA_ALREADY_EXISTS": _e(None, "A camera with this id already exists."),

@@ -8,14 +8,15 @@ themselves get the full answer for their assigned cases.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC
 
 from lifecycle.access import INVESTIGATOR
 from lifecycle.errors import Kind, PolicyError
 from matcher.app import App
 from matcher.model_loading import Unavailable
-from matcher.plate_watchlists import Entry, Hit, StoredHit, plate_refusal
-from matcher.plates import MatchPolicy, PlateError, PlateRead
+from matcher.plate_watchlists import Entry, Hit, ReadOutcome, StoredHit, plate_refusal
+from matcher.plates import MatchPolicy, PlateError, PlateErrorReason, PlateRead
 from matcher.plates.reader import PlateImageError
 from matcher.transport import calls, convert, names, paging
 from matcher.transport.calls import rpc
@@ -149,6 +150,8 @@ class PlateService:
         self, request: plates_pb2.CheckPlateReadRequest, actor: str
     ) -> plates_pb2.CheckPlateReadResponse:
         case_ids = [names.case_id(name) for name in request.cases]
+        guard = self.app.uncertain_reads  # Issue 17: a prober stops before any work (P16).
+        guard.require_not_suspended(actor)
         try:
             policy = _policy(request.options)
             readings = self._reads(request)
@@ -159,7 +162,33 @@ class PlateService:
         limits = self.app.plates.limits
         from_image = request.WhichOneof("input") != "read"
         checked = [(read, box) for read, box in readings if not from_image or limits.allows(read, policy)]
-        outcomes = iter(
+        try:
+            outcomes = self._check(actor, case_ids, request, checked, policy, len(readings) - len(checked))
+        except PolicyError as error:
+            if error.reason == str(PlateErrorReason.READ_TOO_UNCERTAIN):
+                guard.refused(actor)
+            raise
+        answer = plates_pb2.CheckPlateReadResponse()
+        for read, box in readings:
+            result = answer.results.add(read=read.text, confidences=read.confidences or (), box=box)
+            if from_image and not limits.allows(read, policy):
+                result.too_uncertain = True
+                continue
+            outcome = next(outcomes)
+            result.hits.extend(_hit(h) for h in outcome.hits)
+            result.hit, result.hit_reference = outcome.hit, outcome.reference
+        return answer
+
+    def _check(
+        self,
+        actor: str,
+        case_ids: list[str],
+        request: plates_pb2.CheckPlateReadRequest,
+        checked: list[tuple[PlateRead, plates_pb2.PlateBox | None]],
+        policy: MatchPolicy,
+        too_uncertain: int,
+    ) -> Iterator[ReadOutcome]:
+        return iter(
             self.app.plates.check(
                 actor,
                 case_ids,
@@ -171,19 +200,9 @@ class PlateService:
                 captured_at=request.capture_time.ToDatetime(tzinfo=UTC)
                 if request.HasField("capture_time")
                 else None,
-                too_uncertain=len(readings) - len(checked),
+                too_uncertain=too_uncertain,
             )
         )
-        answer = plates_pb2.CheckPlateReadResponse()
-        for read, box in readings:
-            result = answer.results.add(read=read.text, confidences=read.confidences or (), box=box)
-            if from_image and not limits.allows(read, policy):
-                result.too_uncertain = True
-                continue
-            outcome = next(outcomes)
-            result.hits.extend(_hit(h) for h in outcome.hits)
-            result.hit, result.hit_reference = outcome.hit, outcome.reference
-        return answer
 
     def _investigates(self, actor: str) -> frozenset[str]:
         """The cases whose hits the caller may see in full: those assigned to it as an

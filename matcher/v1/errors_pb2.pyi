@@ -97,6 +97,7 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     INTERNAL_ERROR: _ClassVar[ErrorReason]
     HEAD_NOT_APPROVED: _ClassVar[ErrorReason]
     READ_TOO_UNCERTAIN: _ClassVar[ErrorReason]
+    PLATE_CHECKS_SUSPENDED: _ClassVar[ErrorReason]
 ERROR_REASON_UNSPECIFIED: ErrorReason
 UNAUTHENTICATED_CALLER: ErrorReason
 CASE_NOT_FOUND: ErrorReason
@@ -188,3 +189,4 @@ REQUEST_BODY_TIMEOUT: ErrorReason
 INTERNAL_ERROR: ErrorReason
 HEAD_NOT_APPROVED: ErrorReason
 READ_TOO_UNCERTAIN: ErrorReason
+PLATE_CHECKS_SUSPENDED: ErrorReason
