@@ -6,6 +6,14 @@ lifecycle: P1 to add, unmatchable at the commit that releases their subject (P2)
 case (P3), destroyed by the purge worker, never rebuilt after a restart. Reads are used for one
 check and dropped (P7); hits are confirmed against the database in the transaction that audits
 the check, and the audit keeps only counts, never which vehicle was seen where (P8).
+
+Least privilege (issue 17; P8, P10, P14; the decision is in the README's plate section). A read
+must not be so uncertain that it names a pattern rather than a vehicle
+(:mod:`matcher.plates.uncertainty`). A hit is derived data of its entry (P8): the caller sees it
+in full only in the cases it investigates; any other hit (every hit of a camera gateway) is
+stored as a :class:`~lifecycle.models.PlateHitRecord` under the entry's key, for the case's
+investigators, destroyed with the entry, its subject or its case, and the caller learns only
+that the read hit and an opaque reference.
 """
 
 from __future__ import annotations
