@@ -184,6 +184,7 @@ PERMISSIONS: Final[Mapping[str, Mapping[str, Scope]]] = MappingProxyType(
         # A gateway's hits are stored for the case's investigators, who alone list them (issue
         # 17, P8/P10/P14): the gateway learns only that its read hit.
         "plate.hits": _row(investigator=ASSIGNED),
+        "plate.hits.watch": _row(investigator=ASSIGNED),
         # Registered individuals (P5). Cameras and zones are configuration (administrators; the
         # registry officers read them to write orders). Orders and their templates belong to the
         # registry officers; camera gateways report sightings; alert operators watch and

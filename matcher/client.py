@@ -401,6 +401,13 @@ class MatcherClient:
             if not token:
                 return hits
 
+    def watch_plate_hits(
+        self, case_id: str, resume_token: str = "", *, timeout: float = 24 * 3600.0
+    ) -> Stream[plates_pb2.StoredPlateHit]:
+        """The case's stored hits as they happen (after ``resume_token``'s), as a stream."""
+        request = plates_pb2.WatchPlateHitsRequest(parent=f"cases/{case_id}", resume_token=resume_token)
+        return Stream(self.plates.WatchPlateHits(request, timeout=timeout, metadata=self._metadata))
+
     def remove_plate(self, case_id: str, entry_id: str, *, reason: str) -> None:
         request = plates_pb2.DeletePlateEntryRequest(
             name=f"cases/{case_id}/plateEntries/{entry_id}", reason=reason

@@ -25,13 +25,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from lifecycle import models as m
 from lifecycle.cases import Lifecycle, require_reason
 from lifecycle.errors import Kind, PolicyError
 from matcher import crypto
+from matcher.broadcast import Broadcast
 from matcher.keys import ScopeKeys
 from matcher.plates import (
     MatchPolicy,
@@ -112,6 +113,8 @@ class PlateWatchlists:
         self._lc = lifecycle
         self._keys = keys
         self.limits = limits
+        # Stored hits, told at once to the case's investigators watching (WatchPlateHits).
+        self.hub: Broadcast[StoredHit] = Broadcast()
         self._lock = RWLock()
         self._indexes: dict[str, PlateIndex] = {}
         # index id -> (case, subject pk); the index itself only knows integers.
@@ -361,7 +364,8 @@ class PlateWatchlists:
                 ).all()
                 confirmed = {row.index_id: (row, subject_id) for row, subject_id in rows}
             results = []
-            hit_count = stored = 0
+            hit_count = 0
+            stored: list[StoredHit] = []
             for read_text, found in zip(read_texts, candidates, strict=True):
                 shown: list[Hit] = []
                 reference = ""
@@ -375,8 +379,11 @@ class PlateWatchlists:
                         shown.append(Hit(row.id, case_id, subject_id, plate, hit))
                         continue
                     reference = reference or secrets.token_hex(8)
-                    self._store_hit(session, row, hit, read_text, camera, captured_at, reference, actor, now)
-                    stored += 1
+                    record = self._store_hit(
+                        session, row, hit, read_text, camera, captured_at, reference, actor, now
+                    )
+                    plate, _ = self._decrypt(session, row)
+                    stored.append(StoredHit(record, subject_id, plate, read_text, camera[:100], hit))
                 shown.sort(key=lambda h: (h.hit.rank_key(), h.case_id))
                 results.append(ReadOutcome(shown, bool(shown) or bool(reference), reference))
             self._lc.audit.append(
@@ -391,10 +398,13 @@ class PlateWatchlists:
                     "camera": camera[:100],
                     "reads": len(results) + too_uncertain,
                     "too_uncertain": too_uncertain,
-                    "hits_stored": stored,
+                    "hits_stored": len(stored),
                     "rule": "P8",
                 },
             )
+            if stored:
+                session.flush()  # Assigns the records' pks (resume tokens).
+        self.hub.publish(stored)  # After the commit: told only what is stored.
         return results
 
     # --- stored hits (issue 17) -----------------------------------------------------------
@@ -410,7 +420,7 @@ class PlateWatchlists:
         reference: str,
         actor: str,
         now: datetime,
-    ) -> None:
+    ) -> m.PlateHitRecord:
         """Stores one hit under the entry's key (P2, P3 erase it with the entry)."""
         row = m.PlateHitRecord(
             id=secrets.token_hex(8),
@@ -435,6 +445,17 @@ class PlateWatchlists:
         key = self._key(session, entry.case_id, entry.subject_pk, create=False)
         row.nonce, row.ciphertext = crypto.encrypt(key, json.dumps(payload).encode(), _hit_aad(row))
         session.add(row)
+        return row
+
+    def latest_hit(self, case_id: str) -> int:
+        """The pk of the case's newest stored hit (0 when none): where a watch starts."""
+        with self._lc.db.transaction() as session:
+            return int(
+                session.scalar(
+                    select(func.max(m.PlateHitRecord.pk)).where(m.PlateHitRecord.case_id == case_id)
+                )
+                or 0
+            )
 
     def stored_hits(self, case_id: str, after: int, limit: int) -> list[StoredHit]:
         """The case's stored hits, oldest first, after the record ``after`` (its pk), with their

@@ -67,6 +67,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "plate.remove": {"investigator": "a"},
     "plates.check": {"investigator": "a", "camera_gateway": "*"},
     "plate.hits": {"investigator": "a"},
+    "plate.hits.watch": {"investigator": "a"},
     "camera.create": {"administrator": "*"},
     "camera.list": {"administrator": "*", "registry_officer": "*"},
     "zone.create": {"administrator": "*"},
@@ -129,6 +130,7 @@ BIOMETRIC_ACTIONS = {
     "plate.list",
     "plates.check",
     "plate.hits",
+    "plate.hits.watch",
 }
 REQUIRED_ACTIONS = {
     *("case.create", "case.get", "case.list", "case.close", "subject.create", "subject.get"),

@@ -332,3 +332,39 @@ def test_P16_a_gateway_that_keeps_sending_uncertain_reads_is_suspended(tmp_path,
         assert [r.code for r in h.audit("plates.check")][-2:] == ["PLATE_CHECKS_SUSPENDED", ""]
         h.clock.advance(timedelta(seconds=601))
         assert camera.check_plate("AB123CD", camera="lpr-07", reason="r").results[0].hit
+
+
+def test_P8_the_case_investigator_is_told_of_a_gateway_hit_at_once(harness: Harness) -> None:
+    """WatchPlateHits: the alert of a gateway's hit reaches the case's investigators, and only
+    them; a resumed watch sends the hits after the token first."""
+    _hotlist(harness)
+    other = _second_investigator(harness, "b")
+    got: dict[str, list[plates_pb2.StoredPlateHit]] = {"a": [], "b": []}
+    streams = {
+        "a": harness.client.watch_plate_hits("a", timeout=6),
+        "b": other.watch_plate_hits("b", timeout=6),
+    }
+    threads = [threading.Thread(target=lambda c=c: got[c].extend(streams[c])) for c in streams]
+    for thread in threads:
+        thread.start()
+    assert wait_until(lambda: len(harness.audit("plate.hits.watch")) == 2)
+    camera = harness.as_("local-camera")
+    answer = camera.check_plate("AB123CD", camera="lpr-07", capture_time=CAPTURED, reason="hotlist check")
+    assert wait_until(lambda: len(got["a"]) == 1)
+    [live] = got["a"]
+    assert (live.plate, live.camera, live.hit_reference) == (
+        "AB123CD",
+        "lpr-07",
+        answer.results[0].hit_reference,
+    )
+    for stream in streams.values():
+        stream.cancel()
+    for thread in threads:
+        thread.join()
+    assert got["b"] == []  # another case's investigator hears nothing
+    refusal = _refusal(lambda: list(other.watch_plate_hits("a", timeout=2)))
+    assert (refusal.code, refusal.reason) == (grpc.StatusCode.PERMISSION_DENIED, "CASE_NOT_ASSIGNED")
+    # Resuming from before the hit sends it again, then waits for live ones.
+    camera.check_plate("XY987ZW", camera="lpr-08", reason="hotlist check")
+    resumed = [h.plate for h in harness.client.watch_plate_hits("a", live.resume_token, timeout=2)]
+    assert resumed == ["XY987ZW"]

@@ -19,7 +19,8 @@ from matcher.plate_watchlists import Entry, Hit, ReadOutcome, StoredHit, plate_r
 from matcher.plates import MatchPolicy, PlateError, PlateErrorReason, PlateRead
 from matcher.plates.reader import PlateImageError
 from matcher.transport import calls, convert, names, paging
-from matcher.transport.calls import rpc
+from matcher.transport.calls import rpc, server_stream
+from matcher.transport.dispatch import Feed, feed_source
 from matcher.transport.errors import image_refusal
 from matcher.v1 import plates_pb2
 
@@ -79,6 +80,7 @@ def _stored_hit(stored: StoredHit) -> plates_pb2.StoredPlateHit:
         create_time=convert.timestamp(record.created_at),
         match=match,
         reported_by=record.created_by,
+        resume_token=str(record.pk),
     )
 
 
@@ -231,6 +233,32 @@ class PlateService:
         return plates_pb2.ListPlateHitsResponse(
             plate_hits=[_stored_hit(h) for h in stored[:size]],
             next_page_token=paging.encode(str(stored[size - 1].record.pk)) if len(stored) > size else "",
+        )
+
+    @feed_source(lambda app: app.plates.hub)
+    @server_stream("plate.hits.watch", lambda r: r.parent, cases=lambda r: [names.case_id(r.parent)])
+    def WatchPlateHits(self, request: plates_pb2.WatchPlateHitsRequest, actor: str) -> Feed[StoredHit]:
+        """The case's stored hits after the resume token (if any), then live ones, until the call
+        ends: the alert of a gateway's hit, for the case's investigators only (issue 17)."""
+        case_id = names.case_id(request.parent)
+        plates = self.app.plates
+        after = names.number(request.resume_token, "resume token") if request.resume_token else None
+        backlog = plates.stored_hits(case_id, after, paging.MAX_PAGE_SIZE) if after is not None else []
+        latest = backlog[-1].record.pk if backlog else plates.latest_hit(case_id)
+        self.app.audit.record(
+            actor=actor,
+            action="plate.hits.watch",
+            resource=f"cases/{case_id}",
+            count=len(backlog),
+            detail={"resumed": after is not None},
+        )
+        return Feed(
+            backlog=[_stored_hit(h) for h in backlog],
+            render=lambda hit: _stored_hit(hit) if hit.record.case_id == case_id else None,
+            key=lambda message: str(getattr(message, "name")),  # noqa: B009
+            refill=lambda: [
+                _stored_hit(h) for h in plates.stored_hits(case_id, latest, paging.MAX_PAGE_SIZE)
+            ],
         )
 
     def _reads(

@@ -195,7 +195,7 @@ class CheckPlateReadResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[PlateReadResult, _Mapping]]] = ...) -> None: ...
 
 class StoredPlateHit(_message.Message):
-    __slots__ = ("name", "hit_reference", "plate_entry", "subject", "plate", "read", "camera", "capture_time", "create_time", "match", "reported_by")
+    __slots__ = ("name", "hit_reference", "plate_entry", "subject", "plate", "read", "camera", "capture_time", "create_time", "match", "reported_by", "resume_token")
     NAME_FIELD_NUMBER: _ClassVar[int]
     HIT_REFERENCE_FIELD_NUMBER: _ClassVar[int]
     PLATE_ENTRY_FIELD_NUMBER: _ClassVar[int]
@@ -207,6 +207,7 @@ class StoredPlateHit(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     MATCH_FIELD_NUMBER: _ClassVar[int]
     REPORTED_BY_FIELD_NUMBER: _ClassVar[int]
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
     name: str
     hit_reference: str
     plate_entry: str
@@ -218,7 +219,16 @@ class StoredPlateHit(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     match: PlateHit
     reported_by: str
-    def __init__(self, name: _Optional[str] = ..., hit_reference: _Optional[str] = ..., plate_entry: _Optional[str] = ..., subject: _Optional[str] = ..., plate: _Optional[str] = ..., read: _Optional[str] = ..., camera: _Optional[str] = ..., capture_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., match: _Optional[_Union[PlateHit, _Mapping]] = ..., reported_by: _Optional[str] = ...) -> None: ...
+    resume_token: str
+    def __init__(self, name: _Optional[str] = ..., hit_reference: _Optional[str] = ..., plate_entry: _Optional[str] = ..., subject: _Optional[str] = ..., plate: _Optional[str] = ..., read: _Optional[str] = ..., camera: _Optional[str] = ..., capture_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., match: _Optional[_Union[PlateHit, _Mapping]] = ..., reported_by: _Optional[str] = ..., resume_token: _Optional[str] = ...) -> None: ...
+
+class WatchPlateHitsRequest(_message.Message):
+    __slots__ = ("parent", "resume_token")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    resume_token: str
+    def __init__(self, parent: _Optional[str] = ..., resume_token: _Optional[str] = ...) -> None: ...
 
 class ListPlateHitsRequest(_message.Message):
     __slots__ = ("parent", "page_size", "page_token")

@@ -61,6 +61,11 @@ class PlateServiceStub:
                 request_serializer=matcher_dot_v1_dot_plates__pb2.ListPlateHitsRequest.SerializeToString,
                 response_deserializer=matcher_dot_v1_dot_plates__pb2.ListPlateHitsResponse.FromString,
                 _registered_method=True)
+        self.WatchPlateHits = channel.unary_stream(
+                '/matcher.v1.PlateService/WatchPlateHits',
+                request_serializer=matcher_dot_v1_dot_plates__pb2.WatchPlateHitsRequest.SerializeToString,
+                response_deserializer=matcher_dot_v1_dot_plates__pb2.StoredPlateHit.FromString,
+                _registered_method=True)
 
 
 class PlateServiceServicer:
@@ -105,6 +110,14 @@ class PlateServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchPlateHits(self, request, context):
+        """The case's new stored hits as they happen (after resume_token's, when given), for its
+        investigators: the alert of a camera gateway's hit goes to the people entitled to see it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PlateServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -132,6 +145,11 @@ def add_PlateServiceServicer_to_server(servicer, server):
                     servicer.ListPlateHits,
                     request_deserializer=matcher_dot_v1_dot_plates__pb2.ListPlateHitsRequest.FromString,
                     response_serializer=matcher_dot_v1_dot_plates__pb2.ListPlateHitsResponse.SerializeToString,
+            ),
+            'WatchPlateHits': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchPlateHits,
+                    request_deserializer=matcher_dot_v1_dot_plates__pb2.WatchPlateHitsRequest.FromString,
+                    response_serializer=matcher_dot_v1_dot_plates__pb2.StoredPlateHit.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -271,6 +289,33 @@ class PlateService:
             '/matcher.v1.PlateService/ListPlateHits',
             matcher_dot_v1_dot_plates__pb2.ListPlateHitsRequest.SerializeToString,
             matcher_dot_v1_dot_plates__pb2.ListPlateHitsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchPlateHits(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/matcher.v1.PlateService/WatchPlateHits',
+            matcher_dot_v1_dot_plates__pb2.WatchPlateHitsRequest.SerializeToString,
+            matcher_dot_v1_dot_plates__pb2.StoredPlateHit.FromString,
             options,
             channel_credentials,
             insecure,
