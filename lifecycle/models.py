@@ -106,8 +106,10 @@ class PlateHitRecord(Base):
     entry, case and subject are for the case's assigned investigators (P8, P10, P14). What was
     read, by which camera and how it matched is encrypted under the entry's own key (the
     subject's, else the case's), so releasing the subject (P2) or closing the case (P3)
-    crypto-erases it with the entry, and the purge deletes the rows. The capture time stays in
-    clear for ordering; alone it names no vehicle and no place.
+    crypto-erases it with the entry, and the purge deletes the rows. A hit is also a plate read:
+    it is deleted after the retention period (P9, 30 days) unless a legal hold holds the case.
+    The capture and creation times stay in clear for ordering and expiry; alone they name no
+    vehicle and no place.
     """
 
     __tablename__ = "plate_hits"

@@ -105,7 +105,10 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
     keys = ScopeKeys(keyring, clock)
     faces = FaceMatcher(lifecycle, keys, models)
     plates = PlateWatchlists(
-        lifecycle, keys, ReadLimits(settings.plate_max_unknown, settings.plate_min_anchored)
+        lifecycle,
+        keys,
+        ReadLimits(settings.plate_max_unknown, settings.plate_min_anchored),
+        timedelta(days=settings.plate_hit_retention_days),
     )
     individuals = RegisteredIndividuals(
         lifecycle,

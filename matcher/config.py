@@ -86,6 +86,8 @@ class Settings:
     # A principal with this many reads refused as too uncertain within the window has its plate
     # checks suspended until the window passes, and the designee is told (matcher.plate_probing).
     plate_max_uncertain_reads: int = 30
+    # P9: a stored plate hit (a gateway's read that hit) is a plate read: kept this long.
+    plate_hit_retention_days: float = 30.0
     plate_uncertain_window_seconds: float = 600.0
     # Registered individuals (P5): how sure a match must be to raise an alert, and how far a
     # camera's clock may run ahead before its sightings are refused.
@@ -161,6 +163,9 @@ class Settings:
         settings.plate_min_anchored = int(env.get("MATCHER_PLATE_MIN_ANCHORED", settings.plate_min_anchored))
         settings.plate_max_uncertain_reads = int(
             env.get("MATCHER_PLATE_MAX_UNCERTAIN_READS", settings.plate_max_uncertain_reads)
+        )
+        settings.plate_hit_retention_days = _env_float(
+            "MATCHER_PLATE_HIT_RETENTION_DAYS", settings.plate_hit_retention_days
         )
         settings.plate_uncertain_window_seconds = _env_float(
             "MATCHER_PLATE_UNCERTAIN_WINDOW", settings.plate_uncertain_window_seconds

@@ -23,7 +23,7 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -109,10 +109,17 @@ def _aad(row: m.PlateEntry) -> bytes:
 class PlateWatchlists:
     """Implements :class:`lifecycle.purge_listener.PurgeListener` for the plate indexes."""
 
-    def __init__(self, lifecycle: Lifecycle, keys: ScopeKeys, limits: ReadLimits) -> None:
+    def __init__(
+        self,
+        lifecycle: Lifecycle,
+        keys: ScopeKeys,
+        limits: ReadLimits,
+        hit_retention: timedelta = timedelta(days=30),
+    ) -> None:
         self._lc = lifecycle
         self._keys = keys
         self.limits = limits
+        self._hit_retention = hit_retention
         # Stored hits, told at once to the case's investigators watching (WatchPlateHits).
         self.hub: Broadcast[StoredHit] = Broadcast()
         self._lock = RWLock()
@@ -120,6 +127,7 @@ class PlateWatchlists:
         # index id -> (case, subject pk); the index itself only knows integers.
         self._owners: dict[int, tuple[str, int | None]] = {}
         lifecycle.subscribe(self)
+        lifecycle.add_due_source(self)  # P9: stored hits expire (the purge worker asks)
 
     # --- PurgeListener --------------------------------------------------------------------
 
@@ -446,6 +454,53 @@ class PlateWatchlists:
         row.nonce, row.ciphertext = crypto.encrypt(key, json.dumps(payload).encode(), _hit_aad(row))
         session.add(row)
         return row
+
+    # --- DueSource: P9, a stored hit is a plate read, kept 30 days --------------------------
+
+    def expire_due(self) -> None:
+        """Deletes the stored hits older than the retention period (P9: plate reads are
+        surveillance data, kept 30 days by default), except in a case under a legal hold (P4);
+        one audit record per case, with the count."""
+        now = self._lc.clock.now()
+        cutoff = now - self._hit_retention
+        with self._lc.db.transaction() as session:
+            cases = list(
+                session.scalars(
+                    select(m.PlateHitRecord.case_id).where(m.PlateHitRecord.created_at <= cutoff).distinct()
+                )
+            )
+            for case_id in sorted(cases):
+                if self._lc.held_until(session, case_id, now) is not None:
+                    continue
+                expired = delete(m.PlateHitRecord).where(
+                    m.PlateHitRecord.case_id == case_id, m.PlateHitRecord.created_at <= cutoff
+                )
+                count = session.execute(expired).rowcount  # type: ignore[attr-defined]
+                self._lc.audit.append(
+                    session,
+                    actor="system:purge-worker",
+                    action="plate.hits.expire",
+                    resource=f"cases/{case_id}",
+                    reason=f"stored plate hits are kept {self._hit_retention.days} days",
+                    count=int(count or 0),
+                    detail={"rule": "P9"},
+                )
+
+    def next_due(self) -> datetime | None:
+        """When the next stored hit expires (or, in a held case, when its hold ends)."""
+        now = self._lc.clock.now()
+        with self._lc.db.reading() as session:
+            oldest = session.execute(
+                select(m.PlateHitRecord.case_id, func.min(m.PlateHitRecord.created_at)).group_by(
+                    m.PlateHitRecord.case_id
+                )
+            ).all()
+            due = []
+            for case_id, created_at in oldest:
+                at = created_at + self._hit_retention
+                held = self._lc.held_until(session, case_id, now)
+                due.append(max(at, held) if held is not None else at)
+            return min(due, default=None)
 
     def latest_hit(self, case_id: str) -> int:
         """The pk of the case's newest stored hit (0 when none): where a watch starts."""

@@ -368,3 +368,29 @@ def test_P8_the_case_investigator_is_told_of_a_gateway_hit_at_once(harness: Harn
     camera.check_plate("XY987ZW", camera="lpr-08", reason="hotlist check")
     resumed = [h.plate for h in harness.client.watch_plate_hits("a", live.resume_token, timeout=2)]
     assert resumed == ["XY987ZW"]
+
+
+def test_P9_stored_hits_are_kept_30_days_unless_a_legal_hold_holds_the_case(harness: Harness) -> None:
+    _hotlist(harness)
+    camera = harness.as_("local-camera")
+    for plate in ("AB123CD", "MO4471"):
+        assert camera.check_plate(plate, camera="lpr-07", reason="hotlist check").results[0].hit
+    harness.client.place_legal_hold(
+        "b",
+        authority_kind="court-order",
+        authority="Circuit Court 26-CR-88",
+        placed_by="Judge Rivera",
+        until=START + timedelta(days=45),
+        reason="evidence for trial",
+    )
+    harness.clock.advance(timedelta(days=29))
+    harness.app.worker.run_due()  # synchronously: nothing is due yet
+    assert (_hit_rows(harness, "a"), _hit_rows(harness, "b")) == (1, 1)
+    harness.clock.advance(timedelta(days=1, seconds=1))
+    assert wait_until(lambda: _hit_rows(harness, "a") == 0)
+    assert _hit_rows(harness, "b") == 1  # P4: held
+    [record] = harness.audit("plate.hits.expire")
+    assert (record.resource, record.count, record.actor) == ("cases/a", 1, "system:purge-worker")
+    assert '"rule":"P9"' in record.detail_json
+    harness.clock.advance(timedelta(days=16))  # the hold has ended
+    assert wait_until(lambda: _hit_rows(harness, "b") == 0)
