@@ -182,6 +182,21 @@ class Settings:
             self.model_dir = self.data_dir / "models"
         return self
 
+    def plate_setting_problem(self) -> str | None:
+        """What is wrong with the plate read bounds (issue 17), in one line with its fix."""
+        if not 0 <= self.plate_max_unknown <= 10:
+            return "MATCHER_PLATE_MAX_UNKNOWN must be 0-10 (characters a read may leave unknown)"
+        if not 1 <= self.plate_min_anchored <= 10:
+            return "MATCHER_PLATE_MIN_ANCHORED must be 1-10 (characters a read must match)"
+        if self.plate_max_uncertain_reads < 1 or not self.plate_uncertain_window_seconds > 0:
+            return (
+                "MATCHER_PLATE_MAX_UNCERTAIN_READS must be at least 1 and "
+                "MATCHER_PLATE_UNCERTAIN_WINDOW (seconds) positive"
+            )
+        if not self.plate_hit_retention_days > 0:
+            return "MATCHER_PLATE_HIT_RETENTION_DAYS must be positive (P9: 30 by default)"
+        return None
+
     @property
     def default_face_model(self) -> str:
         return next(iter(self.face_models))

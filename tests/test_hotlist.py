@@ -394,3 +394,30 @@ def test_P9_stored_hits_are_kept_30_days_unless_a_legal_hold_holds_the_case(harn
     assert '"rule":"P9"' in record.detail_json
     harness.clock.advance(timedelta(days=16))  # the hold has ended
     assert wait_until(lambda: _hit_rows(harness, "b") == 0)
+
+
+def test_P8_a_bound_out_of_range_stops_the_start_in_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.serverproc import free_port
+
+    repo = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-m", "matcher.cli", "serve", "--listen", f"127.0.0.1:{free_port()}"],
+        capture_output=True,
+        text=True,
+        cwd=repo,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(repo),
+            "HOME": str(tmp_path),
+            "MATCHER_DATA_DIR": str(tmp_path / "data"),
+            "MATCHER_PLATE_MAX_UNKNOWN": "11",
+        },
+        timeout=120,
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    [error] = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert "MATCHER_PLATE_MAX_UNKNOWN must be 0-10" in error
