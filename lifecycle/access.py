@@ -181,11 +181,16 @@ PERMISSIONS: Final[Mapping[str, Mapping[str, Scope]]] = MappingProxyType(
         "faces.search": _row(investigator=ASSIGNED),
         # Plate watchlists are case data like templates: investigators, in their assigned cases.
         # A camera gateway (a system principal: the LPR network) submits reads checked against
-        # every open case's watchlist; it sees hits, never the watchlists themselves.
+        # every open case's watchlist; it learns that a read hit, never which entry, case or
+        # subject (issue 17), and never the watchlists themselves.
         "plate.add": _row(investigator=ASSIGNED),
         "plate.list": _row(investigator=ASSIGNED),
         "plate.remove": _row(investigator=ASSIGNED),
         "plates.check": _row(investigator=ASSIGNED, camera_gateway=ANY),
+        # A gateway's hits are stored for the case's investigators, who alone list them (issue
+        # 17, P8/P10/P14): the gateway learns only that its read hit.
+        "plate.hits": _row(investigator=ASSIGNED),
+        "plate.hits.watch": _row(investigator=ASSIGNED),
         # Registered individuals (P5). Cameras and zones are configuration (administrators; the
         # registry officers read them to write orders). Orders and their templates belong to the
         # registry officers; camera gateways report sightings; alert operators watch and

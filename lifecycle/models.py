@@ -100,6 +100,34 @@ class PlateEntry(Base):
     created_by: Mapped[str] = mapped_column(String(200))
 
 
+class PlateHitRecord(Base):
+    """A watchlist hit of a read the caller may not see in detail: a camera gateway's (issue 17).
+
+    The gateway learns only that its read hit and the opaque ``reference`` (one per read); the
+    entry, case and subject are for the case's assigned investigators (P8, P10, P14). What was
+    read, by which camera and how it matched is encrypted under the entry's own key (the
+    subject's, else the case's), so releasing the subject (P2) or closing the case (P3)
+    crypto-erases it with the entry, and the purge deletes the rows. A hit is also a plate read:
+    it is deleted after the retention period (P9, 30 days) unless a legal hold holds the case.
+    The capture and creation times stay in clear for ordering and expiry; alone they name no
+    vehicle and no place.
+    """
+
+    __tablename__ = "plate_hits"
+
+    pk: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(32), unique=True)
+    reference: Mapped[str] = mapped_column(String(32), index=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    subject_pk: Mapped[int | None] = mapped_column(ForeignKey("subjects.pk"), nullable=True, index=True)
+    entry_id: Mapped[str] = mapped_column(String(32), index=True)
+    nonce: Mapped[bytes] = mapped_column(LargeBinary)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    captured_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
 class LegalHold(Base):
     __tablename__ = "legal_holds"
 

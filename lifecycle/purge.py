@@ -8,8 +8,8 @@ resumes where it stopped:
 
 1. ``key_destroyed``: the data key is deleted first (crypto-erase: every copy of the ciphertext,
    backups included, becomes unreadable); the number of templates is recorded for the receipt.
-2. ``rows_deleted``: the ciphertext rows (face templates, watchlist plates) are deleted (SQLite
-   overwrites them: secure_delete).
+2. ``rows_deleted``: the ciphertext rows (face templates, watchlist plates and their hits) are
+   deleted (SQLite overwrites them: secure_delete).
 3. ``checkpointed``: in-memory copies are dropped (idempotent) and the WAL is checkpointed and
    truncated, so no page of the deleted rows survives in the journal.
 4. ``kek_rotated`` (P18, NIST SP 800-88 crypto-erase of every copy of the key): deleting the key
@@ -189,7 +189,13 @@ class PurgeWorker:
             session.execute(delete(o.Alert).where(o.Alert.order_id == purge.order_id))
             session.execute(delete(o.OrderTemplate).where(o.OrderTemplate.order_id == purge.order_id))
             return
-        for table in (m.FaceTemplate, m.PlateEntry):
+        # Plate hits are derived data of their entries (P8): destroyed with them.
+        tables: tuple[type[m.FaceTemplate] | type[m.PlateEntry] | type[m.PlateHitRecord], ...] = (
+            m.FaceTemplate,
+            m.PlateEntry,
+            m.PlateHitRecord,
+        )
+        for table in tables:
             rows = delete(table).where(table.case_id == purge.case_id)
             if purge.subject_pk is not None:
                 rows = rows.where(table.subject_pk == purge.subject_pk)

@@ -37,8 +37,10 @@ from matcher.kek_rotation import KekRotation
 from matcher.keys import ScopeKeys
 from matcher.metrics import Metrics
 from matcher.model_loading import Unavailable, load_pipeline, load_plate_reader
+from matcher.plate_probing import UncertainReadGuard
 from matcher.plate_watchlists import PlateWatchlists
 from matcher.plates.reader import PlateReader
+from matcher.plates.uncertainty import ReadLimits
 from matcher.registered_individuals import RegisteredIndividuals
 from matcher.replication import FACE_TABLES, ORDER_TABLES, PLATE_TABLES, Replication
 from matcher.transport.auth import Authenticator
@@ -71,6 +73,7 @@ class App:
     instance: single_instance.InstanceLock
     changes: ChangeFeed
     metrics: Metrics
+    uncertain_reads: UncertainReadGuard
     ready: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -107,7 +110,12 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
         default_model = pipeline.model_id
     keys = ScopeKeys(keyring, clock)
     faces = FaceMatcher(lifecycle, keys, models)
-    plates = PlateWatchlists(lifecycle, keys)
+    plates = PlateWatchlists(
+        lifecycle,
+        keys,
+        ReadLimits(settings.plate_max_unknown, settings.plate_min_anchored),
+        timedelta(days=settings.plate_hit_retention_days),
+    )
     individuals = RegisteredIndividuals(
         lifecycle,
         Registry(lifecycle),
@@ -153,6 +161,12 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
         instance,
         changes,
         metrics,
+        UncertainReadGuard(
+            clock,
+            settings.plate_max_uncertain_reads,
+            timedelta(seconds=settings.plate_uncertain_window_seconds),
+            lambda notice: notices.publish([notice]),  # P16: at once, to the designee
+        ),
     )
     metrics.watch(app)
     return app

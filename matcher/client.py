@@ -415,6 +415,27 @@ class MatcherClient:
         request = plates_pb2.ListPlateEntriesRequest(parent=f"cases/{case_id}")
         return list(self._call(self.plates.ListPlateEntries, request).plate_entries)
 
+    def list_plate_hits(self, case_id: str, *, page_size: int = 0) -> list[plates_pb2.StoredPlateHit]:
+        """The hits stored for a case (camera gateways' reads), every page, oldest first."""
+        hits: list[plates_pb2.StoredPlateHit] = []
+        token = ""
+        while True:
+            request = plates_pb2.ListPlateHitsRequest(
+                parent=f"cases/{case_id}", page_size=page_size, page_token=token
+            )
+            page = self._call(self.plates.ListPlateHits, request)
+            hits.extend(page.plate_hits)
+            token = page.next_page_token
+            if not token:
+                return hits
+
+    def watch_plate_hits(
+        self, case_id: str, resume_token: str = "", *, timeout: float = 24 * 3600.0
+    ) -> Stream[plates_pb2.StoredPlateHit]:
+        """The case's stored hits as they happen (after ``resume_token``'s), as a stream."""
+        request = plates_pb2.WatchPlateHitsRequest(parent=f"cases/{case_id}", resume_token=resume_token)
+        return Stream(self.plates.WatchPlateHits(request, timeout=timeout, metadata=self._metadata))
+
     def remove_plate(self, case_id: str, entry_id: str, *, reason: str) -> None:
         request = plates_pb2.DeletePlateEntryRequest(
             name=f"cases/{case_id}/plateEntries/{entry_id}", reason=reason
@@ -431,6 +452,7 @@ class MatcherClient:
         image: bytes | None = None,
         plate_crop: bytes | None = None,
         camera: str = "",
+        capture_time: datetime | None = None,
         max_edits: int | None = None,
         min_confidence: float | None = None,
         lookalikes: bool | None = None,
@@ -444,6 +466,8 @@ class MatcherClient:
                 max_edits=max_edits, min_confidence=min_confidence, lookalikes=lookalikes
             ),
         )
+        if capture_time is not None:
+            request.capture_time.FromDatetime(capture_time)
         if image is not None:
             request.image = image
         elif plate_crop is not None:

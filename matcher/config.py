@@ -78,6 +78,17 @@ class Settings:
     plate_ocr_model: Path | None = None
     plate_ocr_config: Path | None = None
     min_plate_detector_score: float = 0.4
+    # How uncertain one plate read may be (issue 17, P8): characters below the confidence
+    # threshold it may leave unknown, and characters that must match an entry whatever the edit
+    # budget (see matcher.plates.uncertainty for the rule and its figures).
+    plate_max_unknown: int = 2
+    plate_min_anchored: int = 4
+    # A principal with this many reads refused as too uncertain within the window has its plate
+    # checks suspended until the window passes, and the designee is told (matcher.plate_probing).
+    plate_max_uncertain_reads: int = 30
+    # P9: a stored plate hit (a gateway's read that hit) is a plate read: kept this long.
+    plate_hit_retention_days: float = 30.0
+    plate_uncertain_window_seconds: float = 600.0
     # Registered individuals (P5): how sure a match must be to raise an alert, and how far a
     # camera's clock may run ahead before its sightings are refused.
     alert_min_score: float = 0.5
@@ -148,6 +159,17 @@ class Settings:
         settings.min_plate_detector_score = _env_float(
             "MATCHER_MIN_PLATE_DETECTOR_SCORE", settings.min_plate_detector_score
         )
+        settings.plate_max_unknown = int(env.get("MATCHER_PLATE_MAX_UNKNOWN", settings.plate_max_unknown))
+        settings.plate_min_anchored = int(env.get("MATCHER_PLATE_MIN_ANCHORED", settings.plate_min_anchored))
+        settings.plate_max_uncertain_reads = int(
+            env.get("MATCHER_PLATE_MAX_UNCERTAIN_READS", settings.plate_max_uncertain_reads)
+        )
+        settings.plate_hit_retention_days = _env_float(
+            "MATCHER_PLATE_HIT_RETENTION_DAYS", settings.plate_hit_retention_days
+        )
+        settings.plate_uncertain_window_seconds = _env_float(
+            "MATCHER_PLATE_UNCERTAIN_WINDOW", settings.plate_uncertain_window_seconds
+        )
         return settings
 
     def resolved(self) -> Settings:
@@ -159,6 +181,21 @@ class Settings:
         if self.model_dir is None:
             self.model_dir = self.data_dir / "models"
         return self
+
+    def plate_setting_problem(self) -> str | None:
+        """What is wrong with the plate read bounds (issue 17), in one line with its fix."""
+        if not 0 <= self.plate_max_unknown <= 10:
+            return "MATCHER_PLATE_MAX_UNKNOWN must be 0-10 (characters a read may leave unknown)"
+        if not 1 <= self.plate_min_anchored <= 10:
+            return "MATCHER_PLATE_MIN_ANCHORED must be 1-10 (characters a read must match)"
+        if self.plate_max_uncertain_reads < 1 or not self.plate_uncertain_window_seconds > 0:
+            return (
+                "MATCHER_PLATE_MAX_UNCERTAIN_READS must be at least 1 and "
+                "MATCHER_PLATE_UNCERTAIN_WINDOW (seconds) positive"
+            )
+        if not self.plate_hit_retention_days > 0:
+            return "MATCHER_PLATE_HIT_RETENTION_DAYS must be positive (P9: 30 by default)"
+        return None
 
     @property
     def default_face_model(self) -> str:

@@ -32,7 +32,7 @@ from lifecycle.db import Database
 from matcher import crypto
 from matcher.kek import KekGenerations
 from matcher.keys import hold_kek, order_key_aad
-from matcher.plate_watchlists import entry_aad
+from matcher.plate_watchlists import entry_aad, hit_aad
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +132,16 @@ class KekRotation:
             aad = entry_aad(entry)
             plain = crypto.decrypt(old, entry.nonce, entry.ciphertext, aad)
             entry.nonce, entry.ciphertext = crypto.encrypt(new, plain, aad)
+        # Stored gateway hits of those entries are under the case key too (issue 17).
+        hits = session.scalars(
+            select(m.PlateHitRecord).where(
+                m.PlateHitRecord.case_id == case_id, m.PlateHitRecord.subject_pk.is_(None)
+            )
+        )
+        for hit in hits:
+            aad = hit_aad(hit)
+            plain = crypto.decrypt(old, hit.nonce, hit.ciphertext, aad)
+            hit.nonce, hit.ciphertext = crypto.encrypt(new, plain, aad)
 
     def _destroy_older(self, generation: int) -> list[int]:
         """Step 3: only once no stored key names an older generation (checked on a fresh read)."""

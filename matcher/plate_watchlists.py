@@ -6,6 +6,14 @@ lifecycle: P1 to add, unmatchable at the commit that releases their subject (P2)
 case (P3), destroyed by the purge worker, never rebuilt after a restart. Reads are used for one
 check and dropped (P7); hits are confirmed against the database in the transaction that audits
 the check, and the audit keeps only counts, never which vehicle was seen where (P8).
+
+Least privilege (issue 17; P8, P10, P14; the decision is in the README's plate section). A read
+must not be so uncertain that it names a pattern rather than a vehicle
+(:mod:`matcher.plates.uncertainty`). A hit is derived data of its entry (P8): the caller sees it
+in full only in the cases it investigates; any other hit (every hit of a camera gateway) is
+stored as a :class:`~lifecycle.models.PlateHitRecord` under the entry's key, for the case's
+investigators, destroyed with the entry, its subject or its case, and the caller learns only
+that the read hit and an opaque reference.
 """
 
 from __future__ import annotations
@@ -15,16 +23,28 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from lifecycle import models as m
 from lifecycle.cases import Lifecycle, require_reason
 from lifecycle.errors import Kind, PolicyError
 from matcher import crypto, wiping
+from matcher.broadcast import Broadcast
 from matcher.keys import ScopeKeys
-from matcher.plates import MatchPolicy, PlateError, PlateHit, PlateIndex, PlateRead, parse_entry
+from matcher.plates import (
+    MatchPolicy,
+    PlateError,
+    PlateErrorReason,
+    PlateHit,
+    PlateIndex,
+    PlateRead,
+    parse_entry,
+)
+from matcher.plates.hits import Edit, EditOp, MatchKind
+from matcher.plates.uncertainty import ReadLimits
 from matcher.rwlock import RWLock
 
 MAX_NOTE = 500
@@ -50,8 +70,36 @@ class Hit:
     hit: PlateHit
 
 
+@dataclass(frozen=True)
+class ReadOutcome:
+    """One read's answer: the hits the caller may see, whether it hit at all, and the opaque
+    reference of the hits stored for others (empty when none were)."""
+
+    hits: list[Hit]
+    hit: bool
+    reference: str
+
+
+@dataclass(frozen=True)
+class StoredHit:
+    """A stored hit, decrypted, for the case's investigators."""
+
+    record: m.PlateHitRecord
+    subject_id: str | None
+    plate: str
+    read: str
+    camera: str
+    hit: PlateHit
+
+
+def hit_aad(row: m.PlateHitRecord) -> bytes:
+    return f"matcher/v1/plate-hit/{row.case_id}/{row.subject_pk}/{row.id}".encode()
+
+
 def plate_refusal(error: PlateError) -> PolicyError:
-    return PolicyError(Kind.INVALID_ARGUMENT, str(error.reason), str(error))
+    # A read too uncertain to name a vehicle would name many (issue 17): P8's "derived data".
+    rule = "P8" if error.reason is PlateErrorReason.READ_TOO_UNCERTAIN else None
+    return PolicyError(Kind.INVALID_ARGUMENT, str(error.reason), str(error), rule=rule)
 
 
 def entry_aad(row: m.PlateEntry) -> bytes:
@@ -59,21 +107,29 @@ def entry_aad(row: m.PlateEntry) -> bytes:
     return f"matcher/v1/plate-entry/{row.case_id}/{row.subject_pk}/{row.id}".encode()
 
 
-_aad = entry_aad
-
-
 class PlateWatchlists:
     """Implements :class:`lifecycle.purge_listener.PurgeListener` for the plate indexes."""
 
-    def __init__(self, lifecycle: Lifecycle, keys: ScopeKeys) -> None:
+    def __init__(
+        self,
+        lifecycle: Lifecycle,
+        keys: ScopeKeys,
+        limits: ReadLimits,
+        hit_retention: timedelta = timedelta(days=30),
+    ) -> None:
         self._lc = lifecycle
         self._keys = keys
+        self.limits = limits
+        self._hit_retention = hit_retention
+        # Stored hits, told at once to the case's investigators watching (WatchPlateHits).
+        self.hub: Broadcast[StoredHit] = Broadcast()
         self._lock = RWLock()
         self._indexes: dict[str, PlateIndex] = {}
         # index id -> (case, subject pk); the index itself only knows integers.
         self._owners: dict[int, tuple[str, int | None]] = {}
         self._epoch = 0  # bumped by every revocation here (see ``reconcile``)
         lifecycle.subscribe(self)
+        lifecycle.add_due_source(self)  # P9: stored hits expire (the purge worker asks)
 
     # --- PurgeListener --------------------------------------------------------------------
 
@@ -106,7 +162,7 @@ class PlateWatchlists:
 
     def _decrypt(self, session: Session, row: m.PlateEntry) -> tuple[str, str]:
         key = self._key(session, row.case_id, row.subject_pk, create=False)
-        plain = wiping.decrypt_into(key, row.nonce, row.ciphertext, _aad(row))
+        plain = wiping.decrypt_into(key, row.nonce, row.ciphertext, entry_aad(row))
         with wiping.wiped(plain):  # The JSON buffer goes at once; the strings live as long as needed.
             payload = json.loads(plain)
         return str(payload["plate"]), str(payload.get("note", ""))
@@ -226,7 +282,7 @@ class PlateWatchlists:
                 )
                 key = self._key(session, case_id, subject_pk, create=True)
                 plaintext = json.dumps({"plate": plate.strip(), "note": note.strip()}).encode()
-                row.nonce, row.ciphertext = crypto.encrypt(key, plaintext, _aad(row))
+                row.nonce, row.ciphertext = crypto.encrypt(key, plaintext, entry_aad(row))
                 session.add(row)
                 session.flush()  # Assigns index_id.
                 self._lc.audit.append(
@@ -273,6 +329,11 @@ class PlateWatchlists:
                         f"plate entry {entry_id!r} does not exist in case {case_id!r}",
                     )
                 index_id = row.index_id
+                session.execute(  # Its hits go with it (P8: derived data).
+                    delete(m.PlateHitRecord).where(
+                        m.PlateHitRecord.case_id == case_id, m.PlateHitRecord.entry_id == entry_id
+                    )
+                )
                 session.delete(row)
                 self._lc.audit.append(
                     session,
@@ -297,12 +358,42 @@ class PlateWatchlists:
         policy: MatchPolicy,
         camera: str,
         reason: str,
-    ) -> list[list[Hit]]:
+        *,
+        detail_cases: frozenset[str] = frozenset(),
+        captured_at: datetime | None = None,
+        too_uncertain: int = 0,
+    ) -> list[ReadOutcome]:
         """Matches reads (one text, or every plate of a photo) against the named open cases, or
-        every open case when none is named; one audit record for the whole check."""
+        every open case when none is named; one audit record for the whole check.
+
+        Least privilege (issue 17; P8, P10, P14). ``detail_cases`` are the cases the caller
+        investigates: their hits are answered in full (entry, plate, case, subject). A hit in any
+        other case (every hit of a camera gateway's read) is not shown: it is stored as a
+        :class:`~lifecycle.models.PlateHitRecord` for the case's investigators, and the caller
+        learns only that the read hit and an opaque reference. Only those cases may be named:
+        a caller naming another case (a gateway probing which cases exist) is refused.
+
+        Every read must pass :attr:`limits` (``READ_TOO_UNCERTAIN`` otherwise, issue 17);
+        ``too_uncertain`` counts the plates of a photo left unchecked for that, for the record.
+        The audit record says that a check happened and how many hits, never a plate (P7, P8).
+        """
         reason = require_reason(reason)
         if len(set(case_ids)) != len(case_ids):
             raise PolicyError(Kind.INVALID_ARGUMENT, "FIELD_INVALID", "name each case once")
+        if any(case_id not in detail_cases for case_id in case_ids):
+            raise PolicyError(
+                Kind.INVALID_ARGUMENT,
+                "FIELD_INVALID",
+                "only a case's investigators name its watchlist; a camera's read is checked "
+                "against every open case's, so name no case",
+                rule="P10",
+            )
+        for read in reads:  # Issue 17: before the index is consulted, so it matches nothing.
+            try:
+                self.limits.check(read, policy)
+            except PlateError as error:
+                raise plate_refusal(error) from None
+        read_texts = [read.text for read in reads]
         with self._lock.read():
             scopes = case_ids or sorted(self._indexes)
             candidates = [
@@ -314,7 +405,8 @@ class PlateWatchlists:
                 ]
                 for read in reads
             ]
-        del reads  # P7: the reads are used for this check only.
+        del reads  # P7: the reads are used for this check only (and kept only in stored hits).
+        now = self._lc.clock.now()
         with self._lc.db.transaction() as session:
             self._lc.require_open(session, case_ids)
             wanted = {hit.entry_id for found in candidates for _, hit in found}
@@ -332,22 +424,172 @@ class PlateWatchlists:
                 ).all()
                 confirmed = {row.index_id: (row, subject_id) for row, subject_id in rows}
             results = []
-            for found in candidates:
-                hits = []
+            hit_count = 0
+            stored: list[StoredHit] = []
+            for read_text, found in zip(read_texts, candidates, strict=True):
+                shown: list[Hit] = []
+                reference = ""
                 for case_id, hit in found:
-                    if hit.entry_id in confirmed:
-                        row, subject_id = confirmed[hit.entry_id]
+                    if hit.entry_id not in confirmed:
+                        continue
+                    row, subject_id = confirmed[hit.entry_id]
+                    hit_count += 1
+                    if case_id in detail_cases:
                         plate, _ = self._decrypt(session, row)
-                        hits.append(Hit(row.id, case_id, subject_id, plate, hit))
-                hits.sort(key=lambda h: (h.hit.rank_key(), h.case_id))
-                results.append(hits)
+                        shown.append(Hit(row.id, case_id, subject_id, plate, hit))
+                        continue
+                    reference = reference or secrets.token_hex(8)
+                    record = self._store_hit(
+                        session, row, hit, read_text, camera, captured_at, reference, actor, now
+                    )
+                    plate, _ = self._decrypt(session, row)
+                    stored.append(StoredHit(record, subject_id, plate, read_text, camera[:100], hit))
+                shown.sort(key=lambda h: (h.hit.rank_key(), h.case_id))
+                results.append(ReadOutcome(shown, bool(shown) or bool(reference), reference))
             self._lc.audit.append(
                 session,
                 actor=actor,
                 action="plates.check",
                 resource=f"cases/{case_ids[0]}" if len(case_ids) == 1 else "cases",
                 reason=reason,
-                count=sum(len(hits) for hits in results),
-                detail={"cases": case_ids or "all open", "camera": camera[:100], "reads": len(results)},
+                count=hit_count,
+                detail={
+                    "cases": case_ids or "all open",
+                    "camera": camera[:100],
+                    "reads": len(results) + too_uncertain,
+                    "too_uncertain": too_uncertain,
+                    "hits_stored": len(stored),
+                    "rule": "P8",
+                },
             )
+            if stored:
+                session.flush()  # Assigns the records' pks (resume tokens).
+        self.hub.publish(stored)  # After the commit: told only what is stored.
         return results
+
+    # --- stored hits (issue 17) -----------------------------------------------------------
+
+    def _store_hit(
+        self,
+        session: Session,
+        entry: m.PlateEntry,
+        hit: PlateHit,
+        read: str,
+        camera: str,
+        captured_at: datetime | None,
+        reference: str,
+        actor: str,
+        now: datetime,
+    ) -> m.PlateHitRecord:
+        """Stores one hit under the entry's key (P2, P3 erase it with the entry)."""
+        row = m.PlateHitRecord(
+            id=secrets.token_hex(8),
+            reference=reference,
+            case_id=entry.case_id,
+            subject_pk=entry.subject_pk,
+            entry_id=entry.id,
+            nonce=b"",
+            ciphertext=b"",
+            captured_at=captured_at,
+            created_at=now,
+            created_by=actor,
+        )
+        payload = {
+            "read": read,
+            "camera": camera[:100],
+            "kind": hit.kind.value,
+            "distance": hit.distance,
+            "edits": [[e.op.value, e.position, e.entry_char, e.read_char] for e in hit.edits],
+            "unknown": list(hit.unknown_positions),
+        }
+        key = self._key(session, entry.case_id, entry.subject_pk, create=False)
+        row.nonce, row.ciphertext = crypto.encrypt(key, json.dumps(payload).encode(), hit_aad(row))
+        session.add(row)
+        return row
+
+    # --- DueSource: P9, a stored hit is a plate read, kept 30 days --------------------------
+
+    def expire_due(self) -> None:
+        """Deletes the stored hits older than the retention period (P9: plate reads are
+        surveillance data, kept 30 days by default), except in a case under a legal hold (P4);
+        one audit record per case, with the count."""
+        now = self._lc.clock.now()
+        cutoff = now - self._hit_retention
+        with self._lc.db.transaction() as session:
+            cases = list(
+                session.scalars(
+                    select(m.PlateHitRecord.case_id).where(m.PlateHitRecord.created_at <= cutoff).distinct()
+                )
+            )
+            for case_id in sorted(cases):
+                if self._lc.held_until(session, case_id, now) is not None:
+                    continue
+                expired = delete(m.PlateHitRecord).where(
+                    m.PlateHitRecord.case_id == case_id, m.PlateHitRecord.created_at <= cutoff
+                )
+                count = session.execute(expired).rowcount  # type: ignore[attr-defined]
+                self._lc.audit.append(
+                    session,
+                    actor="system:purge-worker",
+                    action="plate.hits.expire",
+                    resource=f"cases/{case_id}",
+                    reason=f"stored plate hits are kept {self._hit_retention.days} days",
+                    count=int(count or 0),
+                    detail={"rule": "P9"},
+                )
+
+    def next_due(self) -> datetime | None:
+        """When the next stored hit expires (or, in a held case, when its hold ends)."""
+        now = self._lc.clock.now()
+        with self._lc.db.reading() as session:
+            oldest = session.execute(
+                select(m.PlateHitRecord.case_id, func.min(m.PlateHitRecord.created_at)).group_by(
+                    m.PlateHitRecord.case_id
+                )
+            ).all()
+            due = []
+            for case_id, created_at in oldest:
+                at = created_at + self._hit_retention
+                held = self._lc.held_until(session, case_id, now)
+                due.append(max(at, held) if held is not None else at)
+            return min(due, default=None)
+
+    def latest_hit(self, case_id: str) -> int:
+        """The pk of the case's newest stored hit (0 when none): where a watch starts."""
+        with self._lc.db.transaction() as session:
+            return int(
+                session.scalar(
+                    select(func.max(m.PlateHitRecord.pk)).where(m.PlateHitRecord.case_id == case_id)
+                )
+                or 0
+            )
+
+    def stored_hits(self, case_id: str, after: int, limit: int) -> list[StoredHit]:
+        """The case's stored hits, oldest first, after the record ``after`` (its pk), with their
+        entries; for the case's assigned investigators only (the permission table says so)."""
+        with self._lc.db.transaction() as session:
+            self._lc.case(session, case_id)
+            rows = session.execute(
+                select(m.PlateHitRecord, m.PlateEntry, m.Subject.subject_id)
+                .join(m.PlateEntry, m.PlateEntry.id == m.PlateHitRecord.entry_id)
+                .outerjoin(m.Subject, m.Subject.pk == m.PlateHitRecord.subject_pk)
+                .where(m.PlateHitRecord.case_id == case_id, m.PlateHitRecord.pk > after)
+                .order_by(m.PlateHitRecord.pk)
+                .limit(limit)
+            ).all()
+            result = []
+            for record, entry, subject_id in rows:
+                plate, _ = self._decrypt(session, entry)
+                key = self._key(session, record.case_id, record.subject_pk, create=False)
+                payload = json.loads(crypto.decrypt(key, record.nonce, record.ciphertext, hit_aad(record)))
+                hit = PlateHit(
+                    entry.index_id,
+                    MatchKind(payload["kind"]),
+                    int(payload["distance"]),
+                    tuple(Edit(EditOp(op), int(pos), ec, rc) for op, pos, ec, rc in payload["edits"]),
+                    tuple(int(p) for p in payload["unknown"]),
+                )
+                result.append(
+                    StoredHit(record, subject_id, plate, str(payload["read"]), str(payload["camera"]), hit)
+                )
+            return result

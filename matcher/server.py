@@ -331,6 +331,9 @@ class StartError(Exception):
 
 def _built(settings: Settings, clock: Clock | None) -> App:
     """``build_app``, with each failure an operator can fix said in one line."""
+    problem = settings.plate_setting_problem()
+    if problem is not None:
+        raise StartError(problem)
     try:
         return build_app(settings, clock)
     except KeyringError as error:

@@ -66,6 +66,8 @@ EXPECTED: dict[str, dict[str, str]] = {
     "plate.list": {"investigator": "a"},
     "plate.remove": {"investigator": "a"},
     "plates.check": {"investigator": "a", "camera_gateway": "*"},
+    "plate.hits": {"investigator": "a"},
+    "plate.hits.watch": {"investigator": "a"},
     "camera.create": {"administrator": "*"},
     "camera.list": {"administrator": "*", "registry_officer": "*"},
     "zone.create": {"administrator": "*"},
@@ -125,7 +127,16 @@ EXPECTED: dict[str, dict[str, str]] = {
     "emergency.list": {"health_director": "*", "health_official": "*", "auditor": "*"},
     "presence.count": {"health_official": "*"},
 }
-BIOMETRIC_ACTIONS = {"face.enroll", "face.list", "faces.search", "plate.add", "plate.list", "plates.check"}
+BIOMETRIC_ACTIONS = {
+    "face.enroll",
+    "face.list",
+    "faces.search",
+    "plate.add",
+    "plate.list",
+    "plates.check",
+    "plate.hits",
+    "plate.hits.watch",
+}
 REQUIRED_ACTIONS = {
     *("case.create", "case.get", "case.list", "case.close", "subject.create", "subject.get"),
     *("subject.list", "subject.release", "hold.place", "hold.lift", "hold.list", "purge.list"),

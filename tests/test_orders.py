@@ -12,7 +12,9 @@ from datetime import timedelta
 
 import grpc
 import pytest
+from sqlalchemy import func, select
 
+from lifecycle import order_models as o
 from matcher.client import MatcherClient, MatcherError
 from matcher.v1 import cases_pb2, registry_pb2, sightings_pb2
 from tests.conftest import START, Harness, near, unit, wait_until
@@ -55,8 +57,22 @@ class World:
         self.registry.enroll_order_face(order_id, face, reason="photo from the order file")
         return order
 
+    def alert_rows(self, after: int = 0) -> int:
+        with self.h.app.db.transaction() as session:
+            query = select(func.count()).select_from(o.Alert).where(o.Alert.id > after)
+            return int(session.scalar(query) or 0)
+
+    def last_alert(self) -> int:
+        with self.h.app.db.transaction() as session:
+            return int(session.scalar(select(func.max(o.Alert.id))) or 0)
+
     def sight(self, camera: str, at: timedelta, face: object = FACE) -> int:
-        return self.camera.report_sighting(camera, START + at, [near(face, 7)]).alerts  # type: ignore[arg-type]
+        """Reports a sighting; returns the alerts it raised (stored for the operators: the camera
+        itself is told only that it was accepted, issue 17)."""
+        before = self.last_alert()
+        result = self.camera.report_sighting(camera, START + at, [near(face, 7)])  # type: ignore[arg-type]
+        assert result.accepted
+        return self.alert_rows(after=before)
 
     def searches(self) -> int:
         return sum(g.searches for g in self.h.app.faces._galleries.values())
@@ -261,7 +277,7 @@ def test_P10_only_registry_officers_write_orders_and_only_cameras_report(world: 
     assert error.value.code == grpc.StatusCode.PERMISSION_DENIED
 
 
-def test_camera_feed_stream_counts_alerts_and_refusals(world: World) -> None:
+def test_camera_feed_stream_counts_accepted_and_refused_sightings(world: World) -> None:
     world.order("o-1", ["park"])
     world.h.clock.set(START + timedelta(hours=2))
 
@@ -277,8 +293,10 @@ def test_camera_feed_stream_counts_alerts_and_refusals(world: World) -> None:
             )
 
     summary = world.camera.stream_sightings(feed())
-    assert (summary.sightings, summary.faces, summary.alerts, summary.refused) == (4, 3, 2, 1)
+    assert (summary.sightings, summary.faces, summary.accepted, summary.refused) == (4, 3, 3, 1)
     assert summary.first_refusal == "CAPTURE_TIME_IN_FUTURE"
+    assert [(r.index, r.reason) for r in summary.refusals] == [(3, "CAPTURE_TIME_IN_FUTURE")]
+    assert world.alert_rows() == 2  # raised for the operators, not told to the camera (issue 17)
 
 
 def test_cli_registry_officer_and_operator_console(
@@ -332,7 +350,7 @@ def test_cli_registry_officer_and_operator_console(
         "--reason",
         "feed",
     )
-    assert code == 0 and "1 alert(s)" in out
+    assert code == 0 and "accepted: 1 face(s) checked" in out and "alert" not in out
     code, out = cli("local-operator", "alerts", "watch", "--duration", "1.5")
     assert code == 0 and "ALERT  RI-7 (orders/o-1)  at cameras/cam-1 [park]" in out
     code, out = cli("local-operator", "alerts", "watch", "--duration", "1")

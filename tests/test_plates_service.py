@@ -94,10 +94,14 @@ def test_camera_reads_check_every_open_case_and_are_not_kept(harness: Harness) -
         harness.client.add_plate(case_id, "AB123CD", reason="r")
     camera = harness.as_("local-camera")
     answer = camera.check_plate("AB123CD", camera="lpr-07", reason="hotlist check")
-    assert sorted(h.case for h in answer.results[0].hits) == ["cases/a", "cases/b"]
+    # Issue 17: the gateway learns that the read hit, not where (the hits are stored per case).
+    [result] = answer.results
+    assert result.hit and result.hit_reference and list(result.hits) == []
+    assert sorted(c for c in ("a", "b") for _ in harness.client.list_plate_hits(c)) == ["a", "b"]
     [record] = harness.audit("plates.check")
     assert record.count == 2 and "AB123CD" not in record.detail_json + record.resource  # P8
-    assert _rows(harness) == 2  # P7: the read added nothing
+    assert _rows(harness) == 2  # P7: the read added no entry
+    assert camera.check_plate("ZZZ999", camera="lpr-07", reason="r").results[0].hit is False
 
 
 def test_read_refusals(harness: Harness) -> None:
@@ -173,6 +177,21 @@ def test_cli_plates_add_list_check_remove(harness: Harness, capsys: pytest.Captu
     assert code == 0 and "1 hit(s)" in out and "1->I at 3" in out and "LOOKALIKE" in out
     code, out = cli("plates", "list", "c-1")
     assert entry_id in out
+    # A camera gateway's read: "hit" and a reference, which the case's investigator sees.
+    code = main(
+        [
+            "--target",
+            harness.target,
+            "--token-file",
+            str(harness.data_dir / "tokens" / "local-camera.token"),
+            *("plates", "check", "AB123CD", "--camera", "lpr-07", "--reason", "hotlist"),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0 and "read AB123CD: hit, reference " in out and "c-1" not in out
+    reference = out.split("reference ")[1].strip()
+    code, out = cli("plates", "hits", "c-1")
+    assert code == 0 and reference in out and "lpr-07" in out and "EXACT" in out
     code, out = cli("plates", "remove", "c-1", entry_id, "--reason", "error")
     assert code == 0
     code, out = cli("--json", "plates", "list", "c-1")

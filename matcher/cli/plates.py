@@ -1,4 +1,4 @@
-"""CLI commands for plate watchlists: add, list, remove, and check a read (text or photo)."""
+"""CLI commands for plate watchlists: add, list, remove, check a read (text or photo), and hits."""
 
 from __future__ import annotations
 
@@ -79,6 +79,12 @@ def check(client: MatcherClient, args: argparse.Namespace, out: Printer) -> int:
         if result.HasField("box"):
             b = result.box
             where = f" at {b.left:.0f},{b.top:.0f},{b.right:.0f},{b.bottom:.0f}"
+        if result.too_uncertain:
+            print(f"read {result.read}{where}: too uncertain to check")
+            continue
+        if result.hit_reference:  # A camera gateway learns only that the read hit (issue 17).
+            print(f"read {result.read}{where}: hit, reference {result.hit_reference}")
+            continue
         print(f"read {result.read}{where}: {len(result.hits)} hit(s)")
         if result.hits:
             rows = [
@@ -93,6 +99,29 @@ def check(client: MatcherClient, args: argparse.Namespace, out: Printer) -> int:
                 for h in result.hits
             ]
             print(table(("PLATE", "MATCH", "EDITS", "HOW", "CASE", "SUBJECT"), rows))
+    return 0
+
+
+HIT_COLS = ("HIT", "REFERENCE", "PLATE", "READ", "MATCH", "CAMERA", "CAPTURED", "SUBJECT")
+
+
+def hits(client: MatcherClient, args: argparse.Namespace, out: Printer) -> int:
+    """The hits stored for a case from camera gateways' reads (its investigators only)."""
+
+    def row(h: Any) -> list[object]:
+        captured = short_time(h.capture_time) if h.HasField("capture_time") else ""
+        return [
+            h.name.rsplit("/", 1)[-1],
+            h.hit_reference,
+            h.plate,
+            h.read,
+            enum_name(h.match, "kind"),
+            h.camera,
+            captured,
+            h.subject,
+        ]
+
+    out.messages(client.list_plate_hits(args.case), HIT_COLS, row)
     return 0
 
 
@@ -116,6 +145,9 @@ def register(commands: Any) -> None:
     removing.add_argument("case")
     removing.add_argument("entry")
     removing.set_defaults(handler=remove)
+    hit_list = plates.add_parser("hits", help="a case's hits from camera gateways' reads")
+    hit_list.add_argument("case")
+    hit_list.set_defaults(handler=hits)
     checking = with_reason(plates.add_parser("check", help="check a plate read against watchlists"))
     checking.add_argument("text", nargs="?", help="the plate as read")
     checking.add_argument("--image", help="a photo of a scene: every plate in it is read and checked")

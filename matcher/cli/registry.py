@@ -147,7 +147,7 @@ def sighting(client: MatcherClient, args: argparse.Namespace, out: Printer) -> i
     if out.as_json:
         out.json(as_dict(result))
     else:
-        print(f"{result.faces} face(s), {result.alerts} alert(s)")
+        print(f"accepted: {result.faces} face(s) checked")
     return 0
 
 

@@ -182,6 +182,17 @@ REASONS: Final[Mapping[str, Explanation]] = MappingProxyType(
         "PLATE_ENTRY_NOT_FOUND": _e(None, "There is no such plate on this case's watchlist."),
         "NO_PLATE": _e(None, "No licence plate was found in the image."),
         "PLATE_READER_UNAVAILABLE": _e(None, "The service has no plate-reading models installed."),
+        "READ_TOO_UNCERTAIN": _e(
+            "P8",
+            "Too little of this plate was read with confidence to check it against the watchlists: "
+            "read it again, or allow fewer differences.",
+        ),
+        "PLATE_CHECKS_SUSPENDED": _e(
+            "P16",
+            "Too many unreadable plates came from this account in a short time, so its plate "
+            "checks are paused for a few minutes and the Mayor's designee has been told: have the "
+            "camera checked.",
+        ),
         # Registered individuals.
         "CAMERA_NOT_FOUND": _e(None, "There is no such camera."),
         "CAMERA_ALREADY_EXISTS": _e(None, "A camera with this id already exists."),

@@ -105,13 +105,19 @@ def rpc(
     return _declare(MethodSpec(action, resource, Shape.UNARY, cases, audits_itself, count))
 
 
-def server_stream(action: str, resource: Callable[[Any], str]) -> Callable[[F], F]:
+def server_stream(
+    action: str,
+    resource: Callable[[Any], str],
+    *,
+    cases: Callable[[Any], Sequence[str]] | None = None,
+) -> Callable[[F], F]:
     """Declares a server-streaming method ``(self, request, principal) -> Feed``.
 
-    The method runs once, admitted like a unary one, and returns the feed (a backlog, then live
-    items) that the dispatcher streams; it audits the subscription itself.
+    The method runs once, admitted like a unary one (with the cases its request names), and
+    returns the feed (a backlog, then live items) that the dispatcher streams; it audits the
+    subscription itself.
     """
-    return _declare(MethodSpec(action, resource, Shape.SERVER_STREAM, audits_itself=True))
+    return _declare(MethodSpec(action, resource, Shape.SERVER_STREAM, cases, audits_itself=True))
 
 
 def client_stream(action: str, resource: Callable[[Any], str]) -> Callable[[F], F]:

@@ -1,4 +1,9 @@
-"""SightingService and AlertService: faces seen in restricted zones, alerts to their operators."""
+"""SightingService and AlertService: faces seen in restricted zones, alerts to their operators.
+
+Least privilege (issue 17; P8, P10, P14): a camera gateway's answer says that its sighting was
+accepted (or why it was refused) and how many faces were checked, never whether one matched a
+registered individual, nor an order, label or score; alerts go only to the zones' operators.
+"""
 
 from __future__ import annotations
 
@@ -53,7 +58,9 @@ def _report(app: App, actor: str, sighting: sightings_pb2.Sighting) -> sightings
     outcome = app.individuals.report(
         actor, camera, sighting.capture_time.ToDatetime(tzinfo=UTC), vectors, model, sighting.reason
     )
-    return sightings_pb2.SightingResult(faces=outcome.faces, alerts=len(outcome.alerts))
+    # Issue 17 (P8, P10, P14): accepted, never whether anybody was recognised; the alerts went to
+    # the operators of the zones.
+    return sightings_pb2.SightingResult(faces=outcome.faces, accepted=True)
 
 
 def alert_message(alert: AlertView) -> sightings_pb2.Alert:
@@ -70,17 +77,26 @@ def alert_message(alert: AlertView) -> sightings_pb2.Alert:
     )
 
 
+MAX_LISTED_REFUSALS = 100
+
+
 class SightingSession:
     """One camera feed (``StreamSightings``): each sighting is checked and audited as it comes;
-    a refused sighting (say, a clock far ahead) is counted and reported, and the feed goes on."""
+    a refused sighting (say, a clock far ahead) is counted and reported, and the feed goes on.
+
+    The summary tells the gateway what it needs to fix its feed, accepted or refused per
+    sighting (the first 100 refusals with their position), never whether a face matched an
+    order: that is for the zones' operators (issue 17; P8, P10, P14)."""
 
     def __init__(self, app: App, actor: str) -> None:
         self._app = app
         self._actor = actor
+        self._index = 0
         self.summary = sightings_pb2.StreamSightingsSummary()
 
     def take(self, items: list[sightings_pb2.Sighting | Refusal]) -> None:
         for item in items:
+            self._index = self.summary.sightings
             self.summary.sightings += 1
             if isinstance(item, Refusal):
                 self._app.audit.record(
@@ -100,11 +116,13 @@ class SightingSession:
                 )
                 continue
             self.summary.faces += result.faces
-            self.summary.alerts += result.alerts
+            self.summary.accepted += 1
 
     def _refused(self, refusal: Refusal) -> None:
         self.summary.refused += 1
         self.summary.first_refusal = self.summary.first_refusal or refusal.reason
+        if len(self.summary.refusals) < MAX_LISTED_REFUSALS:
+            self.summary.refusals.add(index=self._index, reason=refusal.reason)
 
     def finish(self) -> sightings_pb2.StreamSightingsSummary:
         return self.summary

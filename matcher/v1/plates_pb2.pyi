@@ -171,19 +171,79 @@ class PlateBox(_message.Message):
     def __init__(self, left: _Optional[float] = ..., top: _Optional[float] = ..., right: _Optional[float] = ..., bottom: _Optional[float] = ..., score: _Optional[float] = ...) -> None: ...
 
 class PlateReadResult(_message.Message):
-    __slots__ = ("read", "confidences", "box", "hits")
+    __slots__ = ("read", "confidences", "box", "hits", "too_uncertain", "hit", "hit_reference")
     READ_FIELD_NUMBER: _ClassVar[int]
     CONFIDENCES_FIELD_NUMBER: _ClassVar[int]
     BOX_FIELD_NUMBER: _ClassVar[int]
     HITS_FIELD_NUMBER: _ClassVar[int]
+    TOO_UNCERTAIN_FIELD_NUMBER: _ClassVar[int]
+    HIT_FIELD_NUMBER: _ClassVar[int]
+    HIT_REFERENCE_FIELD_NUMBER: _ClassVar[int]
     read: str
     confidences: _containers.RepeatedScalarFieldContainer[float]
     box: PlateBox
     hits: _containers.RepeatedCompositeFieldContainer[PlateHit]
-    def __init__(self, read: _Optional[str] = ..., confidences: _Optional[_Iterable[float]] = ..., box: _Optional[_Union[PlateBox, _Mapping]] = ..., hits: _Optional[_Iterable[_Union[PlateHit, _Mapping]]] = ...) -> None: ...
+    too_uncertain: bool
+    hit: bool
+    hit_reference: str
+    def __init__(self, read: _Optional[str] = ..., confidences: _Optional[_Iterable[float]] = ..., box: _Optional[_Union[PlateBox, _Mapping]] = ..., hits: _Optional[_Iterable[_Union[PlateHit, _Mapping]]] = ..., too_uncertain: _Optional[bool] = ..., hit: _Optional[bool] = ..., hit_reference: _Optional[str] = ...) -> None: ...
 
 class CheckPlateReadResponse(_message.Message):
     __slots__ = ("results",)
     RESULTS_FIELD_NUMBER: _ClassVar[int]
     results: _containers.RepeatedCompositeFieldContainer[PlateReadResult]
     def __init__(self, results: _Optional[_Iterable[_Union[PlateReadResult, _Mapping]]] = ...) -> None: ...
+
+class StoredPlateHit(_message.Message):
+    __slots__ = ("name", "hit_reference", "plate_entry", "subject", "plate", "read", "camera", "capture_time", "create_time", "match", "reported_by", "resume_token")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    HIT_REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    PLATE_ENTRY_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    PLATE_FIELD_NUMBER: _ClassVar[int]
+    READ_FIELD_NUMBER: _ClassVar[int]
+    CAMERA_FIELD_NUMBER: _ClassVar[int]
+    CAPTURE_TIME_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    MATCH_FIELD_NUMBER: _ClassVar[int]
+    REPORTED_BY_FIELD_NUMBER: _ClassVar[int]
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    hit_reference: str
+    plate_entry: str
+    subject: str
+    plate: str
+    read: str
+    camera: str
+    capture_time: _timestamp_pb2.Timestamp
+    create_time: _timestamp_pb2.Timestamp
+    match: PlateHit
+    reported_by: str
+    resume_token: str
+    def __init__(self, name: _Optional[str] = ..., hit_reference: _Optional[str] = ..., plate_entry: _Optional[str] = ..., subject: _Optional[str] = ..., plate: _Optional[str] = ..., read: _Optional[str] = ..., camera: _Optional[str] = ..., capture_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., match: _Optional[_Union[PlateHit, _Mapping]] = ..., reported_by: _Optional[str] = ..., resume_token: _Optional[str] = ...) -> None: ...
+
+class WatchPlateHitsRequest(_message.Message):
+    __slots__ = ("parent", "resume_token")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    resume_token: str
+    def __init__(self, parent: _Optional[str] = ..., resume_token: _Optional[str] = ...) -> None: ...
+
+class ListPlateHitsRequest(_message.Message):
+    __slots__ = ("parent", "page_size", "page_token")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    page_size: int
+    page_token: str
+    def __init__(self, parent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListPlateHitsResponse(_message.Message):
+    __slots__ = ("plate_hits", "next_page_token")
+    PLATE_HITS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    plate_hits: _containers.RepeatedCompositeFieldContainer[StoredPlateHit]
+    next_page_token: str
+    def __init__(self, plate_hits: _Optional[_Iterable[_Union[StoredPlateHit, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

@@ -56,6 +56,16 @@ class PlateServiceStub:
                 request_serializer=matcher_dot_v1_dot_plates__pb2.CheckPlateReadRequest.SerializeToString,
                 response_deserializer=matcher_dot_v1_dot_plates__pb2.CheckPlateReadResponse.FromString,
                 _registered_method=True)
+        self.ListPlateHits = channel.unary_unary(
+                '/matcher.v1.PlateService/ListPlateHits',
+                request_serializer=matcher_dot_v1_dot_plates__pb2.ListPlateHitsRequest.SerializeToString,
+                response_deserializer=matcher_dot_v1_dot_plates__pb2.ListPlateHitsResponse.FromString,
+                _registered_method=True)
+        self.WatchPlateHits = channel.unary_stream(
+                '/matcher.v1.PlateService/WatchPlateHits',
+                request_serializer=matcher_dot_v1_dot_plates__pb2.WatchPlateHitsRequest.SerializeToString,
+                response_deserializer=matcher_dot_v1_dot_plates__pb2.StoredPlateHit.FromString,
+                _registered_method=True)
 
 
 class PlateServiceServicer:
@@ -85,6 +95,24 @@ class PlateServiceServicer:
 
     def CheckPlateRead(self, request, context):
         """Checks one plate read against the watchlists. A read that hits nothing is not kept (P7).
+        Least privilege (issue 17; P8, P10, P14): an investigator sees the hits in the cases
+        assigned to them in full; a camera gateway learns only whether its read hit and an opaque
+        reference, and the hit is stored for the case's investigators (ListPlateHits).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPlateHits(self, request, context):
+        """The hits stored for a case (camera gateways' reads), oldest first: for its investigators.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchPlateHits(self, request, context):
+        """The case's new stored hits as they happen (after resume_token's, when given), for its
+        investigators: the alert of a camera gateway's hit goes to the people entitled to see it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -112,6 +140,16 @@ def add_PlateServiceServicer_to_server(servicer, server):
                     servicer.CheckPlateRead,
                     request_deserializer=matcher_dot_v1_dot_plates__pb2.CheckPlateReadRequest.FromString,
                     response_serializer=matcher_dot_v1_dot_plates__pb2.CheckPlateReadResponse.SerializeToString,
+            ),
+            'ListPlateHits': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPlateHits,
+                    request_deserializer=matcher_dot_v1_dot_plates__pb2.ListPlateHitsRequest.FromString,
+                    response_serializer=matcher_dot_v1_dot_plates__pb2.ListPlateHitsResponse.SerializeToString,
+            ),
+            'WatchPlateHits': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchPlateHits,
+                    request_deserializer=matcher_dot_v1_dot_plates__pb2.WatchPlateHitsRequest.FromString,
+                    response_serializer=matcher_dot_v1_dot_plates__pb2.StoredPlateHit.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -224,6 +262,60 @@ class PlateService:
             '/matcher.v1.PlateService/CheckPlateRead',
             matcher_dot_v1_dot_plates__pb2.CheckPlateReadRequest.SerializeToString,
             matcher_dot_v1_dot_plates__pb2.CheckPlateReadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPlateHits(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/matcher.v1.PlateService/ListPlateHits',
+            matcher_dot_v1_dot_plates__pb2.ListPlateHitsRequest.SerializeToString,
+            matcher_dot_v1_dot_plates__pb2.ListPlateHitsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchPlateHits(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/matcher.v1.PlateService/WatchPlateHits',
+            matcher_dot_v1_dot_plates__pb2.WatchPlateHitsRequest.SerializeToString,
+            matcher_dot_v1_dot_plates__pb2.StoredPlateHit.FromString,
             options,
             channel_credentials,
             insecure,

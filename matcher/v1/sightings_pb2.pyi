@@ -27,26 +27,36 @@ class Sighting(_message.Message):
     def __init__(self, camera: _Optional[str] = ..., capture_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., faces: _Optional[_Iterable[_Union[_faces_pb2.Embedding, _Mapping]]] = ..., image: _Optional[bytes] = ..., reason: _Optional[str] = ..., image_aligned_crop: _Optional[bool] = ...) -> None: ...
 
 class SightingResult(_message.Message):
-    __slots__ = ("faces", "alerts")
+    __slots__ = ("faces", "accepted")
     FACES_FIELD_NUMBER: _ClassVar[int]
-    ALERTS_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_FIELD_NUMBER: _ClassVar[int]
     faces: int
-    alerts: int
-    def __init__(self, faces: _Optional[int] = ..., alerts: _Optional[int] = ...) -> None: ...
+    accepted: bool
+    def __init__(self, faces: _Optional[int] = ..., accepted: _Optional[bool] = ...) -> None: ...
+
+class SightingRefusal(_message.Message):
+    __slots__ = ("index", "reason")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    reason: str
+    def __init__(self, index: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class StreamSightingsSummary(_message.Message):
-    __slots__ = ("sightings", "faces", "alerts", "refused", "first_refusal")
+    __slots__ = ("sightings", "faces", "refused", "first_refusal", "accepted", "refusals")
     SIGHTINGS_FIELD_NUMBER: _ClassVar[int]
     FACES_FIELD_NUMBER: _ClassVar[int]
-    ALERTS_FIELD_NUMBER: _ClassVar[int]
     REFUSED_FIELD_NUMBER: _ClassVar[int]
     FIRST_REFUSAL_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    REFUSALS_FIELD_NUMBER: _ClassVar[int]
     sightings: int
     faces: int
-    alerts: int
     refused: int
     first_refusal: str
-    def __init__(self, sightings: _Optional[int] = ..., faces: _Optional[int] = ..., alerts: _Optional[int] = ..., refused: _Optional[int] = ..., first_refusal: _Optional[str] = ...) -> None: ...
+    accepted: int
+    refusals: _containers.RepeatedCompositeFieldContainer[SightingRefusal]
+    def __init__(self, sightings: _Optional[int] = ..., faces: _Optional[int] = ..., refused: _Optional[int] = ..., first_refusal: _Optional[str] = ..., accepted: _Optional[int] = ..., refusals: _Optional[_Iterable[_Union[SightingRefusal, _Mapping]]] = ...) -> None: ...
 
 class Alert(_message.Message):
     __slots__ = ("name", "order", "person_label", "camera", "zones", "score", "capture_time", "create_time", "resume_token")

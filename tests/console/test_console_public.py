@@ -61,7 +61,7 @@ def season(h: Harness) -> list[str]:
     with pytest.raises(MatcherError):
         c.create_subject("2026-0042", "w-olive", "witness", reason="")  # refused: no reason (P12)
     camera = order_in_zone(h, "cam-olive-east", "olive-zone", "po-olive", "RI-OLIVE", unit(12))
-    assert camera.report_sighting("cam-olive-east", START, [near(unit(12), 4)]).alerts == 1
+    assert camera.report_sighting("cam-olive-east", START, [near(unit(12), 4)]).accepted
     c.close_case("2026-0042", reason="charges filed against the suspect")
     assert wait_until(lambda: all(p.state == 5 for p in c.list_purges("2026-0042")))
     return [template.name, template.name.split("/")[-1], f"{face[0]:.4f}", f"{face[1]:.4f}"]
