@@ -96,6 +96,21 @@ def destroy_file(path: Path) -> None:
     _fsync_dir(path.parent)
 
 
+def retire_file(path: Path) -> None:
+    """Takes the file out of its name first (atomically), then destroys it.
+
+    A crash in the middle leaves a hidden ``.NAME.tmp-retired`` file, never a half-overwritten
+    generation under its own name; the next start destroys it (``KekGenerations.load``).
+    """
+    hidden = path.with_name(f".{path.name}.tmp-retired")
+    try:
+        os.replace(path, hidden)
+    except FileNotFoundError:
+        return
+    _fsync_dir(path.parent)
+    destroy_file(hidden)
+
+
 def _decode(raw: bytes, where: str) -> bytes:
     try:
         key = base64.b64decode(raw.strip(), validate=True)
@@ -171,7 +186,8 @@ class KekGenerations:
         if env_generation:
             keks[0] = _decode(os.environ[KEK_ENV].encode(), KEK_ENV)
         for leftover in kek_file.parent.glob(f".{kek_file.name}*.tmp-*"):
-            destroy_file(leftover)  # A generation whose write a crash interrupted: never used.
+            # A generation whose write a crash interrupted (never used), or whose destruction.
+            destroy_file(leftover)
         if not keks:
             write_private(kek_file, _encode(secrets.token_bytes(KEY_BYTES)))
             keks[0] = _decode(kek_file.read_bytes(), str(kek_file))
@@ -255,12 +271,12 @@ class KekGenerations:
                         generation,
                     )
                 else:
-                    destroy_file(generation_file(self.kek_file, old))
+                    retire_file(generation_file(self.kek_file, old))
                 del self._keks[old]
                 destroyed.append(old)
             for old, path in generation_files(self.kek_file).items():
                 if old < generation and old not in destroyed:
-                    destroy_file(path)  # left by an interrupted rotation, never loaded here
+                    retire_file(path)  # left by an interrupted rotation, never loaded here
                     destroyed.append(old)
         return destroyed
 

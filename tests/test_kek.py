@@ -49,14 +49,17 @@ def test_P18_key_files_are_private_and_written_whole(tmp_path: Path) -> None:
     assert sorted(p.name for p in kek_file.parent.iterdir()) == ["kek", "kek.1"]
 
 
-def test_P18_a_half_written_key_file_is_destroyed_at_load(tmp_path: Path) -> None:
+@pytest.mark.parametrize("leftover", [".kek.2.tmp-999", ".kek.0.tmp-retired"])
+def test_P18_a_key_file_half_written_or_half_destroyed_is_destroyed_at_load(
+    tmp_path: Path, leftover: str
+) -> None:
     kek_file = tmp_path / "keys" / "kek"
     KekGenerations.load(kek_file)
     write_private(kek_file.with_name("unrelated"), b"x")
-    leftover = kek_file.with_name(".kek.2.tmp-999")
-    leftover.write_bytes(b"half a key")
+    left = kek_file.with_name(leftover)
+    left.write_bytes(b"half a key")
     KekGenerations.load(kek_file)
-    assert not leftover.exists()
+    assert not left.exists()
     assert generation_files(kek_file) == {0: kek_file}
 
 
