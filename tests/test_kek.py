@@ -223,3 +223,43 @@ def test_P18_purges_that_finish_together_share_one_rotation(harness: Harness) ->
     assert list(generation_files(kek_file)) == [1]
     receipts = harness.audit("purge.receipt")
     assert len(receipts) == 3 and {json.loads(r.detail_json)["kek_generation"] for r in receipts} == {1}
+
+
+def test_P18_MATCHER_KEK_is_generation_0_and_is_left_unused_after_a_rotation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service cannot destroy a variable of its environment: it stops using it, and says so."""
+    import base64
+
+    kek = bytes(range(32))
+    monkeypatch.setenv(crypto.KEK_ENV, base64.b64encode(kek).decode())
+    kek_file = tmp_path / "keys" / "kek"
+    keks = KekGenerations.load(kek_file)
+    assert keks.generations == [0] and keks.env_generation and not kek_file.exists()
+    aad = crypto.case_key_aad("c-1")
+    key, wrapped = keks.new_key(None, aad)
+    keks.make_current(keks.write_generation())
+    rewrapped = keks.rewrap(wrapped, aad)
+    assert keks.destroy_before(1) == [0] and not keks.env_generation
+    reloaded = KekGenerations.load(kek_file)
+    assert reloaded.generations == [0, 1] and reloaded.current == 1, "doctor warns while it is set"
+    assert reloaded.unwrap(None, rewrapped, aad) == key
+    unreachable = "postgresql+psycopg://nobody@127.0.0.1:1/none"  # the key check needs no database
+    doctor = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "matcher.cli",
+            "doctor",
+            "--data-dir",
+            str(tmp_path),
+            "--database-url",
+            unreachable,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), crypto.KEK_ENV: os.environ[crypto.KEK_ENV]},
+        timeout=120,
+    )
+    assert f"unset {crypto.KEK_ENV}" in doctor.stdout, doctor.stdout
