@@ -31,6 +31,7 @@ import os
 import secrets
 import struct
 import threading
+import time
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes
@@ -47,6 +48,7 @@ LEGACY_WRAPPED_BYTES = NONCE_BYTES + KEY_BYTES + _TAG_BYTES
 WRAPPED_BYTES = _HEADER.size + LEGACY_WRAPPED_BYTES
 AUDIT_KEY_NAME = "audit-chain.key"
 AUDIT_KEY_PURPOSE = "matcher audit chain v1"
+LEFTOVER_SECONDS = 60.0  # a hidden key file this old was left by a crash, not being written
 
 
 # --- private files ----------------------------------------------------------------------------
@@ -186,8 +188,10 @@ class KekGenerations:
         if env_generation:
             keks[0] = _decode(os.environ[KEK_ENV].encode(), KEK_ENV)
         for leftover in kek_file.parent.glob(f".{kek_file.name}*.tmp-*"):
-            # A generation whose write a crash interrupted (never used), or whose destruction.
-            destroy_file(leftover)
+            # A generation whose write a crash interrupted (never used), or whose destruction;
+            # not one a live replica sharing the folder is writing this very moment.
+            if time.time() - leftover.stat().st_mtime > LEFTOVER_SECONDS:
+                destroy_file(leftover)
         if not keks:
             write_private(kek_file, _encode(secrets.token_bytes(KEY_BYTES)))
             keks[0] = _decode(kek_file.read_bytes(), str(kek_file))
