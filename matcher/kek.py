@@ -31,6 +31,7 @@ import os
 import secrets
 import struct
 import threading
+import time
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes
@@ -47,6 +48,7 @@ LEGACY_WRAPPED_BYTES = NONCE_BYTES + KEY_BYTES + _TAG_BYTES
 WRAPPED_BYTES = _HEADER.size + LEGACY_WRAPPED_BYTES
 AUDIT_KEY_NAME = "audit-chain.key"
 AUDIT_KEY_PURPOSE = "matcher audit chain v1"
+LEFTOVER_SECONDS = 60.0  # a hidden key file this old was left by a crash, not being written
 
 
 # --- private files ----------------------------------------------------------------------------
@@ -94,6 +96,21 @@ def destroy_file(path: Path) -> None:
         os.close(descriptor)
     path.unlink(missing_ok=True)
     _fsync_dir(path.parent)
+
+
+def retire_file(path: Path) -> None:
+    """Takes the file out of its name first (atomically), then destroys it.
+
+    A crash in the middle leaves a hidden ``.NAME.tmp-retired`` file, never a half-overwritten
+    generation under its own name; the next start destroys it (``KekGenerations.load``).
+    """
+    hidden = path.with_name(f".{path.name}.tmp-retired")
+    try:
+        os.replace(path, hidden)
+    except FileNotFoundError:
+        return
+    _fsync_dir(path.parent)
+    destroy_file(hidden)
 
 
 def _decode(raw: bytes, where: str) -> bytes:
@@ -171,7 +188,10 @@ class KekGenerations:
         if env_generation:
             keks[0] = _decode(os.environ[KEK_ENV].encode(), KEK_ENV)
         for leftover in kek_file.parent.glob(f".{kek_file.name}*.tmp-*"):
-            destroy_file(leftover)  # A generation whose write a crash interrupted: never used.
+            # A generation whose write a crash interrupted (never used), or whose destruction;
+            # not one a live replica sharing the folder is writing this very moment.
+            if time.time() - leftover.stat().st_mtime > LEFTOVER_SECONDS:
+                destroy_file(leftover)
         if not keks:
             write_private(kek_file, _encode(secrets.token_bytes(KEY_BYTES)))
             keks[0] = _decode(kek_file.read_bytes(), str(kek_file))
@@ -278,12 +298,12 @@ class KekGenerations:
                         generation,
                     )
                 else:
-                    destroy_file(generation_file(self.kek_file, old))
+                    retire_file(generation_file(self.kek_file, old))
                 del self._keks[old]
                 destroyed.append(old)
             for old, path in generation_files(self.kek_file).items():
                 if old < generation and old not in destroyed:
-                    destroy_file(path)  # left by an interrupted rotation, never loaded here
+                    retire_file(path)  # left by an interrupted rotation, never loaded here
                     destroyed.append(old)
         return destroyed
 

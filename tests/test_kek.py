@@ -28,7 +28,7 @@ from matcher import crypto
 from matcher.app import build_app
 from matcher.client import MatcherClient
 from matcher.config import Settings
-from matcher.kek import AUDIT_KEY_NAME, KekGenerations, generation_files, write_private
+from matcher.kek import AUDIT_KEY_NAME, LEFTOVER_SECONDS, KekGenerations, generation_files, write_private
 from matcher.server import start
 from matcher.v1 import cases_pb2
 from tests.conftest import START, Harness, database_url, near, unit, wait_until
@@ -49,14 +49,20 @@ def test_P18_key_files_are_private_and_written_whole(tmp_path: Path) -> None:
     assert sorted(p.name for p in kek_file.parent.iterdir()) == ["kek", "kek.1"]
 
 
-def test_P18_a_half_written_key_file_is_destroyed_at_load(tmp_path: Path) -> None:
+@pytest.mark.parametrize("leftover", [".kek.2.tmp-999", ".kek.0.tmp-retired"])
+def test_P18_a_key_file_half_written_or_half_destroyed_is_destroyed_at_load(
+    tmp_path: Path, leftover: str
+) -> None:
     kek_file = tmp_path / "keys" / "kek"
     KekGenerations.load(kek_file)
     write_private(kek_file.with_name("unrelated"), b"x")
-    leftover = kek_file.with_name(".kek.2.tmp-999")
-    leftover.write_bytes(b"half a key")
+    left = kek_file.with_name(leftover)
+    left.write_bytes(b"half a key")
     KekGenerations.load(kek_file)
-    assert not leftover.exists()
+    assert left.exists(), "it may be a replica's write in progress"
+    os.utime(left, (left.stat().st_atime, left.stat().st_mtime - LEFTOVER_SECONDS - 1))
+    KekGenerations.load(kek_file)
+    assert not left.exists()
     assert generation_files(kek_file) == {0: kek_file}
 
 
@@ -220,3 +226,43 @@ def test_P18_purges_that_finish_together_share_one_rotation(harness: Harness) ->
     assert list(generation_files(kek_file)) == [1]
     receipts = harness.audit("purge.receipt")
     assert len(receipts) == 3 and {json.loads(r.detail_json)["kek_generation"] for r in receipts} == {1}
+
+
+def test_P18_MATCHER_KEK_is_generation_0_and_is_left_unused_after_a_rotation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service cannot destroy a variable of its environment: it stops using it, and says so."""
+    import base64
+
+    kek = bytes(range(32))
+    monkeypatch.setenv(crypto.KEK_ENV, base64.b64encode(kek).decode())
+    kek_file = tmp_path / "keys" / "kek"
+    keks = KekGenerations.load(kek_file)
+    assert keks.generations == [0] and keks.env_generation and not kek_file.exists()
+    aad = crypto.case_key_aad("c-1")
+    key, wrapped = keks.new_key(None, aad)
+    keks.make_current(keks.write_generation())
+    rewrapped = keks.rewrap(wrapped, aad)
+    assert keks.destroy_before(1) == [0] and not keks.env_generation
+    reloaded = KekGenerations.load(kek_file)
+    assert reloaded.generations == [0, 1] and reloaded.current == 1, "doctor warns while it is set"
+    assert reloaded.unwrap(None, rewrapped, aad) == key
+    unreachable = "postgresql+psycopg://nobody@127.0.0.1:1/none"  # the key check needs no database
+    doctor = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "matcher.cli",
+            "doctor",
+            "--data-dir",
+            str(tmp_path),
+            "--database-url",
+            unreachable,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), crypto.KEK_ENV: os.environ[crypto.KEK_ENV]},
+        timeout=120,
+    )
+    assert f"unset {crypto.KEK_ENV}" in doctor.stdout, doctor.stdout
