@@ -179,6 +179,9 @@ REASONS: Final[Mapping[str, Explanation]] = MappingProxyType(
         "PLATE_ENTRY_NOT_FOUND": _e(None, "There is no such plate on this case's watchlist."),
         "NO_PLATE": _e(None, "No licence plate was found in the image."),
         "PLATE_READER_UNAVAILABLE": _e(None, "The service has no plate-reading models installed."),
+        "ENTRY_ID_OUT_OF_RANGE": _e(
+            None, "This watchlist entry's number is out of range; list the watchlist again and use its id."
+        ),
         # Registered individuals.
         "CAMERA_NOT_FOUND": _e(None, "There is no such camera."),
         "CAMERA_ALREADY_EXISTS": _e(None, "A camera with this id already exists."),

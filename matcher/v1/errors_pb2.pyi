@@ -96,6 +96,7 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REQUEST_BODY_TIMEOUT: _ClassVar[ErrorReason]
     INTERNAL_ERROR: _ClassVar[ErrorReason]
     HEAD_NOT_APPROVED: _ClassVar[ErrorReason]
+    ENTRY_ID_OUT_OF_RANGE: _ClassVar[ErrorReason]
 ERROR_REASON_UNSPECIFIED: ErrorReason
 UNAUTHENTICATED_CALLER: ErrorReason
 CASE_NOT_FOUND: ErrorReason
@@ -186,3 +187,4 @@ TOO_MANY_CALLS: ErrorReason
 REQUEST_BODY_TIMEOUT: ErrorReason
 INTERNAL_ERROR: ErrorReason
 HEAD_NOT_APPROVED: ErrorReason
+ENTRY_ID_OUT_OF_RANGE: ErrorReason
