@@ -128,9 +128,11 @@ class Scope(Enum):
 
     ANY = "any"  # every case, or no case is involved
     ASSIGNED = "assigned"  # only the cases assigned to the principal (case_assignments)
+    # Only registered-individual orders, never a case: the registry officers' own scope (P5).
+    ORDERS = "orders"
 
 
-ANY, ASSIGNED = Scope.ANY, Scope.ASSIGNED
+ANY, ASSIGNED, ORDERS = Scope.ANY, Scope.ASSIGNED, Scope.ORDERS
 
 
 def _row(**roles: Scope) -> Mapping[str, Scope]:
@@ -166,7 +168,9 @@ PERMISSIONS: Final[Mapping[str, Mapping[str, Scope]]] = MappingProxyType(
         "hold.place": _row(case_supervisor=ANY),
         "hold.lift": _row(case_supervisor=ANY),
         "hold.list": _row(case_supervisor=ANY, investigator=ASSIGNED, auditor=ANY),
-        "purge.list": _row(case_supervisor=ANY, investigator=ASSIGNED, auditor=ANY),
+        # A registry officer sees the receipts of orders (the registry's own: P5, P8), never a
+        # case's; an investigator those of the assigned cases.
+        "purge.list": _row(case_supervisor=ANY, investigator=ASSIGNED, registry_officer=ORDERS, auditor=ANY),
         # Biometric data: investigators only, only in their assigned cases (P1, P10, P12).
         # Supervisors manage cases without handling templates; partners are view-only (P14) and
         # receive biometric data only through a disclosure decision (P13).
@@ -279,7 +283,8 @@ class Decision:
 
     Truthy only when allowed, so ``if access.authorize(...)`` cannot mistake a refusal for a yes.
     ``case_filter`` is ``None`` when the principal may see every case, otherwise the only cases it
-    may see: a listing must keep just those.
+    may see: a listing must keep just those. ``orders`` tells whether a listing may also show what
+    belongs to registered-individual orders (always when ``case_filter`` is ``None``).
     """
 
     allowed: bool
@@ -290,6 +295,7 @@ class Decision:
     rule: str | None = None
     roles: frozenset[str] = frozenset()
     case_filter: frozenset[str] | None = frozenset()
+    orders: bool = False
 
     def __bool__(self) -> bool:
         return self.allowed
@@ -352,6 +358,22 @@ def _refusal(
 
 def _families(roles: Collection[str]) -> set[str]:
     return {FAMILY[role] for role in roles if role in FAMILY}
+
+
+def _rule_of(roles: frozenset[str], permitted: Mapping[str, Scope]) -> str:
+    """The rule a ROLE_NOT_PERMITTED refusal cites.
+
+    P10 when the caller's roles are of another family than every role that may (an auditor or an
+    administrator asking for data, an end user asking to administer); P11 when the caller holds
+    no role or the action is not in the table (not an authorised user of it at all); otherwise
+    P12: an end user asking for what another duty's use is for (a registry officer reading a
+    case, an alert operator searching faces): every use must be one the role exists for.
+    """
+    if not roles or not permitted:
+        return "P11"
+    if not _families(roles) & _families(permitted):
+        return "P10"
+    return "P12"
 
 
 def separation_conflict(roles: Collection[str]) -> bool:
@@ -551,11 +573,23 @@ class AccessControl:
                     f"your roles ({', '.join(sorted(roles)) or 'none'}) may not do {action!r}; "
                     f"it needs one of: {', '.join(sorted(permitted)) or 'no role yet'}"
                 )
-            families_disjoint = bool(roles) and not (_families(roles) & _families(permitted))
-            rule = "P10" if permitted and families_disjoint else "P11"
+            rule = _rule_of(roles, permitted)
             return _refusal(principal_id, action, ROLE_NOT_PERMITTED, f"{message} ({rule})", rule, roles)
         if ANY in scopes:
-            return Decision(True, principal_id, action, roles=roles, case_filter=None)
+            return Decision(True, principal_id, action, roles=roles, case_filter=None, orders=True)
+        orders = ORDERS in scopes
+        if ASSIGNED not in scopes:  # ORDERS alone: orders' records only, never a case's
+            if cases:
+                return _refusal(
+                    principal_id,
+                    action,
+                    ROLE_NOT_PERMITTED,
+                    f"your roles ({', '.join(sorted(roles))}) may do {action!r} only for "
+                    "registered-individual orders, never for a case (P12)",
+                    "P12",
+                    roles,
+                )
+            return Decision(True, principal_id, action, roles=roles, case_filter=frozenset(), orders=True)
         assigned = standing.assigned
         # Unknown and unassigned cases take the same path and give the same answer: the
         # assignments table is all that is read, so the refusal cannot tell whether a case exists.
@@ -579,7 +613,7 @@ class AccessControl:
                 "P11",
                 roles,
             )
-        return Decision(True, principal_id, action, roles=roles, case_filter=assigned)
+        return Decision(True, principal_id, action, roles=roles, case_filter=assigned, orders=orders)
 
     def locked_until(self, principal: Principal) -> datetime | None:
         """When the principal's lockout ends, or None when it is not locked (P11: a lockout lasts

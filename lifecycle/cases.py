@@ -573,7 +573,16 @@ class Lifecycle:
             )
         )
 
-    def list_purges(self, case_id: str | None, *, only: frozenset[str] | None = None) -> list[PurgeView]:
+    def list_purges(
+        self,
+        case_id: str | None,
+        *,
+        only: frozenset[str] | None = None,
+        order_id: str | None = None,
+        orders: bool = True,
+    ) -> list[PurgeView]:
+        """Purges of one case, of one order, or all; ``only`` keeps those of these cases (plus,
+        with ``orders``, those of registered-individual orders: a registry officer's receipts)."""
         now = self.clock.now()
         with self.db.reading() as session:
             query = select(m.Purge, m.Subject.subject_id).outerjoin(
@@ -582,8 +591,11 @@ class Lifecycle:
             if case_id:
                 self.case(session, case_id)
                 query = query.where(m.Purge.case_id == case_id)
+            if order_id:
+                query = query.where(m.Purge.order_id == order_id)
             if only is not None:
-                query = query.where(m.Purge.case_id.in_(only))
+                visible = m.Purge.case_id.in_(only)
+                query = query.where(visible | m.Purge.order_id.is_not(None) if orders else visible)
             views = []
             for purge, subject_id in session.execute(query.order_by(m.Purge.id)):
                 held = (

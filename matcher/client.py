@@ -292,8 +292,10 @@ class MatcherClient:
         request = cases_pb2.ListLegalHoldsRequest(parent=f"cases/{case_id}")
         return list(self._call(self.cases.ListLegalHolds, request).legal_holds)
 
-    def list_purges(self, case_id: str = "") -> list[cases_pb2.Purge]:
-        request = cases_pb2.ListPurgesRequest(parent=f"cases/{case_id}" if case_id else "")
+    def list_purges(self, case_id: str = "", *, order_id: str = "") -> list[cases_pb2.Purge]:
+        """A case's purges, an order's, or every one the caller may see."""
+        parent = f"cases/{case_id}" if case_id else f"orders/{order_id}" if order_id else ""
+        request = cases_pb2.ListPurgesRequest(parent=parent)
         return list(self._call(self.cases.ListPurges, request).purges)
 
     # --- faces ----------------------------------------------------------------------------
