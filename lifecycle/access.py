@@ -62,6 +62,7 @@ from lifecycle.access_models import (
     Principal,
     RoleGrant,
 )
+from lifecycle.actions import Action
 from lifecycle.audit import REFUSED, AuditLog
 from lifecycle.cases import require_reason
 from lifecycle.clock import Clock
@@ -208,6 +209,11 @@ PERMISSIONS: Final[Mapping[str, Mapping[str, Scope]]] = MappingProxyType(
         "audit.list": _row(auditor=ANY),
         "audit.verify": _row(auditor=ANY),
         "report.read": _row(auditor=ANY),
+        # P17 complaints from the public: recorded by the auditors (who use no data, so the end
+        # users a complaint may concern neither record nor filter it); read by them and by the
+        # Mayor's designee, who compiles the public report (Section 2.5).
+        "complaint.record": _row(auditor=ANY),
+        "complaint.list": _row(auditor=ANY, mayors_designee=ANY),
         # P16 notices of unauthorised attempts go to the designee (the administrator, who also
         # releases locked accounts) and to the auditors.
         "notices.watch": _row(administrator=ANY, auditor=ANY),
@@ -771,7 +777,7 @@ class AccessControl:
             self.audit.append(
                 session,
                 actor=BOOTSTRAP_ACTOR,
-                action="user.create",
+                action=Action.USER_CREATE,
                 resource=_resource(principal_id),
                 reason="first administrator, created at installation",
                 detail={"roles": [ADMINISTRATOR], "department": department[:100]},
@@ -818,7 +824,7 @@ class AccessControl:
             self.audit.append(
                 session,
                 actor=actor,
-                action="user.create",
+                action=Action.USER_CREATE,
                 resource=_resource(principal_id),
                 reason=reason,
                 detail={"department": principal.department, "kind": kind},
@@ -874,7 +880,7 @@ class AccessControl:
             self.audit.append(
                 session,
                 actor=actor,
-                action="user.grant_role",
+                action=Action.USER_GRANT_ROLE,
                 resource=_resource(principal.id),
                 reason=reason,
                 count=0 if existing else 1,
@@ -903,7 +909,7 @@ class AccessControl:
             self.audit.append(
                 session,
                 actor=actor,
-                action="user.revoke_role",
+                action=Action.USER_REVOKE_ROLE,
                 resource=_resource(principal.id),
                 reason=reason,
                 count=removed,
@@ -952,7 +958,7 @@ class AccessControl:
             self.audit.append(
                 session,
                 actor=actor,
-                action="user.revalidate",
+                action=Action.USER_REVALIDATE,
                 resource=_resource(principal.id),
                 reason=reason,
                 detail={
@@ -999,7 +1005,7 @@ class AccessControl:
             self.audit.append(
                 session,
                 actor=actor,
-                action="case.assign",
+                action=Action.CASE_ASSIGN,
                 resource=where,
                 reason=reason,
                 count=0 if existing else 1,
@@ -1022,7 +1028,12 @@ class AccessControl:
                 ),
             )
             self.audit.append(
-                session, actor=actor, action="case.unassign", resource=where, reason=reason, count=removed
+                session,
+                actor=actor,
+                action=Action.CASE_UNASSIGN,
+                resource=where,
+                reason=reason,
+                count=removed,
             )
             return bool(removed)
 
@@ -1065,7 +1076,7 @@ class AccessControl:
             self.audit.append(
                 session,
                 actor=actor,
-                action="head.approve",
+                action=Action.HEAD_APPROVE,
                 resource=_resource(principal.id),
                 reason=reason,
                 detail={"department": principal.department, "rule": "P11"},
@@ -1083,7 +1094,7 @@ class AccessControl:
             self.audit.append(
                 session,
                 actor=actor,
-                action="head.withdraw",
+                action=Action.HEAD_WITHDRAW,
                 resource=_resource(principal.id),
                 reason=reason,
                 count=removed,
@@ -1120,7 +1131,7 @@ class AccessControl:
             self.audit.append(
                 session,
                 actor=actor,
-                action="designee.appoint",
+                action=Action.DESIGNEE_APPOINT,
                 resource=_resource(principal.id),
                 reason=reason,
                 count=0 if existing else 1,
@@ -1165,7 +1176,7 @@ class AccessControl:
             self.audit.append(
                 session,
                 actor=BOOTSTRAP_ACTOR,
-                action="user.create",
+                action=Action.USER_CREATE,
                 resource=_resource(principal_id),
                 reason="first Mayor's designee, created at installation",
                 detail={"roles": [MAYORS_DESIGNEE], "department": department[:100]},
@@ -1215,7 +1226,7 @@ class AccessControl:
             self.audit.append(
                 session,
                 actor=identity,
-                action="auth.failure",
+                action=Action.AUTH_FAILURE,
                 resource=_resource(principal.id) if principal else "access",
                 outcome=REFUSED,
                 count=count,
@@ -1243,7 +1254,7 @@ class AccessControl:
                     self.audit.append(
                         session,
                         actor=LOCKOUT_ACTOR,
-                        action="user.lock",
+                        action=Action.USER_LOCK,
                         resource=_resource(principal.id),
                         reason=principal.lock_reason,
                         count=int(recent or 0),
@@ -1288,7 +1299,7 @@ class AccessControl:
             self.audit.append(
                 session,
                 actor=f"{BREAK_GLASS_ACTOR}:{operator[:64]}",
-                action="user.unlock",
+                action=Action.USER_UNLOCK,
                 resource=_resource(principal.id),
                 reason=reason.strip()[:1000],
                 count=1 if was_locked else 0,
@@ -1310,7 +1321,7 @@ class AccessControl:
             self.audit.append(
                 session,
                 actor=actor,
-                action="user.unlock",
+                action=Action.USER_UNLOCK,
                 resource=_resource(principal.id),
                 reason=reason,
                 count=1 if was_locked else 0,

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from lifecycle import faults
 from lifecycle import models as m
 from lifecycle.access_models import CaseAssignment
+from lifecycle.actions import Action
 from lifecycle.audit import REFUSED, AuditLog
 from lifecycle.clock import Clock
 from lifecycle.db import Database
@@ -286,7 +287,7 @@ class Lifecycle:
             self.audit.append(
                 session,
                 actor=actor,
-                action="case.create",
+                action=Action.CASE_CREATE,
                 resource=f"cases/{case_id}",
                 reason=reason,
                 detail={"assigned_to_creator": assign_creator},
@@ -333,7 +334,7 @@ class Lifecycle:
                 self.audit.append(
                     session,
                     actor=actor,
-                    action="case.close",
+                    action=Action.CASE_CLOSE,
                     resource=f"cases/{case_id}",
                     reason=reason,
                     detail={"rule": "P3"},
@@ -381,7 +382,7 @@ class Lifecycle:
             self.audit.append(
                 session,
                 actor=actor,
-                action="subject.create",
+                action=Action.SUBJECT_CREATE,
                 resource=f"cases/{case_id}/subjects/{subject_id}",
                 reason=reason,
                 detail={"role": role},
@@ -434,7 +435,7 @@ class Lifecycle:
                 self.audit.append(
                     session,
                     actor=actor,
-                    action="subject.release",
+                    action=Action.SUBJECT_RELEASE,
                     resource=f"cases/{case_id}/subjects/{subject_id}",
                     reason=reason,
                     detail={"rule": "P2"},
@@ -511,7 +512,7 @@ class Lifecycle:
             self.audit.append(
                 session,
                 actor=actor,
-                action="hold.place",
+                action=Action.HOLD_PLACE,
                 resource=f"cases/{case_id}/legalHolds/{hold.id}",
                 reason=reason,
                 detail={
@@ -546,7 +547,7 @@ class Lifecycle:
             self.audit.append(
                 session,
                 actor=actor,
-                action="hold.lift",
+                action=Action.HOLD_LIFT,
                 resource=f"cases/{case_id}/legalHolds/{hold_id}",
                 reason=reason,
                 detail={"rule": "P4"},

@@ -64,6 +64,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lifecycle import models as m
+from lifecycle.actions import Action
 from lifecycle.audit import OK, REFUSED, AuditLog
 from lifecycle.cases import new_id
 from lifecycle.clock import Clock
@@ -71,8 +72,8 @@ from lifecycle.db import Base, Database
 from lifecycle.errors import AuditedRefusal, Kind, PolicyError
 from lifecycle.governance_models import Disclosure
 
-ACTION_DECIDE: Final = "disclosure.decide"
-ACTION_PACKAGE: Final = "disclosure.package"
+ACTION_DECIDE: Final = Action.DISCLOSURE_DECIDE
+ACTION_PACKAGE: Final = Action.DISCLOSURE_PACKAGE
 
 # --- recipient kinds (Table 2's "Third Party" column) -------------------------------------------
 EXTERNAL_LAW_ENFORCEMENT: Final = "external_law_enforcement"

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from lifecycle import faults
 from lifecycle import models as m
 from lifecycle import order_models as o
+from lifecycle.actions import Action
 from lifecycle.cases import Lifecycle
 
 log = logging.getLogger(__name__)
@@ -193,7 +194,7 @@ class PurgeWorker:
                 lc.audit.append(
                     session,
                     actor=SYSTEM_ACTOR,
-                    action="purge.receipt",
+                    action=Action.PURGE_RECEIPT,
                     resource=resource,
                     reason=row.reason,
                     count=row.face_template_count,

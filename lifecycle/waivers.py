@@ -59,6 +59,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from lifecycle import models as m
+from lifecycle.actions import Action
 from lifecycle.audit import REFUSED, AuditLog
 from lifecycle.cases import new_id, require_reason
 from lifecycle.clock import Clock
@@ -66,8 +67,8 @@ from lifecycle.db import Base, Database
 from lifecycle.errors import AuditedRefusal, Kind, PolicyError
 from lifecycle.governance_models import Waiver
 
-ACTION_GRANT: Final = "waiver.grant"
-ACTION_REVOKE: Final = "waiver.revoke"
+ACTION_GRANT: Final = Action.WAIVER_GRANT
+ACTION_REVOKE: Final = Action.WAIVER_REVOKE
 
 DIRECTOR_OF_PUBLIC_SAFETY: Final = "director_of_public_safety"
 CITY_OPERATIONS_DIRECTOR: Final = "city_operations_director"

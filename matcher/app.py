@@ -21,6 +21,7 @@ from lifecycle.audit import AuditLog
 from lifecycle.cases import Lifecycle
 from lifecycle.changes import ChangeFeed
 from lifecycle.clock import Clock, SystemClock
+from lifecycle.complaints import ComplaintBook
 from lifecycle.db import Database
 from lifecycle.disclosure import DisclosureDecider
 from lifecycle.orders import Registry
@@ -66,6 +67,7 @@ class App:
     instance: single_instance.InstanceLock
     changes: ChangeFeed
     metrics: Metrics
+    complaints: ComplaintBook
     ready: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -142,6 +144,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
         instance,
         changes,
         metrics,
+        ComplaintBook(db, clock, audit),
     )
     metrics.watch(app)
     return app

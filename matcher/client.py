@@ -690,6 +690,26 @@ class MatcherClient:
     def list_waivers(self) -> list[governance_pb2.Waiver]:
         return list(self._call(self.governance.ListWaivers, governance_pb2.ListWaiversRequest()).waivers)
 
+    def record_complaint(
+        self, received: datetime, channel: str, category: str, summary: str
+    ) -> governance_pb2.Complaint:
+        """P17: a complaint received from the public (auditors); no personal data in ``summary``."""
+        complaint = governance_pb2.Complaint(
+            receive_time=_timestamp(received), channel=channel, category=category, summary=summary
+        )
+        request = governance_pb2.RecordComplaintRequest(complaint=complaint)
+        return self._call(self.governance.RecordComplaint, request)
+
+    def list_complaints(
+        self, start: datetime | None = None, end: datetime | None = None, category: str = ""
+    ) -> list[governance_pb2.Complaint]:
+        request = governance_pb2.ListComplaintsRequest(category=category)
+        if start is not None:
+            request.start_time.CopyFrom(_timestamp(start))
+        if end is not None:
+            request.end_time.CopyFrom(_timestamp(end))
+        return list(self._call(self.governance.ListComplaints, request).complaints)
+
     def transparency_report(self, start: datetime, end: datetime) -> governance_pb2.TransparencyReport:
         request = governance_pb2.GetTransparencyReportRequest(
             start_time=_timestamp(start), end_time=_timestamp(end)

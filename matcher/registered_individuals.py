@@ -19,6 +19,7 @@ import numpy as np
 from sqlalchemy import ColumnElement, exists, select
 
 from lifecycle import order_models as o
+from lifecycle.actions import Action
 from lifecycle.cases import Lifecycle, require_reason
 from lifecycle.errors import Kind, PolicyError
 from lifecycle.orders import Registry, order_scope
@@ -90,7 +91,7 @@ class RegisteredIndividuals:
                 self._lc.audit.append(
                     session,
                     actor=actor,
-                    action="order.enroll",
+                    action=Action.ORDER_ENROLL,
                     resource=f"orders/{order_id}",
                     reason=reason,
                     count=1,
@@ -183,7 +184,7 @@ class RegisteredIndividuals:
             self._lc.audit.append(
                 session,
                 actor=actor,
-                action="sightings.report",
+                action=Action.SIGHTINGS_REPORT,
                 resource="sightings",
                 reason=reason,
                 count=len(alerts),
@@ -244,7 +245,7 @@ class RegisteredIndividuals:
             self._lc.audit.append(
                 session,
                 actor=actor,
-                action="alert.ack",
+                action=Action.ALERT_ACK,
                 resource=f"alerts/{alert_id}",
                 count=0 if done else 1,
             )

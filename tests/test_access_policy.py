@@ -113,6 +113,8 @@ EXPECTED: dict[str, dict[str, str]] = {
             "mayors_designee",
         )
     },
+    "complaint.record": {"auditor": "*"},
+    "complaint.list": {"auditor": "*", "mayors_designee": "*"},
     "disclosure.decide": {"case_supervisor": "*"},
     "disclosure.package": {"case_supervisor": "*"},
     "disclosure.list": {"case_supervisor": "*", "auditor": "*"},

@@ -399,6 +399,24 @@ RPCS: dict[str, tuple[str, Callable[[Harness, MatcherClient, str], tuple[Any, An
             ),
         ),
     ),
+    "RecordComplaint": (
+        "complaint.record",
+        lambda h, c, p: (
+            c.governance.RecordComplaint,
+            governance_pb2.RecordComplaintRequest(
+                complaint=governance_pb2.Complaint(
+                    receive_time={"seconds": int(h.clock.now().timestamp())},
+                    channel="csb",
+                    category="misuse",
+                    summary="a camera was used outside its permitted use",
+                )
+            ),
+        ),
+    ),
+    "ListComplaints": (
+        "complaint.list",
+        lambda h, c, p: (c.governance.ListComplaints, governance_pb2.ListComplaintsRequest()),
+    ),
     # Last, because they end things: revoking, releasing, lifting, closing.
     "RevokeOrder": (
         "order.revoke",

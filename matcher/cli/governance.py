@@ -1,4 +1,4 @@
-"""CLI commands for disclosures (P13), waivers (P15), notices (P16) and the report (P17)."""
+"""CLI commands for disclosures (P13), waivers (P15), notices (P16), complaints and the report (P17)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from matcher.cli.output import Printer, short_time, with_reason
 from matcher.client import MatcherClient
 
 DISCLOSURE_COLS = ("DISCLOSURE", "ALLOWED", "RECIPIENT", "KIND", "BASIS", "BIOMETRIC", "REASON", "DECIDED")
+COMPLAINT_COLS = ("COMPLAINT", "RECEIVED", "CHANNEL", "CATEGORY", "SUMMARY", "RECORDED BY")
 WAIVER_COLS = ("WAIVER", "STATE", "RULE", "SCOPE", "REASON", "BY", "START", "END")
 
 
@@ -40,6 +41,10 @@ def waiver_row(w: Any) -> list[object]:
         short_time(w.start_time),
         short_time(w.end_time),
     ]
+
+
+def complaint_row(c: Any) -> list[object]:
+    return [c.name, short_time(c.receive_time), c.channel, c.category, c.summary, c.recorded_by]
 
 
 def disclose(client: MatcherClient, args: argparse.Namespace, out: Printer) -> int:
@@ -93,6 +98,18 @@ def waiver_revoke(client: MatcherClient, args: argparse.Namespace, out: Printer)
 
 def waiver_list(client: MatcherClient, args: argparse.Namespace, out: Printer) -> int:
     out.messages(client.list_waivers(), WAIVER_COLS, waiver_row)
+    return 0
+
+
+def complaint_record(client: MatcherClient, args: argparse.Namespace, out: Printer) -> int:
+    complaint = client.record_complaint(args.received, args.channel, args.category, args.summary)
+    out.message(complaint, COMPLAINT_COLS, complaint_row)
+    return 0
+
+
+def complaint_list(client: MatcherClient, args: argparse.Namespace, out: Printer) -> int:
+    rows = client.list_complaints(args.start, args.end, args.category or "")
+    out.messages(rows, COMPLAINT_COLS, complaint_row)
     return 0
 
 
@@ -151,6 +168,27 @@ def register(commands: Any) -> None:
     revoke.add_argument("waiver")
     revoke.set_defaults(handler=waiver_revoke)
     waivers.add_parser("list").set_defaults(handler=waiver_list)
+
+    complaints = commands.add_parser(
+        "complaints", help="complaints received from the public (P17, auditors)"
+    ).add_subparsers(dest="action", required=True)
+    record = complaints.add_parser("record", help="record one (no personal data in the summary)")
+    record.add_argument("--received", required=True, type=instant, help="when the city received it")
+    record.add_argument(
+        "--channel",
+        required=True,
+        help="csb (Citizens Service Bureau), phone, email, web, letter, in_person, other",
+    )
+    record.add_argument(
+        "--category", required=True, help="misuse, wrongful_match, privacy, sharing, access, other"
+    )
+    record.add_argument("--summary", required=True, help="10-500 characters: the concern, naming nobody")
+    record.set_defaults(handler=complaint_record)
+    clist = complaints.add_parser("list")
+    clist.add_argument("--from", dest="start", type=instant)
+    clist.add_argument("--to", dest="end", type=instant)
+    clist.add_argument("--category", help="only this category")
+    clist.set_defaults(handler=complaint_list)
 
     rep = commands.add_parser("report", help="transparency report for a period (P17, auditors)")
     rep.add_argument("--from", dest="start", required=True, type=instant)

@@ -179,6 +179,11 @@ REASONS: Final[Mapping[str, Explanation]] = MappingProxyType(
         "PLATE_ENTRY_NOT_FOUND": _e(None, "There is no such plate on this case's watchlist."),
         "NO_PLATE": _e(None, "No licence plate was found in the image."),
         "PLATE_READER_UNAVAILABLE": _e(None, "The service has no plate-reading models installed."),
+        "COMPLAINT_PERSONAL_DATA": _e(
+            "P17",
+            "The complaint's summary seems to name someone (a contact, a number, a plate or an id). "
+            "Describe the concern without personal data; the complaint's file stays with its office.",
+        ),
         "ENTRY_ID_OUT_OF_RANGE": _e(
             None, "This watchlist entry's number is out of range; list the watchlist again and use its id."
         ),

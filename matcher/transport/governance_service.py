@@ -6,8 +6,10 @@ import json
 from datetime import UTC
 
 from lifecycle.access import CITY_OPERATIONS_DIRECTOR_ROLE, PUBLIC_SAFETY_DIRECTOR_ROLE, Notice
+from lifecycle.actions import Action
+from lifecycle.complaints import ComplaintInput
 from lifecycle.errors import Kind, PolicyError
-from lifecycle.governance_models import Disclosure
+from lifecycle.governance_models import Complaint, Disclosure
 from lifecycle.report import build_report
 from lifecycle.waivers import CITY_OPERATIONS_DIRECTOR, DIRECTOR_OF_PUBLIC_SAFETY, WaiverView
 from matcher.app import App
@@ -57,6 +59,18 @@ def _waiver(view: WaiverView) -> governance_pb2.Waiver:
         start_time=convert.timestamp(row.start_at),
         end_time=convert.timestamp(row.end_at),
         state=view.state,
+    )
+
+
+def _complaint(row: Complaint) -> governance_pb2.Complaint:
+    return governance_pb2.Complaint(
+        name=f"complaints/{row.id}",
+        receive_time=convert.timestamp(row.received_at),
+        channel=row.channel,
+        category=row.category,
+        summary=row.summary,
+        recorded_by=f"principals/{row.recorded_by}",
+        record_time=convert.timestamp(row.recorded_at),
     )
 
 
@@ -163,9 +177,36 @@ class GovernanceService:
             json=report.to_json(), csv=report.to_csv(), text=report.to_text()
         )
 
+    @rpc("complaint.record", lambda r: "complaints", audits_itself=True)
+    def RecordComplaint(
+        self, request: governance_pb2.RecordComplaintRequest, actor: str
+    ) -> governance_pb2.Complaint:
+        """P17: a complaint received from the public, without personal data, audited."""
+        body = request.complaint
+        received = body.receive_time.ToDatetime(tzinfo=UTC) if body.HasField("receive_time") else None
+        if received is None:
+            raise PolicyError(
+                Kind.INVALID_ARGUMENT, "FIELD_INVALID", "a complaint needs the time it was received (P17)"
+            )
+        row = self.app.complaints.record(
+            actor, ComplaintInput(received, body.channel, body.category, body.summary)
+        )
+        return _complaint(row)
+
+    @rpc("complaint.list", lambda r: "complaints", count=lambda resp: len(resp.complaints))
+    def ListComplaints(
+        self, request: governance_pb2.ListComplaintsRequest, actor: str
+    ) -> governance_pb2.ListComplaintsResponse:
+        rows = self.app.complaints.list(
+            request.start_time.ToDatetime(tzinfo=UTC) if request.HasField("start_time") else None,
+            request.end_time.ToDatetime(tzinfo=UTC) if request.HasField("end_time") else None,
+            request.category,
+        )
+        return governance_pb2.ListComplaintsResponse(complaints=[_complaint(row) for row in rows])
+
     @feed_source(lambda app: app.notices)
     @server_stream("notices.watch", lambda r: "notices")
     def WatchNotices(self, request: governance_pb2.WatchNoticesRequest, actor: str) -> Feed[Notice]:
         """P16: unauthorised attempts and lockouts, as they happen (they are in the audit log too)."""
-        self.app.audit.record(actor=actor, action="notices.watch", resource="notices")
+        self.app.audit.record(actor=actor, action=Action.NOTICES_WATCH, resource="notices")
         return Feed(backlog=[], render=_notice)

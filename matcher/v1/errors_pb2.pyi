@@ -97,6 +97,7 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     INTERNAL_ERROR: _ClassVar[ErrorReason]
     HEAD_NOT_APPROVED: _ClassVar[ErrorReason]
     ENTRY_ID_OUT_OF_RANGE: _ClassVar[ErrorReason]
+    COMPLAINT_PERSONAL_DATA: _ClassVar[ErrorReason]
 ERROR_REASON_UNSPECIFIED: ErrorReason
 UNAUTHENTICATED_CALLER: ErrorReason
 CASE_NOT_FOUND: ErrorReason
@@ -188,3 +189,4 @@ REQUEST_BODY_TIMEOUT: ErrorReason
 INTERNAL_ERROR: ErrorReason
 HEAD_NOT_APPROVED: ErrorReason
 ENTRY_ID_OUT_OF_RANGE: ErrorReason
+COMPLAINT_PERSONAL_DATA: ErrorReason

@@ -172,3 +172,43 @@ class TransparencyReport(_message.Message):
     csv: str
     text: str
     def __init__(self, json: _Optional[str] = ..., csv: _Optional[str] = ..., text: _Optional[str] = ...) -> None: ...
+
+class Complaint(_message.Message):
+    __slots__ = ("name", "receive_time", "channel", "category", "summary", "recorded_by", "record_time")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    RECEIVE_TIME_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    RECORDED_BY_FIELD_NUMBER: _ClassVar[int]
+    RECORD_TIME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    receive_time: _timestamp_pb2.Timestamp
+    channel: str
+    category: str
+    summary: str
+    recorded_by: str
+    record_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., receive_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., channel: _Optional[str] = ..., category: _Optional[str] = ..., summary: _Optional[str] = ..., recorded_by: _Optional[str] = ..., record_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class RecordComplaintRequest(_message.Message):
+    __slots__ = ("complaint",)
+    COMPLAINT_FIELD_NUMBER: _ClassVar[int]
+    complaint: Complaint
+    def __init__(self, complaint: _Optional[_Union[Complaint, _Mapping]] = ...) -> None: ...
+
+class ListComplaintsRequest(_message.Message):
+    __slots__ = ("start_time", "end_time", "category")
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    category: str
+    def __init__(self, start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., category: _Optional[str] = ...) -> None: ...
+
+class ListComplaintsResponse(_message.Message):
+    __slots__ = ("complaints",)
+    COMPLAINTS_FIELD_NUMBER: _ClassVar[int]
+    complaints: _containers.RepeatedCompositeFieldContainer[Complaint]
+    def __init__(self, complaints: _Optional[_Iterable[_Union[Complaint, _Mapping]]] = ...) -> None: ...

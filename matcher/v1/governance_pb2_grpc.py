@@ -76,6 +76,16 @@ class GovernanceServiceStub:
                 request_serializer=matcher_dot_v1_dot_governance__pb2.GetTransparencyReportRequest.SerializeToString,
                 response_deserializer=matcher_dot_v1_dot_governance__pb2.TransparencyReport.FromString,
                 _registered_method=True)
+        self.RecordComplaint = channel.unary_unary(
+                '/matcher.v1.GovernanceService/RecordComplaint',
+                request_serializer=matcher_dot_v1_dot_governance__pb2.RecordComplaintRequest.SerializeToString,
+                response_deserializer=matcher_dot_v1_dot_governance__pb2.Complaint.FromString,
+                _registered_method=True)
+        self.ListComplaints = channel.unary_unary(
+                '/matcher.v1.GovernanceService/ListComplaints',
+                request_serializer=matcher_dot_v1_dot_governance__pb2.ListComplaintsRequest.SerializeToString,
+                response_deserializer=matcher_dot_v1_dot_governance__pb2.ListComplaintsResponse.FromString,
+                _registered_method=True)
 
 
 class GovernanceServiceServicer:
@@ -138,6 +148,20 @@ class GovernanceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordComplaint(self, request, context):
+        """P17, Executive Order 78: a complaint received from the public, recorded by an auditor
+        (never personal data), counted in the report by category.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListComplaints(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GovernanceServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -180,6 +204,16 @@ def add_GovernanceServiceServicer_to_server(servicer, server):
                     servicer.GetTransparencyReport,
                     request_deserializer=matcher_dot_v1_dot_governance__pb2.GetTransparencyReportRequest.FromString,
                     response_serializer=matcher_dot_v1_dot_governance__pb2.TransparencyReport.SerializeToString,
+            ),
+            'RecordComplaint': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordComplaint,
+                    request_deserializer=matcher_dot_v1_dot_governance__pb2.RecordComplaintRequest.FromString,
+                    response_serializer=matcher_dot_v1_dot_governance__pb2.Complaint.SerializeToString,
+            ),
+            'ListComplaints': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListComplaints,
+                    request_deserializer=matcher_dot_v1_dot_governance__pb2.ListComplaintsRequest.FromString,
+                    response_serializer=matcher_dot_v1_dot_governance__pb2.ListComplaintsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -400,6 +434,60 @@ class GovernanceService:
             '/matcher.v1.GovernanceService/GetTransparencyReport',
             matcher_dot_v1_dot_governance__pb2.GetTransparencyReportRequest.SerializeToString,
             matcher_dot_v1_dot_governance__pb2.TransparencyReport.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordComplaint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/matcher.v1.GovernanceService/RecordComplaint',
+            matcher_dot_v1_dot_governance__pb2.RecordComplaintRequest.SerializeToString,
+            matcher_dot_v1_dot_governance__pb2.Complaint.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListComplaints(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/matcher.v1.GovernanceService/ListComplaints',
+            matcher_dot_v1_dot_governance__pb2.ListComplaintsRequest.SerializeToString,
+            matcher_dot_v1_dot_governance__pb2.ListComplaintsResponse.FromString,
             options,
             channel_credentials,
             insecure,
