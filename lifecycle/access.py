@@ -246,6 +246,10 @@ PERMISSIONS: Final[Mapping[str, Mapping[str, Scope]]] = MappingProxyType(
         # A revocation only narrows what is allowed: the granting offices, and the auditors read.
         "waiver.revoke": _row(public_safety_director=ANY, city_operations_director=ANY),
         "waiver.list": _row(public_safety_director=ANY, city_operations_director=ANY, auditor=ANY),
+        # P1, P15: the search a waiver allows outside any case is run by investigators (any of them:
+        # it is an emergency with no case to be assigned to), only while the waiver is active.
+        "waiver.enroll": _row(investigator=ANY),
+        "waiver.search": _row(investigator=ANY),
     }
 )
 

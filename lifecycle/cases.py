@@ -73,6 +73,7 @@ def request_purge(
     case_id: str | None = None,
     subject_pk: int | None = None,
     order_id: str | None = None,
+    waiver_id: str | None = None,
 ) -> None:
     """Records a pending purge in the caller's transaction: the one that ends the legal basis."""
     session.add(
@@ -80,6 +81,7 @@ def request_purge(
             case_id=case_id,
             subject_pk=subject_pk,
             order_id=order_id,
+            waiver_id=waiver_id,
             trigger=trigger,
             reason=reason,
             requested_by=actor,

@@ -75,6 +75,8 @@ FIGURES: Final[tuple[tuple[str, str], ...]] = (
     ("waivers_granted", "Waivers granted"),
     ("waivers_refused", "Waivers refused"),
     ("waivers_revoked", "Waivers revoked"),
+    ("waiver_searches", "Searches under a waiver (outside any case)"),
+    ("waiver_search_hits", "Hits of searches under a waiver"),
     ("complaints", "Complaints"),
     ("refusals", "Refusals (all reasons)"),
     ("failures", "Internal failures"),
@@ -103,6 +105,7 @@ _SIMPLE: Final[Mapping[Action, str]] = {
     Action.DISCLOSURE_PACKAGE: "disclosures_released",
     Action.WAIVER_GRANT: "waivers_granted",
     Action.WAIVER_REVOKE: "waivers_revoked",
+    Action.WAIVER_SEARCH: "waiver_searches",
     Action.COMPLAINT_RECORD: "complaints",
     Action.USER_LOCK: "accounts_locked",
     Action.CAMERA_CREATE: "cameras_registered",
@@ -116,6 +119,7 @@ _SUMMED: Final[Mapping[Action, str]] = {  # action -> figure that adds up the re
     Action.PLATE_ADD: "plate_entries_added",
     Action.PLATE_REMOVE: "plate_entries_removed",
     Action.PURGE_RECEIPT: "templates_destroyed",
+    Action.WAIVER_SEARCH: "waiver_search_hits",
 }
 # Every action the report reads: tests/test_actions.py checks that each is written somewhere.
 COUNTED: Final[frozenset[Action]] = frozenset(

@@ -26,6 +26,7 @@ from lifecycle.db import Database
 from lifecycle.disclosure import DisclosureDecider
 from lifecycle.orders import Registry
 from lifecycle.purge import PurgeWorker
+from lifecycle.waiver_searches import WaiverSearches
 from lifecycle.waivers import WaiverRegistry
 from matcher import local_principals, single_instance
 from matcher.broadcast import AlertView, Broadcast
@@ -40,6 +41,7 @@ from matcher.plate_watchlists import PlateWatchlists
 from matcher.plates.reader import PlateReader
 from matcher.registered_individuals import RegisteredIndividuals
 from matcher.transport.auth import Authenticator
+from matcher.waiver_searches import WaiverSearchEngine
 
 log = logging.getLogger("matcher")
 
@@ -68,6 +70,7 @@ class App:
     changes: ChangeFeed
     metrics: Metrics
     complaints: ComplaintBook
+    waiver_searches: WaiverSearchEngine
     ready: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -114,6 +117,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
         max_clock_skew=timedelta(seconds=settings.max_clock_skew_seconds),
     )
     worker = PurgeWorker(lifecycle)
+    waivers = WaiverRegistry(db, clock, audit)
     auth = Authenticator(settings.tokens_file, tls_enabled=settings.tls_enabled)
     access = AccessControl(db, clock, audit)
     changes = ChangeFeed(db)
@@ -133,7 +137,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
         plates,
         individuals,
         DisclosureDecider(db, clock, audit),
-        WaiverRegistry(db, clock, audit),
+        waivers,
         notices,
         worker,
         auth,
@@ -145,6 +149,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
         changes,
         metrics,
         ComplaintBook(db, clock, audit),
+        WaiverSearchEngine(lifecycle, WaiverSearches(lifecycle, waivers), keys, faces),
     )
     metrics.watch(app)
     return app
@@ -165,11 +170,14 @@ def prepare(app: App) -> None:
         )
     plates = app.plates.rebuild()
     orders = app.individuals.rebuild()
+    searches = app.waiver_searches.rebuild()
     log.info(
-        "galleries rebuilt: %d face templates, %d watchlist plates and %d order templates matchable",
+        "galleries rebuilt: %d face templates, %d watchlist plates, %d order templates and %d "
+        "waiver-search templates matchable",
         loaded,
         plates,
         orders,
+        searches,
     )
     app.worker.start()
     app.ready.set()

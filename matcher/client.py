@@ -682,6 +682,48 @@ class MatcherClient:
             self.governance.GrantWaiver, governance_pb2.GrantWaiverRequest(waiver=waiver, reason=reason)
         )
 
+    def enroll_waiver_face(
+        self,
+        waiver_name: str,
+        vector: npt.ArrayLike | None = None,
+        *,
+        label: str,
+        reason: str,
+        photo: bytes | None = None,
+        face_box: tuple[float, float, float, float] | None = None,
+    ) -> governance_pb2.WaiverFace:
+        """P1, P15: the sought person's face, into an active waiver's own search scope."""
+        face = (
+            faces_pb2.FaceInput(image=_image(photo, face_box))
+            if photo is not None
+            else faces_pb2.FaceInput(embedding=embedding(vector if vector is not None else []))
+        )
+        request = governance_pb2.EnrollWaiverFaceRequest(
+            waiver=waiver_name, face=face, label=label, reason=reason
+        )
+        return self._call(self.governance.EnrollWaiverFace, request)
+
+    def search_waiver_faces(
+        self,
+        waiver_name: str,
+        vector: npt.ArrayLike | None = None,
+        *,
+        reason: str,
+        photo: bytes | None = None,
+        top_k: int = 0,
+        min_score: float | None = None,
+    ) -> governance_pb2.SearchWaiverFacesResponse:
+        """P1, P15: a still against an active waiver's search scope only."""
+        probe = (
+            faces_pb2.FaceInput(image=_image(photo, None))
+            if photo is not None
+            else faces_pb2.FaceInput(embedding=embedding(vector if vector is not None else []))
+        )
+        request = governance_pb2.SearchWaiverFacesRequest(
+            waiver=waiver_name, probe=probe, reason=reason, top_k=top_k, min_score=min_score
+        )
+        return self._call(self.governance.SearchWaiverFaces, request)
+
     def revoke_waiver(self, waiver_name: str, *, reason: str) -> governance_pb2.Waiver:
         return self._call(
             self.governance.RevokeWaiver, governance_pb2.RevokeWaiverRequest(name=waiver_name, reason=reason)

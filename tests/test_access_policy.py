@@ -121,6 +121,8 @@ EXPECTED: dict[str, dict[str, str]] = {
     "waiver.grant": {"public_safety_director": "*", "city_operations_director": "*"},
     "waiver.revoke": {"public_safety_director": "*", "city_operations_director": "*"},
     "waiver.list": {"public_safety_director": "*", "city_operations_director": "*", "auditor": "*"},
+    "waiver.enroll": {"investigator": "*"},
+    "waiver.search": {"investigator": "*"},
 }
 BIOMETRIC_ACTIONS = {"face.enroll", "face.list", "faces.search", "plate.add", "plate.list", "plates.check"}
 REQUIRED_ACTIONS = {

@@ -144,10 +144,10 @@ def populate(w: World) -> None:
     assert not public.allowed
     w.director.grant_waiver(
         rule="P1",
-        scope="cases/c-1",
+        scope="searches/missing-1",
         justification="an abducted child",
         reason_kind="life",
-        end=START + 2 * DAY,
+        end=START + 10 * DAY,
         reason="life",
     )
     never = refused(

@@ -179,6 +179,17 @@ REASONS: Final[Mapping[str, Explanation]] = MappingProxyType(
         "PLATE_ENTRY_NOT_FOUND": _e(None, "There is no such plate on this case's watchlist."),
         "NO_PLATE": _e(None, "No licence plate was found in the image."),
         "PLATE_READER_UNAVAILABLE": _e(None, "The service has no plate-reading models installed."),
+        "WAIVER_REQUIRED": _e(
+            "P1",
+            "A face may be searched for outside an open criminal case only under an active waiver of "
+            "the Director of Public Safety or the City Operations Director. This waiver does not exist, "
+            "is for something else, has not started, or has ended (and its data is destroyed).",
+        ),
+        "WAIVER_HAS_NO_EFFECT": _e(
+            "P15",
+            "Nothing in this service would apply a waiver of this rule to this kind of resource, so it "
+            "is not recorded. A waiver of P1 for searches/<id> (a missing person) takes effect.",
+        ),
         "COMPLAINT_PERSONAL_DATA": _e(
             "P17",
             "The complaint's summary seems to name someone (a contact, a number, a plate or an id). "

@@ -16,6 +16,7 @@ from matcher.app import App
 from matcher.transport import calls, convert, names
 from matcher.transport.calls import rpc, server_stream
 from matcher.transport.dispatch import Feed, feed_source
+from matcher.transport.face_service import DEFAULT_TOP_K, probes_of
 from matcher.v1 import governance_pb2
 
 TITLE_OF_ROLE = {
@@ -152,6 +153,59 @@ class GovernanceService:
         waiver_id = names.parts(request.name, ("waivers",), "waiver")[0]
         self.app.waivers.revoke(actor, waiver_id, request.reason)
         return next(_waiver(v) for v in self.app.waivers.list() if v.waiver.id == waiver_id)
+
+    @rpc("waiver.enroll", lambda r: r.waiver, audits_itself=True)
+    def EnrollWaiverFace(
+        self, request: governance_pb2.EnrollWaiverFaceRequest, actor: str
+    ) -> governance_pb2.WaiverFace:
+        """P1, P15: the sought person's face, into an active waiver's own search scope."""
+        waiver_id = names.parts(request.waiver, ("waivers",), "waiver")[0]
+        [probe] = probes_of(self.app, request.face, "enrol", "the face")
+        row = self.app.waiver_searches.enroll(
+            actor, waiver_id, request.label, probe.vector, probe.model, request.reason
+        )
+        return governance_pb2.WaiverFace(
+            name=f"waivers/{waiver_id}/faces/{row.id}",
+            label=row.label,
+            model=row.model,
+            create_time=convert.timestamp(row.created_at),
+            face_box=probe.box,
+        )
+
+    @rpc("waiver.search", lambda r: r.waiver, audits_itself=True)
+    def SearchWaiverFaces(
+        self, request: governance_pb2.SearchWaiverFacesRequest, actor: str
+    ) -> governance_pb2.SearchWaiverFacesResponse:
+        """P1, P15: a still against an active waiver's search scope only."""
+        waiver_id = names.parts(request.waiver, ("waivers",), "waiver")[0]
+        probes = probes_of(self.app, request.probe, "search", "the probe")
+        min_score = (
+            request.min_score if request.HasField("min_score") else self.app.settings.default_min_score
+        )
+        results = self.app.waiver_searches.search(
+            actor,
+            waiver_id,
+            [p.vector for p in probes],
+            probes[0].model,
+            request.reason,
+            request.top_k or DEFAULT_TOP_K,
+            min_score,
+        )
+        return governance_pb2.SearchWaiverFacesResponse(
+            min_score=min_score,
+            results=[
+                governance_pb2.WaiverProbeResult(
+                    face_box=probe.box,
+                    matches=[
+                        governance_pb2.WaiverFaceMatch(
+                            face=f"waivers/{waiver_id}/faces/{m.template_id}", label=m.label, score=m.score
+                        )
+                        for m in matches
+                    ],
+                )
+                for probe, matches in zip(probes, results, strict=True)
+            ],
+        )
 
     @rpc("waiver.list", lambda r: "waivers", count=lambda resp: len(resp.waivers))
     def ListWaivers(

@@ -98,6 +98,8 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     HEAD_NOT_APPROVED: _ClassVar[ErrorReason]
     ENTRY_ID_OUT_OF_RANGE: _ClassVar[ErrorReason]
     COMPLAINT_PERSONAL_DATA: _ClassVar[ErrorReason]
+    WAIVER_REQUIRED: _ClassVar[ErrorReason]
+    WAIVER_HAS_NO_EFFECT: _ClassVar[ErrorReason]
 ERROR_REASON_UNSPECIFIED: ErrorReason
 UNAUTHENTICATED_CALLER: ErrorReason
 CASE_NOT_FOUND: ErrorReason
@@ -190,3 +192,5 @@ INTERNAL_ERROR: ErrorReason
 HEAD_NOT_APPROVED: ErrorReason
 ENTRY_ID_OUT_OF_RANGE: ErrorReason
 COMPLAINT_PERSONAL_DATA: ErrorReason
+WAIVER_REQUIRED: ErrorReason
+WAIVER_HAS_NO_EFFECT: ErrorReason

@@ -66,6 +66,16 @@ class GovernanceServiceStub:
                 request_serializer=matcher_dot_v1_dot_governance__pb2.ListWaiversRequest.SerializeToString,
                 response_deserializer=matcher_dot_v1_dot_governance__pb2.ListWaiversResponse.FromString,
                 _registered_method=True)
+        self.EnrollWaiverFace = channel.unary_unary(
+                '/matcher.v1.GovernanceService/EnrollWaiverFace',
+                request_serializer=matcher_dot_v1_dot_governance__pb2.EnrollWaiverFaceRequest.SerializeToString,
+                response_deserializer=matcher_dot_v1_dot_governance__pb2.WaiverFace.FromString,
+                _registered_method=True)
+        self.SearchWaiverFaces = channel.unary_unary(
+                '/matcher.v1.GovernanceService/SearchWaiverFaces',
+                request_serializer=matcher_dot_v1_dot_governance__pb2.SearchWaiverFacesRequest.SerializeToString,
+                response_deserializer=matcher_dot_v1_dot_governance__pb2.SearchWaiverFacesResponse.FromString,
+                _registered_method=True)
         self.WatchNotices = channel.unary_stream(
                 '/matcher.v1.GovernanceService/WatchNotices',
                 request_serializer=matcher_dot_v1_dot_governance__pb2.WatchNoticesRequest.SerializeToString,
@@ -134,6 +144,21 @@ class GovernanceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def EnrollWaiverFace(self, request, context):
+        """P1, P15: under an active waiver of P1 for "searches/{id}" (a missing person, a life in
+        danger), enrol the sought face into the waiver's own scope, and search stills against it.
+        Refused (WAIVER_REQUIRED) without such a waiver; destroyed when it ends or is revoked.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SearchWaiverFaces(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def WatchNotices(self, request, context):
         """P16: refusals and lockouts as they happen, for the designee's console.
         """
@@ -194,6 +219,16 @@ def add_GovernanceServiceServicer_to_server(servicer, server):
                     servicer.ListWaivers,
                     request_deserializer=matcher_dot_v1_dot_governance__pb2.ListWaiversRequest.FromString,
                     response_serializer=matcher_dot_v1_dot_governance__pb2.ListWaiversResponse.SerializeToString,
+            ),
+            'EnrollWaiverFace': grpc.unary_unary_rpc_method_handler(
+                    servicer.EnrollWaiverFace,
+                    request_deserializer=matcher_dot_v1_dot_governance__pb2.EnrollWaiverFaceRequest.FromString,
+                    response_serializer=matcher_dot_v1_dot_governance__pb2.WaiverFace.SerializeToString,
+            ),
+            'SearchWaiverFaces': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchWaiverFaces,
+                    request_deserializer=matcher_dot_v1_dot_governance__pb2.SearchWaiverFacesRequest.FromString,
+                    response_serializer=matcher_dot_v1_dot_governance__pb2.SearchWaiverFacesResponse.SerializeToString,
             ),
             'WatchNotices': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchNotices,
@@ -380,6 +415,60 @@ class GovernanceService:
             '/matcher.v1.GovernanceService/ListWaivers',
             matcher_dot_v1_dot_governance__pb2.ListWaiversRequest.SerializeToString,
             matcher_dot_v1_dot_governance__pb2.ListWaiversResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EnrollWaiverFace(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/matcher.v1.GovernanceService/EnrollWaiverFace',
+            matcher_dot_v1_dot_governance__pb2.EnrollWaiverFaceRequest.SerializeToString,
+            matcher_dot_v1_dot_governance__pb2.WaiverFace.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SearchWaiverFaces(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/matcher.v1.GovernanceService/SearchWaiverFaces',
+            matcher_dot_v1_dot_governance__pb2.SearchWaiverFacesRequest.SerializeToString,
+            matcher_dot_v1_dot_governance__pb2.SearchWaiverFacesResponse.FromString,
             options,
             channel_credentials,
             insecure,
