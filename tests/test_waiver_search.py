@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
 
 from lifecycle import search_models as w
 from lifecycle.report import build_report
 from matcher.client import MatcherClient, MatcherError
+from matcher.transport.auth import Authenticator
 from matcher.v1 import cases_pb2
 from tests.conftest import START, Harness, near, open_case_with_subject, unit, wait_until
+from tests.serverproc import ServerProcess
 
 DAY = timedelta(days=1)
 CHILD = unit(31)
@@ -192,3 +195,105 @@ def test_P15_search_templates_come_back_after_a_restart_only_while_the_waiver_la
     assert not h.app.faces.contains_vector(CHILD)
     assert h.app.waiver_searches.rebuild() == 1
     assert search(h, waiver.name)
+
+
+@pytest.mark.slow
+def test_P15_a_waiver_that_ends_while_the_server_is_down_is_purged_before_serving(tmp_path: Path) -> None:
+    """The durable purge, through a restart: the policy clock (tests/fileclock.py) passes the
+    waiver's end while no server runs; the next one purges the search before it reports SERVING,
+    and a search still active at a restart is rebuilt into memory."""
+    data_dir = tmp_path / "data"
+    url = f"sqlite:///{data_dir / 'matcher.db'}"
+    server = ServerProcess(data_dir, url, tmp_path / "clock", tmp_path / "server.log")
+    server.set_clock(START)
+    try:
+        server.start()
+        server.wait_serving()
+        with server.client("local-admin") as admin:
+            admin.create_principal(DIRECTOR, display_name="Director", department="local", reason="office")
+            admin.grant_role(DIRECTOR, "public_safety_director", reason="the office")
+        Authenticator(data_dir / "tokens.json", tls_enabled=False).issue(
+            DIRECTOR, data_dir / "tokens" / f"{DIRECTOR}.token"
+        )
+        with server.client(DIRECTOR) as d:
+            kept, doomed = grant(d, "searches/kept", days=5), grant(d, "searches/doomed", days=1)
+        with server.client() as investigator:
+            for waiver in (kept, doomed):
+                investigator.enroll_waiver_face(waiver.name, CHILD, label="MISSING-1", reason="photo")
+        server.stop()
+        server.set_clock(START + 2 * DAY)  # past the end of one waiver, inside the other
+        server.start()
+        server.wait_serving()
+        with server.client() as investigator:
+            [purge] = [p for p in investigator.list_purges() if p.waiver]
+            assert (purge.waiver, purge.state) == (doomed.name, purge.DONE), "purged before SERVING"
+            assert investigator.search_waiver_faces(kept.name, near(CHILD, 5), reason="r").results[0].matches
+            with pytest.raises(MatcherError) as error:
+                investigator.search_waiver_faces(doomed.name, CHILD, reason="r")
+            assert error.value.reason == "WAIVER_REQUIRED"
+    finally:
+        server.stop()
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        for table in (w.WaiverTemplate, w.WaiverKey):
+            left = connection.execute(
+                select(table.waiver_id, func.count()).select_from(table).group_by(table.waiver_id)
+            ).all()
+            assert dict(left) == {kept.name.split("/")[1]: 1}, table.__tablename__
+    engine.dispose()
+
+
+def test_P15_an_existing_database_gains_the_purge_column(tmp_path: Path) -> None:
+    """``purges.waiver_id`` is new: a database made before it gets it at start, data kept."""
+    from lifecycle.db import Database
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE purges (id INTEGER PRIMARY KEY, trigger VARCHAR(32))"))
+        connection.execute(text("INSERT INTO purges (id, trigger) VALUES (1, 'case_closed')"))
+    engine.dispose()
+    db = Database(url)
+    try:
+        with db.engine.connect() as connection:
+            rows = connection.execute(text("SELECT id, trigger, waiver_id FROM purges")).all()
+        assert [tuple(r) for r in rows] == [(1, "case_closed", None)]
+        Database(url).dispose()  # a second start changes nothing
+    finally:
+        db.dispose()
+
+
+def test_P1_P15_from_the_cli(harness: Harness, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    import numpy as np
+
+    from matcher.cli import main
+
+    h = harness
+    waiver = grant(director(h))
+    face, still = tmp_path / "child.npy", tmp_path / "still.npy"
+    np.save(face, CHILD)
+    np.save(still, near(CHILD, 5))
+
+    def cli(*args: str) -> tuple[int, str, str]:
+        code = main(["--target", h.target, "--token-file", str(h.data_dir / "client.token"), *args])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    code, out, _ = cli(
+        "waivers",
+        "enroll",
+        waiver.name,
+        "--embedding",
+        str(face),
+        "--label",
+        "MISSING-1",
+        "--reason",
+        "family photo",
+    )
+    assert code == 0 and "MISSING-1" in out
+    code, out, _ = cli(
+        "--json", "waivers", "search", waiver.name, "--embedding", str(still), "--reason", "CCTV"
+    )
+    assert code == 0 and json.loads(out)["results"][0]["matches"][0]["label"] == "MISSING-1"
+    code, _, err = cli("waivers", "search", "waivers/none", "--embedding", str(still), "--reason", "CCTV")
+    assert code == 1 and "WAIVER_REQUIRED" in err
