@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 
 from lifecycle.audit import AuditLog
 from lifecycle.clock import SystemClock
-from lifecycle.db import ADDED_COLUMNS, Base, Database
+from lifecycle.db import Base, Database
 from lifecycle.models import AuditRecord
 from matcher.config import Settings
 from matcher.crypto import KEK_ENV, KeyRing, KeyringError
@@ -85,23 +85,11 @@ class Doctor:
             )
             return
         yield Finding(OK, "database", f"reachable: {where}")
-        inspector = inspect(self.db.engine)
-        tables = set(inspector.get_table_names())
-        missing = sorted(set(Base.metadata.tables) - tables)
-        missing += [
-            f"{table}.{column}"
-            for table, column, _ in ADDED_COLUMNS
-            if table in tables and column not in {c["name"] for c in inspector.get_columns(table)}
-        ]
+        missing = sorted(set(Base.metadata.tables) - set(inspect(self.db.engine).get_table_names()))
         if missing:
-            yield Finding(
-                FAIL,
-                "schema",
-                f"missing tables or columns: {', '.join(missing)}",
-                "start the service once on this database (matcher serve): it adds what is missing",
-            )
+            yield Finding(FAIL, "schema", f"missing tables: {', '.join(missing)}", "run: matcher db upgrade")
         else:
-            yield Finding(OK, "schema", "every table and column of this release is present")
+            yield Finding(OK, "schema", "every table of this release is present")
 
     def _key(self) -> Iterator[Finding]:
         settings = self.settings

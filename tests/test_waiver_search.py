@@ -253,13 +253,6 @@ def test_P15_an_existing_database_gains_the_purge_column(tmp_path: Path) -> None
         connection.execute(text("CREATE TABLE purges (id INTEGER PRIMARY KEY, trigger VARCHAR(32))"))
         connection.execute(text("INSERT INTO purges (id, trigger) VALUES (1, 'case_closed')"))
     engine.dispose()
-    from matcher.config import Settings
-    from matcher.doctor import Doctor
-
-    [schema] = [
-        f for f in Doctor(Settings(data_dir=tmp_path, database_url=url))._database() if f.check == "schema"
-    ]
-    assert "purges.waiver_id" in schema.detail and "matcher serve" in schema.fix
     db = Database(url)
     try:
         with db.engine.connect() as connection:
