@@ -29,9 +29,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any
 
-from sqlalchemy import Connection, DateTime, Engine, Table, create_engine, event, insert, inspect, text
+from sqlalchemy import Connection, DateTime, Engine, Table, create_engine, event, insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -142,22 +142,6 @@ def create_schema(engine: Engine) -> None:
     )
 
     Base.metadata.create_all(engine)
-    add_missing_columns(engine)
-
-
-# Columns added to tables after their first release: (table, column, SQL type). Nullable, so an
-# ``ADD COLUMN`` is all an existing database needs (SQLite and PostgreSQL alike).
-ADDED_COLUMNS: Final = (("purges", "waiver_id", "VARCHAR(32)"),)
-
-
-def add_missing_columns(engine: Engine) -> None:
-    """Brings an existing database's tables up to the columns the code expects (idempotent)."""
-    inspector = inspect(engine)
-    tables = set(inspector.get_table_names())
-    for table, column, kind in ADDED_COLUMNS:
-        if table in tables and column not in {c["name"] for c in inspector.get_columns(table)}:
-            with engine.begin() as connection:
-                connection.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {kind}"))
 
 
 @dataclass

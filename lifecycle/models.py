@@ -143,7 +143,7 @@ class Purge(Base):
     subject_pk: Mapped[int | None] = mapped_column(ForeignKey("subjects.pk"), nullable=True)
     order_id: Mapped[str | None] = mapped_column(ForeignKey("orders.id"), nullable=True, index=True)
     # Or a waiver's own search scope (P15). No foreign key: the column is added to existing
-    # databases by ``lifecycle.db.create_schema``, which cannot add constraints on SQLite.
+    # databases by a migration (``ALTER TABLE ... ADD COLUMN``), which cannot add one on SQLite.
     waiver_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     trigger: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str] = mapped_column(Text)

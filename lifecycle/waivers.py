@@ -72,7 +72,7 @@ from lifecycle.actions import Action
 from lifecycle.audit import REFUSED, AuditLog
 from lifecycle.cases import new_id, require_reason
 from lifecycle.clock import Clock
-from lifecycle.db import Base, Database
+from lifecycle.db import Database
 from lifecycle.errors import AuditedRefusal, Kind, PolicyError
 from lifecycle.governance_models import Waiver
 
@@ -205,8 +205,6 @@ class WaiverRegistry:
         # Cases may be named (so that a waiver for a closed case is refused as such), but no
         # rule is applied to them: a waiver of a case is refused as having no effect.
         self._scopes: dict[str, ScopeKind] = {"cases": ScopeKind("cases", _case_scope_alive, frozenset())}
-        # The integrator registers the table in create_schema; until then this keeps it usable.
-        Base.metadata.create_all(db.engine, tables=[Waiver.__table__])  # type: ignore[list-item]
 
     def register_scope(self, kind: ScopeKind) -> None:
         """Lets waivers name resources of a collection, given what the service does with them.

@@ -117,7 +117,6 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
         max_clock_skew=timedelta(seconds=settings.max_clock_skew_seconds),
     )
     worker = PurgeWorker(lifecycle)
-    waivers = WaiverRegistry(db, clock, audit)
     auth = Authenticator(settings.tokens_file, tls_enabled=settings.tls_enabled)
     access = AccessControl(db, clock, audit)
     changes = ChangeFeed(db)
@@ -128,6 +127,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
     plate_reader = load_plate_reader(settings)
     metrics = Metrics()
     db.on_commit_timed.append(metrics.observe_commit)
+    waivers = WaiverRegistry(db, clock, audit)
     app = App(
         settings,
         clock,

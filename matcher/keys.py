@@ -21,10 +21,6 @@ def order_key_aad(order_id: str) -> bytes:
     return f"matcher/v1/order-key/{order_id}".encode()
 
 
-def waiver_key_aad(waiver_id: str) -> bytes:
-    return f"matcher/v1/waiver-key/{waiver_id}".encode()
-
-
 class ScopeKeys:
     def __init__(self, keyring: crypto.KeyRing, clock: Clock) -> None:
         self._keys = keyring
@@ -84,3 +80,8 @@ class ScopeKeys:
         key, wrapped = self._keys.new_key(None, waiver_key_aad(waiver_id))
         session.add(w.WaiverKey(waiver_id=waiver_id, wrapped=wrapped, created_at=self._clock.now()))
         return key
+
+
+def waiver_key_aad(waiver_id: str) -> bytes:
+    """The associated data of a waiver search's key (P15), like an order's."""
+    return f"matcher/v1/waiver-key/{waiver_id}".encode()

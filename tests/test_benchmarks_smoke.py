@@ -85,33 +85,6 @@ def test_peer_milvus_runs_or_says_why_not() -> None:
     assert peer_milvus.markdown([result])
 
 
-def test_threads_answers_do_not_depend_on_thread_count() -> None:
-    result = threads.run((2000,), queries=8, calls=2, rounds=2)
-    assert threads.ok(result)
-    assert result["new_thread_sees_omp_threads"] >= 1
-    assert threads.markdown(result)
-
-
-def test_report_renders_and_plots(search_result: dict[str, Any], tmp_path: Path) -> None:
-    quick = search_bench.run_size(200, 16, calls=2, rounds=2, sample=8, service=False)
-    assert search_bench.ok(quick)
-    full: dict[str, Any] = {
-        "command": "test",
-        "quick": True,
-        "started": "now",
-        "seconds": 0.0,
-        "machine": {"cpu": "test", "cores": 2, "packages": {}},
-        "status": {"search": {"state": "passed", "passed": True, "seconds": 1.0}},
-        "search_notes": ["note"],
-        "sections": {"search": [quick, search_result], "plates_bench": {"skipped": "absent"}},
-        "findings": run.findings({"search": [search_result]}, {"simd": ""}),
-    }
-    text = report.render(full)
-    assert "## 1. Face search" in text and "Skipped: absent" in text and "service path not run" in text
-    why_not = report.plot([quick, search_result], tmp_path / "throughput.png")
-    assert why_not is not None or (tmp_path / "throughput.png").stat().st_size > 0
-
-
 def _threads_result(new_thread: int, workers: int, pool_ratio: float) -> dict[str, Any]:
     """A small synthetic result of benchmarks.threads, shaped as ``threads.run`` returns it."""
     timing = {
@@ -163,3 +136,30 @@ def test_concurrency_finding_names_oversubscription_only_when_measured(search_re
 def test_the_service_worker_pool_is_what_is_measured() -> None:
     faiss_threads = threads.service_worker_threads(1)
     assert faiss_threads == 1
+
+
+def test_threads_answers_do_not_depend_on_thread_count() -> None:
+    result = threads.run((2000,), queries=8, calls=2, rounds=2)
+    assert threads.ok(result)
+    assert result["new_thread_sees_omp_threads"] >= 1
+    assert threads.markdown(result)
+
+
+def test_report_renders_and_plots(search_result: dict[str, Any], tmp_path: Path) -> None:
+    quick = search_bench.run_size(200, 16, calls=2, rounds=2, sample=8, service=False)
+    assert search_bench.ok(quick)
+    full: dict[str, Any] = {
+        "command": "test",
+        "quick": True,
+        "started": "now",
+        "seconds": 0.0,
+        "machine": {"cpu": "test", "cores": 2, "packages": {}},
+        "status": {"search": {"state": "passed", "passed": True, "seconds": 1.0}},
+        "search_notes": ["note"],
+        "sections": {"search": [quick, search_result], "plates_bench": {"skipped": "absent"}},
+        "findings": run.findings({"search": [search_result]}, {"simd": ""}),
+    }
+    text = report.render(full)
+    assert "## 1. Face search" in text and "Skipped: absent" in text and "service path not run" in text
+    why_not = report.plot([quick, search_result], tmp_path / "throughput.png")
+    assert why_not is not None or (tmp_path / "throughput.png").stat().st_size > 0

@@ -16,7 +16,7 @@ from typing import Any
 
 import grpc
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, func, select
 
 from lifecycle import search_models as w
 from lifecycle.report import build_report
@@ -241,26 +241,6 @@ def test_P15_a_waiver_that_ends_while_the_server_is_down_is_purged_before_servin
             ).all()
             assert dict(left) == {kept.name.split("/")[1]: 1}, table.__tablename__
     engine.dispose()
-
-
-def test_P15_an_existing_database_gains_the_purge_column(tmp_path: Path) -> None:
-    """``purges.waiver_id`` is new: a database made before it gets it at start, data kept."""
-    from lifecycle.db import Database
-
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text("CREATE TABLE purges (id INTEGER PRIMARY KEY, trigger VARCHAR(32))"))
-        connection.execute(text("INSERT INTO purges (id, trigger) VALUES (1, 'case_closed')"))
-    engine.dispose()
-    db = Database(url)
-    try:
-        with db.engine.connect() as connection:
-            rows = connection.execute(text("SELECT id, trigger, waiver_id FROM purges")).all()
-        assert [tuple(r) for r in rows] == [(1, "case_closed", None)]
-        Database(url).dispose()  # a second start changes nothing
-    finally:
-        db.dispose()
 
 
 def test_P1_P15_from_the_cli(harness: Harness, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
