@@ -119,6 +119,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
     worker = PurgeWorker(lifecycle)
     auth = Authenticator(settings.tokens_file, tls_enabled=settings.tls_enabled)
     access = AccessControl(db, clock, audit)
+    waivers = WaiverRegistry(db, clock, audit)
     changes = ChangeFeed(db)
     changes.subscribe(access.forget)  # another process changed who may do what
     notices: Broadcast[Notice] = Broadcast()
@@ -127,7 +128,6 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
     plate_reader = load_plate_reader(settings)
     metrics = Metrics()
     db.on_commit_timed.append(metrics.observe_commit)
-    waivers = WaiverRegistry(db, clock, audit)
     app = App(
         settings,
         clock,
