@@ -8,8 +8,9 @@ case the policy has in mind: a missing child, a person in danger, whom no crimin
 What such a waiver does here, and nothing more:
 
 - It is a waiver of ``P1`` whose scope is ``searches/<id>``, a scope of its own that the grant
-  creates: not a case, never shared with one. A scope id is used once; after its waiver ends it
-  cannot be named again (``WAIVER_SCOPE_PURGED``).
+  creates: not a case, never shared with one. It is justified by life or safety, never by asset
+  protection alone (a person's face is searched for, not property). A scope id is used once:
+  after its waiver ends it cannot be named again (``WAIVER_SCOPE_PURGED``).
 - While the waiver is active (``[start, end)``, not revoked), investigators may enrol the sought
   person's face into that scope and search stills against it
   (``matcher.waiver_searches``), each enrolment and search audited with the waiver's id. The
@@ -68,6 +69,7 @@ class WaiverSearches:
                 ending=self._revoked,
                 revoking=lifecycle.revoking,
                 ended=self._ended_scope,
+                reason_kinds=frozenset({"life", "safety"}),  # a person's face, never for assets
             )
         )
         lifecycle.add_due_source(self)

@@ -157,6 +157,8 @@ class ScopeKind:
     ending: Callable[[Session, Waiver, str, str], None] | None = None
     revoking: Callable[[], AbstractContextManager[None]] = field(default=nullcontext)
     ended: Callable[[str], None] | None = None
+    # The justifications that may open such a scope (all three when None).
+    reason_kinds: frozenset[str] | None = None
 
 
 PENDING, ACTIVE, EXPIRED, REVOKED = "pending", "active", "expired", "revoked"
@@ -343,6 +345,14 @@ class WaiverRegistry:
                 f"nothing in this service applies a waiver of {rule} to {kind.collection}, so it is "
                 "refused rather than recorded as if it did something; waivers that take effect: "
                 f"{', '.join(applied) or 'none'} (P15)",
+                rule="P15",
+            )
+        if kind.reason_kinds is not None and reason_kind not in kind.reason_kinds:
+            raise PolicyError(
+                Kind.INVALID_ARGUMENT,
+                WAIVER_JUSTIFICATION_REQUIRED,
+                f"a waiver for {kind.collection}/<id> is justified only by "
+                f"{' or '.join(sorted(kind.reason_kinds))}, not {reason_kind} (P15)",
                 rule="P15",
             )
         alive = kind.alive(session, scope)

@@ -119,9 +119,14 @@ def test_P15_justified_by_life_safety_or_asset_protection(
     assert world.records("waiver.grant") == [(REFUSED, "WAIVER_JUSTIFICATION_REQUIRED")]
 
 
-@pytest.mark.parametrize("reason_kind", ["life", "safety", "asset_protection"])
+@pytest.mark.parametrize("reason_kind", ["life", "safety"])
 def test_P15_each_reason_kind(world: World, reason_kind: str) -> None:
     assert world.grant(reason_kind=reason_kind).reason_kind == reason_kind
+
+
+def test_P15_a_search_for_a_person_is_never_for_assets(world: World) -> None:
+    error = world.refused(reason_kind="asset_protection")
+    assert error.reason == "WAIVER_JUSTIFICATION_REQUIRED" and "life or safety" in error.message
 
 
 # --- duration --------------------------------------------------------------------------------
