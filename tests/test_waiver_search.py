@@ -23,7 +23,16 @@ from lifecycle.report import build_report
 from matcher.client import MatcherClient, MatcherError
 from matcher.transport.auth import Authenticator
 from matcher.v1 import cases_pb2
-from tests.conftest import START, Harness, near, open_case_with_subject, unit, wait_until
+from tests.conftest import (
+    BACKENDS,
+    START,
+    Harness,
+    database_url,
+    near,
+    open_case_with_subject,
+    unit,
+    wait_until,
+)
 from tests.serverproc import ServerProcess
 
 DAY = timedelta(days=1)
@@ -198,12 +207,15 @@ def test_P15_search_templates_come_back_after_a_restart_only_while_the_waiver_la
 
 
 @pytest.mark.slow
-def test_P15_a_waiver_that_ends_while_the_server_is_down_is_purged_before_serving(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_P15_a_waiver_that_ends_while_the_server_is_down_is_purged_before_serving(
+    tmp_path: Path, backend: str
+) -> None:
     """The durable purge, through a restart: the policy clock (tests/fileclock.py) passes the
     waiver's end while no server runs; the next one purges the search before it reports SERVING,
     and a search still active at a restart is rebuilt into memory."""
     data_dir = tmp_path / "data"
-    url = f"sqlite:///{data_dir / 'matcher.db'}"
+    url = database_url(backend, data_dir)
     server = ServerProcess(data_dir, url, tmp_path / "clock", tmp_path / "server.log")
     server.set_clock(START)
     try:
