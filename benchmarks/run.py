@@ -173,6 +173,28 @@ def run_other(name: str, quick: bool, out_dir: Path) -> dict[str, Any]:
     return {"exit_code": code or 0, "out": str(out), "output": text[-6000:], "results": results}
 
 
+def worker_thread_findings(t: dict[str, Any]) -> list[str]:
+    """What this run measured of the OpenMP threads the service's workers search with."""
+    configured = t.get("service_faiss_threads", 1)
+    workers = t.get("service_worker_omp_threads")
+    if workers is None:
+        return []
+    if workers == configured:
+        return [
+            f"The service's worker threads search with {workers} OpenMP thread{'s' if workers != 1 else ''}, "
+            f"as MATCHER_FAISS_THREADS={configured} says (a plain new thread would get "
+            f"{t['new_thread_sees_omp_threads']})."
+        ]
+    ratios = [r["single"]["pool_default"]["ratio_qps_vs_pool_omp1"] for r in t.get("sizes", [])]
+    pool = ", ".join(f"{x:.2f}" for x in ratios)
+    cost = f" (a worker left at the default searched at {pool}x the QPS of one set to 1)" if pool else ""
+    return [
+        f"**MATCHER_FAISS_THREADS={configured} does not reach the threads that search.** The service's "
+        f"worker threads see {workers} OpenMP threads{cost}. Set the count in the worker pool's "
+        "initializer (`matcher.server.worker_pool`)."
+    ]
+
+
 def findings(sections: dict[str, Any], info: dict[str, Any]) -> list[str]:
     """Statements a reader should act on, derived from the numbers rather than written in advance."""
     found = []
@@ -195,16 +217,7 @@ def findings(sections: dict[str, Any], info: dict[str, Any]) -> list[str]:
             f"{', '.join(f'{x:.2f}' for x in batches)}x the QPS of one "
             f"(at {', '.join(format(r['templates'], ',') for r in t['sizes'])} templates)."
         )
-        if t["new_thread_sees_omp_threads"] != 1:
-            pool = [r["single"]["pool_default"]["ratio_qps_vs_pool_omp1"] for r in t["sizes"]]
-            found.append(
-                "**MATCHER_FAISS_THREADS does not reach the threads that search.** `serve()` calls "
-                "`faiss.omp_set_num_threads` in the main thread, but OpenMP's count is per thread: gRPC's "
-                f"worker threads start with {t['new_thread_sees_omp_threads']} and search with that, at "
-                f"{', '.join(f'{x:.2f}' for x in pool)}x the QPS of a worker set to 1 thread. Set it in "
-                "the worker pool's initializer (or per search, or export OMP_NUM_THREADS before faiss "
-                "loads)."
-            )
+        found += worker_thread_findings(t)
     search = sections.get("search")
     if search:
         small = search[0]
@@ -223,9 +236,14 @@ def findings(sections: dict[str, Any], info: dict[str, Any]) -> list[str]:
                 f"With {r['concurrent']['clients']} clients in flight the service answered "
                 f"{r['concurrent']['service_grpc']['qps']:,.0f} searches/s at {r['templates']:,} templates "
                 f"against {r['single']['service_grpc']['qps']:,.0f} with one client: concurrency does not "
-                "raise the service's throughput. Likely causes (not isolated here): every search commits an "
-                "audit record and SQLite serialises commits, and each gRPC worker searches with every core "
-                "(see the OpenMP finding), oversubscribing the machine."
+                "raise the service's throughput. Likely cause (not isolated here): every search commits an "
+                "audit record and SQLite serialises commits"
+                + (
+                    f"; and the service's workers search with {workers} OpenMP threads each, "
+                    "oversubscribing the machine."
+                    if (workers := (t or {}).get("service_worker_omp_threads", 1)) > 1
+                    else "."
+                )
             )
         for r in search:
             if "seed_templates_per_second" in r and r["templates"] >= 100_000:

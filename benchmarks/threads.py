@@ -5,10 +5,11 @@ measured claim that faiss's multi-threaded path is slower for a single query. Th
 claim on this machine, side by side in interleaved rounds, at 10k and 100k templates.
 
 It also checks a trap: OpenMP's thread count is a per-thread setting. ``omp_set_num_threads``
-called in the main thread (as ``matcher.server.serve`` does) does not reach threads created
-afterwards, such as gRPC's worker pool, which start with OpenMP's default (every core, unless
-``OMP_NUM_THREADS`` is set). The ``pool_*`` rows search from a worker thread as the service does:
-one that never set the count, and one whose initializer set it to 1.
+called in the main thread does not reach threads created afterwards, which start with OpenMP's
+default (every core, unless ``OMP_NUM_THREADS`` is set). The ``pool_*`` rows search from a worker
+thread: one that never set the count, and one whose initializer set it to 1. And it asks the
+service's own worker pool (``matcher.server.worker_pool``) how many threads its workers search
+with, so that the report's finding about it is computed from this run, not written in advance.
 """
 
 from __future__ import annotations
@@ -110,9 +111,25 @@ def run_size(n: int, queries: int = 128, *, calls: int = 40, rounds: int = 5) ->
     }
 
 
+def service_worker_threads(faiss_threads: int = 1) -> int:
+    """What ``omp_get_max_threads`` says in a worker of the service's own pool."""
+    from matcher.server import worker_pool
+
+    pool = worker_pool(1, faiss_threads)
+    try:
+        return int(pool.submit(faiss.omp_get_max_threads).result())
+    finally:
+        pool.shutdown()
+
+
 def run(sizes: tuple[int, ...] = (10_000, 100_000), **kwargs: Any) -> dict[str, Any]:
+    from matcher.config import Settings
+
+    configured = Settings().faiss_threads
     return {
         "new_thread_sees_omp_threads": threads_seen_by_new_thread(1),
+        "service_faiss_threads": configured,
+        "service_worker_omp_threads": service_worker_threads(configured),
         "sizes": [run_size(n, **kwargs) for n in sizes],
     }
 

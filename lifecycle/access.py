@@ -61,6 +61,7 @@ from lifecycle.access_models import (
     Principal,
     RoleGrant,
 )
+from lifecycle.actions import Action
 from lifecycle.audit import REFUSED, AuditLog
 from lifecycle.cases import require_reason
 from lifecycle.clock import Clock
@@ -134,9 +135,11 @@ class Scope(Enum):
 
     ANY = "any"  # every case, or no case is involved
     ASSIGNED = "assigned"  # only the cases assigned to the principal (case_assignments)
+    # Only registered-individual orders, never a case: the registry officers' own scope (P5).
+    ORDERS = "orders"
 
 
-ANY, ASSIGNED = Scope.ANY, Scope.ASSIGNED
+ANY, ASSIGNED, ORDERS = Scope.ANY, Scope.ASSIGNED, Scope.ORDERS
 
 
 def _row(**roles: Scope) -> Mapping[str, Scope]:
@@ -172,7 +175,9 @@ PERMISSIONS: Final[Mapping[str, Mapping[str, Scope]]] = MappingProxyType(
         "hold.place": _row(case_supervisor=ANY),
         "hold.lift": _row(case_supervisor=ANY),
         "hold.list": _row(case_supervisor=ANY, investigator=ASSIGNED, auditor=ANY),
-        "purge.list": _row(case_supervisor=ANY, investigator=ASSIGNED, auditor=ANY),
+        # A registry officer sees the receipts of orders (the registry's own: P5, P8), never a
+        # case's; an investigator those of the assigned cases.
+        "purge.list": _row(case_supervisor=ANY, investigator=ASSIGNED, registry_officer=ORDERS, auditor=ANY),
         # Biometric data: investigators only, only in their assigned cases (P1, P10, P12).
         # Supervisors manage cases without handling templates; partners are view-only (P14) and
         # receive biometric data only through a disclosure decision (P13).
@@ -215,6 +220,11 @@ PERMISSIONS: Final[Mapping[str, Mapping[str, Scope]]] = MappingProxyType(
         "audit.list": _row(auditor=ANY),
         "audit.verify": _row(auditor=ANY),
         "report.read": _row(auditor=ANY),
+        # P17 complaints from the public: recorded by the auditors (who use no data, so the end
+        # users a complaint may concern neither record nor filter it); read by them and by the
+        # Mayor's designee, who compiles the public report (Section 2.5).
+        "complaint.record": _row(auditor=ANY),
+        "complaint.list": _row(auditor=ANY, mayors_designee=ANY),
         # P16 notices of unauthorised attempts go to the designee (the administrator, who also
         # releases locked accounts) and to the auditors.
         "notices.watch": _row(administrator=ANY, auditor=ANY),
@@ -254,6 +264,10 @@ PERMISSIONS: Final[Mapping[str, Mapping[str, Scope]]] = MappingProxyType(
         "emergency.end": _row(health_director=ANY),
         "emergency.list": _row(health_director=ANY, health_official=ANY, auditor=ANY),
         "presence.count": _row(health_official=ANY),
+        # P1, P15: the search a waiver allows outside any case is run by investigators (any of them:
+        # it is an emergency with no case to be assigned to), only while the waiver is active.
+        "waiver.enroll": _row(investigator=ANY),
+        "waiver.search": _row(investigator=ANY),
     }
 )
 
@@ -297,7 +311,8 @@ class Decision:
 
     Truthy only when allowed, so ``if access.authorize(...)`` cannot mistake a refusal for a yes.
     ``case_filter`` is ``None`` when the principal may see every case, otherwise the only cases it
-    may see: a listing must keep just those.
+    may see: a listing must keep just those. ``orders`` tells whether a listing may also show what
+    belongs to registered-individual orders (always when ``case_filter`` is ``None``).
     """
 
     allowed: bool
@@ -308,6 +323,7 @@ class Decision:
     rule: str | None = None
     roles: frozenset[str] = frozenset()
     case_filter: frozenset[str] | None = frozenset()
+    orders: bool = False
 
     def __bool__(self) -> bool:
         return self.allowed
@@ -370,6 +386,22 @@ def _refusal(
 
 def _families(roles: Collection[str]) -> set[str]:
     return {FAMILY[role] for role in roles if role in FAMILY}
+
+
+def _rule_of(roles: frozenset[str], permitted: Mapping[str, Scope]) -> str:
+    """The rule a ROLE_NOT_PERMITTED refusal cites.
+
+    P10 when the caller's roles are of another family than every role that may (an auditor or an
+    administrator asking for data, an end user asking to administer); P11 when the caller holds
+    no role or the action is not in the table (not an authorised user of it at all); otherwise
+    P12: an end user asking for what another duty's use is for (a registry officer reading a
+    case, an alert operator searching faces): every use must be one the role exists for.
+    """
+    if not roles or not permitted:
+        return "P11"
+    if not _families(roles) & _families(permitted):
+        return "P10"
+    return "P12"
 
 
 def separation_conflict(roles: Collection[str]) -> bool:
@@ -571,11 +603,23 @@ class AccessControl:
                     f"your roles ({', '.join(sorted(roles)) or 'none'}) may not do {action!r}; "
                     f"it needs one of: {', '.join(sorted(permitted)) or 'no role yet'}"
                 )
-            families_disjoint = bool(roles) and not (_families(roles) & _families(permitted))
-            rule = "P10" if permitted and families_disjoint else "P11"
+            rule = _rule_of(roles, permitted)
             return _refusal(principal_id, action, ROLE_NOT_PERMITTED, f"{message} ({rule})", rule, roles)
         if ANY in scopes:
-            return Decision(True, principal_id, action, roles=roles, case_filter=None)
+            return Decision(True, principal_id, action, roles=roles, case_filter=None, orders=True)
+        orders = ORDERS in scopes
+        if ASSIGNED not in scopes:  # ORDERS alone: orders' records only, never a case's
+            if cases:
+                return _refusal(
+                    principal_id,
+                    action,
+                    ROLE_NOT_PERMITTED,
+                    f"your roles ({', '.join(sorted(roles))}) may do {action!r} only for "
+                    "registered-individual orders, never for a case (P12)",
+                    "P12",
+                    roles,
+                )
+            return Decision(True, principal_id, action, roles=roles, case_filter=frozenset(), orders=True)
         assigned = standing.assigned
         # Unknown and unassigned cases take the same path and give the same answer: the
         # assignments table is all that is read, so the refusal cannot tell whether a case exists.
@@ -599,7 +643,7 @@ class AccessControl:
                 "P11",
                 roles,
             )
-        return Decision(True, principal_id, action, roles=roles, case_filter=assigned)
+        return Decision(True, principal_id, action, roles=roles, case_filter=assigned, orders=orders)
 
     def locked_until(self, principal: Principal) -> datetime | None:
         """When the principal's lockout ends, or None when it is not locked (P11: a lockout lasts
@@ -757,7 +801,7 @@ class AccessControl:
             self.audit.append(
                 session,
                 actor=BOOTSTRAP_ACTOR,
-                action="user.create",
+                action=Action.USER_CREATE,
                 resource=_resource(principal_id),
                 reason="first administrator, created at installation",
                 detail={"roles": [ADMINISTRATOR], "department": department[:100]},
@@ -804,7 +848,7 @@ class AccessControl:
             self.audit.append(
                 session,
                 actor=actor,
-                action="user.create",
+                action=Action.USER_CREATE,
                 resource=_resource(principal_id),
                 reason=reason,
                 detail={"department": principal.department, "kind": kind},
@@ -869,7 +913,7 @@ class AccessControl:
             self.audit.append(
                 session,
                 actor=actor,
-                action="user.grant_role",
+                action=Action.USER_GRANT_ROLE,
                 resource=_resource(principal.id),
                 reason=reason,
                 count=0 if existing else 1,
@@ -898,7 +942,7 @@ class AccessControl:
             self.audit.append(
                 session,
                 actor=actor,
-                action="user.revoke_role",
+                action=Action.USER_REVOKE_ROLE,
                 resource=_resource(principal.id),
                 reason=reason,
                 count=removed,
@@ -947,7 +991,7 @@ class AccessControl:
             self.audit.append(
                 session,
                 actor=actor,
-                action="user.revalidate",
+                action=Action.USER_REVALIDATE,
                 resource=_resource(principal.id),
                 reason=reason,
                 detail={
@@ -994,7 +1038,7 @@ class AccessControl:
             self.audit.append(
                 session,
                 actor=actor,
-                action="case.assign",
+                action=Action.CASE_ASSIGN,
                 resource=where,
                 reason=reason,
                 count=0 if existing else 1,
@@ -1017,7 +1061,12 @@ class AccessControl:
                 ),
             )
             self.audit.append(
-                session, actor=actor, action="case.unassign", resource=where, reason=reason, count=removed
+                session,
+                actor=actor,
+                action=Action.CASE_UNASSIGN,
+                resource=where,
+                reason=reason,
+                count=removed,
             )
             return bool(removed)
 
@@ -1060,7 +1109,7 @@ class AccessControl:
             self.audit.append(
                 session,
                 actor=actor,
-                action="head.approve",
+                action=Action.HEAD_APPROVE,
                 resource=_resource(principal.id),
                 reason=reason,
                 detail={"department": principal.department, "rule": "P11"},
@@ -1078,7 +1127,7 @@ class AccessControl:
             self.audit.append(
                 session,
                 actor=actor,
-                action="head.withdraw",
+                action=Action.HEAD_WITHDRAW,
                 resource=_resource(principal.id),
                 reason=reason,
                 count=removed,
@@ -1115,7 +1164,7 @@ class AccessControl:
             self.audit.append(
                 session,
                 actor=actor,
-                action="designee.appoint",
+                action=Action.DESIGNEE_APPOINT,
                 resource=_resource(principal.id),
                 reason=reason,
                 count=0 if existing else 1,
@@ -1160,7 +1209,7 @@ class AccessControl:
             self.audit.append(
                 session,
                 actor=BOOTSTRAP_ACTOR,
-                action="user.create",
+                action=Action.USER_CREATE,
                 resource=_resource(principal_id),
                 reason="first Mayor's designee, created at installation",
                 detail={"roles": [MAYORS_DESIGNEE], "department": department[:100]},
@@ -1210,7 +1259,7 @@ class AccessControl:
             self.audit.append(
                 session,
                 actor=identity,
-                action="auth.failure",
+                action=Action.AUTH_FAILURE,
                 resource=_resource(principal.id) if principal else "access",
                 outcome=REFUSED,
                 count=count,
@@ -1238,7 +1287,7 @@ class AccessControl:
                     self.audit.append(
                         session,
                         actor=LOCKOUT_ACTOR,
-                        action="user.lock",
+                        action=Action.USER_LOCK,
                         resource=_resource(principal.id),
                         reason=principal.lock_reason,
                         count=int(recent or 0),
@@ -1283,7 +1332,7 @@ class AccessControl:
             self.audit.append(
                 session,
                 actor=f"{BREAK_GLASS_ACTOR}:{operator[:64]}",
-                action="user.unlock",
+                action=Action.USER_UNLOCK,
                 resource=_resource(principal.id),
                 reason=reason.strip()[:1000],
                 count=1 if was_locked else 0,
@@ -1305,7 +1354,7 @@ class AccessControl:
             self.audit.append(
                 session,
                 actor=actor,
-                action="user.unlock",
+                action=Action.USER_UNLOCK,
                 resource=_resource(principal.id),
                 reason=reason,
                 count=1 if was_locked else 0,

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from lifecycle import faults
 from lifecycle import models as m
 from lifecycle.access_models import CaseAssignment
+from lifecycle.actions import Action
 from lifecycle.audit import REFUSED, AuditLog
 from lifecycle.clock import Clock
 from lifecycle.db import Database
@@ -72,6 +73,7 @@ def request_purge(
     case_id: str | None = None,
     subject_pk: int | None = None,
     order_id: str | None = None,
+    waiver_id: str | None = None,
 ) -> None:
     """Records a pending purge in the caller's transaction: the one that ends the legal basis."""
     session.add(
@@ -79,6 +81,7 @@ def request_purge(
             case_id=case_id,
             subject_pk=subject_pk,
             order_id=order_id,
+            waiver_id=waiver_id,
             trigger=trigger,
             reason=reason,
             requested_by=actor,
@@ -288,7 +291,7 @@ class Lifecycle:
             self.audit.append(
                 session,
                 actor=actor,
-                action="case.create",
+                action=Action.CASE_CREATE,
                 resource=f"cases/{case_id}",
                 reason=reason,
                 detail={"assigned_to_creator": assign_creator},
@@ -335,7 +338,7 @@ class Lifecycle:
                 self.audit.append(
                     session,
                     actor=actor,
-                    action="case.close",
+                    action=Action.CASE_CLOSE,
                     resource=f"cases/{case_id}",
                     reason=reason,
                     detail={"rule": "P3"},
@@ -383,7 +386,7 @@ class Lifecycle:
             self.audit.append(
                 session,
                 actor=actor,
-                action="subject.create",
+                action=Action.SUBJECT_CREATE,
                 resource=f"cases/{case_id}/subjects/{subject_id}",
                 reason=reason,
                 detail={"role": role},
@@ -436,7 +439,7 @@ class Lifecycle:
                 self.audit.append(
                     session,
                     actor=actor,
-                    action="subject.release",
+                    action=Action.SUBJECT_RELEASE,
                     resource=f"cases/{case_id}/subjects/{subject_id}",
                     reason=reason,
                     detail={"rule": "P2"},
@@ -513,7 +516,7 @@ class Lifecycle:
             self.audit.append(
                 session,
                 actor=actor,
-                action="hold.place",
+                action=Action.HOLD_PLACE,
                 resource=f"cases/{case_id}/legalHolds/{hold.id}",
                 reason=reason,
                 detail={
@@ -548,7 +551,7 @@ class Lifecycle:
             self.audit.append(
                 session,
                 actor=actor,
-                action="hold.lift",
+                action=Action.HOLD_LIFT,
                 resource=f"cases/{case_id}/legalHolds/{hold_id}",
                 reason=reason,
                 detail={"rule": "P4"},
@@ -575,7 +578,16 @@ class Lifecycle:
             )
         )
 
-    def list_purges(self, case_id: str | None, *, only: frozenset[str] | None = None) -> list[PurgeView]:
+    def list_purges(
+        self,
+        case_id: str | None,
+        *,
+        only: frozenset[str] | None = None,
+        order_id: str | None = None,
+        orders: bool = True,
+    ) -> list[PurgeView]:
+        """Purges of one case, of one order, or all; ``only`` keeps those of these cases (plus,
+        with ``orders``, those of registered-individual orders: a registry officer's receipts)."""
         now = self.clock.now()
         with self.db.reading() as session:
             query = select(m.Purge, m.Subject.subject_id).outerjoin(
@@ -584,8 +596,11 @@ class Lifecycle:
             if case_id:
                 self.case(session, case_id)
                 query = query.where(m.Purge.case_id == case_id)
+            if order_id:
+                query = query.where(m.Purge.order_id == order_id)
             if only is not None:
-                query = query.where(m.Purge.case_id.in_(only))
+                visible = m.Purge.case_id.in_(only)
+                query = query.where(visible | m.Purge.order_id.is_not(None) if orders else visible)
             views = []
             for purge, subject_id in session.execute(query.order_by(m.Purge.id)):
                 held = (

@@ -6,8 +6,7 @@ refused, is written to the ``disclosures`` table and to the audit log (action
 release: :meth:`DisclosureDecider.package` produces the manifest of what may leave, once,
 stamped with the decision's id, after checking again that the basis still holds.
 
-Reading of Table 2 (the policy text; POLICY.md's P13 is a summary of it). Where the two differ,
-the text is followed, and the difference is said here:
+Reading of Table 2 (the policy text; POLICY.md's P13 is a summary of it):
 
 ========================  ========================================  =================================
 Third party (kind)        Biometric data                            Other data (non-biometric)
@@ -22,21 +21,21 @@ public_health             never ("excludes biometric data")         only to an a
 emergency_response        never ("excludes biometric data")         only for the duration of an
                                                                     emergency (basis ``emergency``
                                                                     with the emergency's end)
-civil_party               only as required by a warrant or          same
-                          subpoena
+civil_party               never (P13: biometric data leaves only    only as required by a warrant
+                          to law enforcement, security              or subpoena
+                          organisations and prosecutions)
 general_public            never (biometric data is PII)             only as required by law
 ========================  ========================================  =================================
 
-Differences from the summary in POLICY.md, decided in favour of the text:
+Where the text and the summary differ, this is how each difference is read:
 
-- *Civil parties*: POLICY.md says biometric data goes only to law enforcement, security
-  organisations and prosecutions; the text's civil row says "We don't share -- Unless required
-  by a warrant, or subpoena", without excluding biometric data. A warrant or subpoena is
-  therefore accepted for a civil party, biometric data included.
+- *Civil parties*: the text's civil row says "We don't share -- Unless required by a warrant,
+  or subpoena", without excluding biometric data; P13 lets biometric data leave only to law
+  enforcement, security organisations and prosecutions. The stricter holds: a civil party never
+  receives biometric data, and other data only with a warrant or subpoena.
 - *General public*: POLICY.md says "nothing containing personal data"; the text adds "except as
   required by law". The basis ``law`` is accepted for non-biometric data; biometric data never
-  goes to the public (its only way out in Table 2 is the law-enforcement row and the civil
-  row's warrant or subpoena).
+  goes to the public (its only way out is the law-enforcement row).
 - *Public health*: the text adds "only with authorized third parties": the basis
   ``authorization`` with a reference to the authorisation (Section 3.6's approval) is required.
 - *Emergency response*: the text adds "only for the duration of an emergency": the basis
@@ -65,6 +64,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lifecycle import models as m
+from lifecycle.actions import Action
 from lifecycle.audit import OK, REFUSED, AuditLog
 from lifecycle.cases import new_id
 from lifecycle.clock import Clock
@@ -72,8 +72,8 @@ from lifecycle.db import Database
 from lifecycle.errors import AuditedRefusal, Kind, PolicyError
 from lifecycle.governance_models import Disclosure
 
-ACTION_DECIDE: Final = "disclosure.decide"
-ACTION_PACKAGE: Final = "disclosure.package"
+ACTION_DECIDE: Final = Action.DISCLOSURE_DECIDE
+ACTION_PACKAGE: Final = Action.DISCLOSURE_PACKAGE
 
 # --- recipient kinds (Table 2's "Third Party" column) -------------------------------------------
 EXTERNAL_LAW_ENFORCEMENT: Final = "external_law_enforcement"

@@ -1,5 +1,5 @@
-"""Tables of governance decisions: disclosures to third parties (P13), waivers (P15) and declared
-emergencies (P6).
+"""Tables of governance records: disclosures to third parties (P13), waivers (P15), declared
+emergencies (P6) and complaints received (P17).
 
 Kept apart from ``lifecycle.models`` (the data the policy protects) and ``lifecycle.access_models``
 (who may act) because these rows record *decisions about* the data, made by named people under
@@ -109,4 +109,30 @@ class EmergencyZone(Base):
     zone_id: Mapped[str] = mapped_column(String(63), index=True)
 
 
-GOVERNANCE_TABLES = (Disclosure.__table__, Waiver.__table__, Emergency.__table__, EmergencyZone.__table__)
+class Complaint(Base):
+    """A complaint about the surveillance systems received from the public (P17, Executive Order 78).
+
+    Recorded so that the transparency report can count complaints by category. It holds no
+    personal data: no complainant, no person, plate or place; ``summary`` is a short description
+    of the concern that :mod:`lifecycle.complaints` refuses when it looks like it names someone.
+    """
+
+    __tablename__ = "complaints"
+    __table_args__ = (Index("ix_complaints_received_at", "received_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    channel: Mapped[str] = mapped_column(String(32))
+    category: Mapped[str] = mapped_column(String(32))
+    summary: Mapped[str] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+GOVERNANCE_TABLES = (
+    Disclosure.__table__,
+    Waiver.__table__,
+    Emergency.__table__,
+    EmergencyZone.__table__,
+    Complaint.__table__,
+)

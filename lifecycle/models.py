@@ -155,6 +155,9 @@ TRIGGER_CASE_CLOSED = "case_closed"
 TRIGGER_SUBJECT_RELEASED = "subject_released"
 TRIGGER_ORDER_ENDED = "order_ended"
 TRIGGER_ORDER_REVOKED = "order_revoked"
+# P15: a waiver's own search scope ended with its waiver (by the clock, or revoked).
+TRIGGER_WAIVER_ENDED = "waiver_ended"
+TRIGGER_WAIVER_REVOKED = "waiver_revoked"
 
 
 class Purge(Base):
@@ -164,10 +167,14 @@ class Purge(Base):
     __table_args__ = (Index("ix_purges_state", "state"),)
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    # The scope purged: a case (or one of its subjects), or a registered-individual order.
+    # The scope purged: a case (or one of its subjects), a registered-individual order, or a
+    # waiver's search scope.
     case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id"), nullable=True, index=True)
     subject_pk: Mapped[int | None] = mapped_column(ForeignKey("subjects.pk"), nullable=True)
     order_id: Mapped[str | None] = mapped_column(ForeignKey("orders.id"), nullable=True, index=True)
+    # Or a waiver's own search scope (P15). No foreign key: the column is added to existing
+    # databases by a migration (``ALTER TABLE ... ADD COLUMN``), which cannot add one on SQLite.
+    waiver_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     trigger: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str] = mapped_column(Text)
     requested_by: Mapped[str] = mapped_column(String(200))

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from lifecycle import models as m
 from lifecycle import order_models as o
+from lifecycle.actions import Action
 from lifecycle.cases import Lifecycle, check_id, new_id, request_purge, require_reason
 from lifecycle.errors import Kind, PolicyError
 
@@ -65,7 +66,11 @@ class Registry:
             )
             session.add(camera)
             self._lc.audit.append(
-                session, actor=actor, action="camera.create", resource=f"cameras/{camera_id}", reason=reason
+                session,
+                actor=actor,
+                action=Action.CAMERA_CREATE,
+                resource=f"cameras/{camera_id}",
+                reason=reason,
             )
         return camera
 
@@ -101,7 +106,7 @@ class Registry:
             self._lc.audit.append(
                 session,
                 actor=actor,
-                action="zone.create",
+                action=Action.ZONE_CREATE,
                 resource=f"zones/{zone_id}",
                 reason=reason,
                 count=len(cameras),
@@ -121,7 +126,7 @@ class Registry:
             self._lc.audit.append(
                 session,
                 actor=actor,
-                action="zone.update",
+                action=Action.ZONE_UPDATE,
                 resource=f"zones/{zone_id}",
                 reason=reason,
                 count=len(cameras),
@@ -150,7 +155,7 @@ class Registry:
             self._lc.audit.append(
                 session,
                 actor=actor,
-                action="operator.zones",
+                action=Action.OPERATOR_ZONES,
                 resource=f"principals/{principal_id}",
                 reason=reason,
                 count=len(zones),
@@ -238,7 +243,7 @@ class Registry:
             self._lc.audit.append(
                 session,
                 actor=actor,
-                action="order.create",
+                action=Action.ORDER_CREATE,
                 resource=f"orders/{order_id}",
                 reason=reason,
                 detail={
@@ -280,7 +285,7 @@ class Registry:
             self._lc.audit.append(
                 session,
                 actor=actor,
-                action="order.amend",
+                action=Action.ORDER_AMEND,
                 resource=f"orders/{order_id}",
                 reason=reason,
                 detail={
@@ -327,7 +332,7 @@ class Registry:
         self._lc.audit.append(
             session,
             actor=actor,
-            action="order.revoke" if state == o.ORDER_REVOKED else "order.end",
+            action=Action.ORDER_REVOKE if state == o.ORDER_REVOKED else "order.end",
             resource=f"orders/{order.id}",
             reason=reason,
             detail={"rule": "P5"},

@@ -39,6 +39,8 @@ from sqlalchemy.orm import Session
 from lifecycle import faults
 from lifecycle import models as m
 from lifecycle import order_models as o
+from lifecycle import search_models as w
+from lifecycle.actions import Action
 from lifecycle.cases import Lifecycle
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,8 @@ RULE_OF_TRIGGER = {
     m.TRIGGER_SUBJECT_RELEASED: "P2",
     m.TRIGGER_ORDER_ENDED: "P5",
     m.TRIGGER_ORDER_REVOKED: "P5",
+    m.TRIGGER_WAIVER_ENDED: "P15",
+    m.TRIGGER_WAIVER_REVOKED: "P15",
 }
 _MAX_SLEEP_SECONDS = 3600.0
 _PURGE_LOCK = 7318  # PostgreSQL advisory lock: one replica's purge worker at a time
@@ -150,12 +154,25 @@ class PurgeWorker:
             return min(due, default=None)
 
     def _scope(self, purge: m.Purge) -> str:
-        """The in-memory scope the purge empties: a case, or an order's gallery scope."""
+        """The in-memory scope the purge empties: a case, an order's or a waiver's gallery scope."""
+        if purge.waiver_id is not None:
+            return f"waivers/{purge.waiver_id}"
         return f"orders/{purge.order_id}" if purge.order_id is not None else str(purge.case_id)
 
     def _destroy_keys(self, session: Session, purge: m.Purge) -> None:
         """Step 1 (crypto-erase): deletes the data key, counting what it protected."""
         lc = self._lc
+        if purge.waiver_id is not None:
+            purge.face_template_count = int(
+                session.scalar(
+                    select(func.count())
+                    .select_from(w.WaiverTemplate)
+                    .where(w.WaiverTemplate.waiver_id == purge.waiver_id)
+                )
+                or 0
+            )
+            session.execute(delete(w.WaiverKey).where(w.WaiverKey.waiver_id == purge.waiver_id))
+            return
         if purge.order_id is not None:
             purge.face_template_count = int(
                 session.scalar(
@@ -183,6 +200,9 @@ class PurgeWorker:
 
     def _delete_rows(self, session: Session, purge: m.Purge) -> None:
         """Step 2: deletes the ciphertext and derived rows (SQLite overwrites them)."""
+        if purge.waiver_id is not None:
+            session.execute(delete(w.WaiverTemplate).where(w.WaiverTemplate.waiver_id == purge.waiver_id))
+            return
         if purge.order_id is not None:
             alerts = select(o.Alert.id).where(o.Alert.order_id == purge.order_id)
             session.execute(delete(o.AlertAck).where(o.AlertAck.alert_id.in_(alerts)))
@@ -263,13 +283,15 @@ class PurgeWorker:
                 return
             row.state, row.completed_at = m.PURGE_DONE, lc.clock.now()
             resource = f"orders/{row.order_id}" if row.order_id is not None else f"cases/{row.case_id}"
+            if row.waiver_id is not None:
+                resource = f"waivers/{row.waiver_id}"
             if row.subject_pk is not None:
                 subject = session.get_one(m.Subject, row.subject_pk)
                 resource += f"/subjects/{subject.subject_id}"
             lc.audit.append(
                 session,
                 actor=SYSTEM_ACTOR,
-                action="purge.receipt",
+                action=Action.PURGE_RECEIPT,
                 resource=resource,
                 reason=row.reason,
                 count=row.face_template_count,

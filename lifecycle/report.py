@@ -14,7 +14,10 @@ action, outcome, reason, trigger and recipient *kind*, so it can be published as
 number of distinct cameras is given, not their names: Section 2.6 withholds what "would
 compromise the security or operation" of the system.)
 
-What is counted is what the code writes (``action=`` in ``lifecycle`` and ``matcher``): only
+What is counted is what the code writes: action names come from one enum
+(:class:`lifecycle.actions.Action`) that the writers use too, and a test checks that every action
+counted here is written by some operation. "Alerts" are the alerts raised (the ``count`` of each
+sighting's record), not their acknowledgements, which are a figure of their own. Only
 records with outcome ``ok`` count as operations; ``refused`` ones are counted by reason (an
 authentication failure is also a refusal, with reason ``UNAUTHENTICATED_CALLER``); ``failed``
 ones as failures. A period is the half-open interval ``[start, end)`` of the records' ``at``.
@@ -34,6 +37,7 @@ from typing import Final
 
 from sqlalchemy import select
 
+from lifecycle.actions import Action
 from lifecycle.audit import FAILED, OK, REFUSED, AuditLog
 from lifecycle.db import Database
 from lifecycle.models import AuditRecord
@@ -54,7 +58,9 @@ FIGURES: Final[tuple[tuple[str, str], ...]] = (
     ("plate_checks", "Plate checks"),
     ("plate_reads", "Plate reads checked"),
     ("plate_hits", "Plate hits"),
-    ("alerts", "Alerts"),
+    ("sightings", "Sightings reported"),
+    ("alerts", "Alerts raised"),
+    ("alerts_acknowledged", "Alerts acknowledged"),
     ("orders_created", "Registered-individual orders created"),
     ("orders_ended", "Registered-individual orders ended or revoked"),
     ("purges", "Purges completed"),
@@ -69,6 +75,8 @@ FIGURES: Final[tuple[tuple[str, str], ...]] = (
     ("waivers_granted", "Waivers granted"),
     ("waivers_refused", "Waivers refused"),
     ("waivers_revoked", "Waivers revoked"),
+    ("waiver_searches", "Searches under a waiver (outside any case)"),
+    ("waiver_search_hits", "Hits of searches under a waiver"),
     ("complaints", "Complaints"),
     ("refusals", "Refusals (all reasons)"),
     ("failures", "Internal failures"),
@@ -78,35 +86,45 @@ FIGURES: Final[tuple[tuple[str, str], ...]] = (
     ("cameras_reporting", "Devices in use (cameras submitting reads)"),
 )
 
-# Audit action names, as written by the code that performs them.
-_SIMPLE: Final[Mapping[str, str]] = {
-    "case.create": "cases_opened",
-    "case.close": "cases_closed",
-    "subject.create": "subjects_added",
-    "subject.release": "subjects_released",
-    "face.enroll": "enrolments",
-    "faces.search": "face_searches",
-    "plates.check": "plate_checks",
-    "order.create": "orders_created",
-    "order.end": "orders_ended",
-    "order.revoke": "orders_ended",
-    "purge.receipt": "purges",
-    "hold.place": "holds_placed",
-    "hold.lift": "holds_lifted",
-    "disclosure.package": "disclosures_released",
-    "waiver.grant": "waivers_granted",
-    "waiver.revoke": "waivers_revoked",
-    "user.lock": "accounts_locked",
-    "camera.create": "cameras_registered",
+# Audit action names, as written by the code that performs them (one enum for both).
+_SIMPLE: Final[Mapping[Action, str]] = {
+    Action.CASE_CREATE: "cases_opened",
+    Action.CASE_CLOSE: "cases_closed",
+    Action.SUBJECT_CREATE: "subjects_added",
+    Action.SUBJECT_RELEASE: "subjects_released",
+    Action.FACE_ENROLL: "enrolments",
+    Action.FACES_SEARCH: "face_searches",
+    Action.PLATES_CHECK: "plate_checks",
+    Action.SIGHTINGS_REPORT: "sightings",
+    Action.ORDER_CREATE: "orders_created",
+    Action.ORDER_END: "orders_ended",
+    Action.ORDER_REVOKE: "orders_ended",
+    Action.PURGE_RECEIPT: "purges",
+    Action.HOLD_PLACE: "holds_placed",
+    Action.HOLD_LIFT: "holds_lifted",
+    Action.DISCLOSURE_PACKAGE: "disclosures_released",
+    Action.WAIVER_GRANT: "waivers_granted",
+    Action.WAIVER_REVOKE: "waivers_revoked",
+    Action.WAIVER_SEARCH: "waiver_searches",
+    Action.COMPLAINT_RECORD: "complaints",
+    Action.USER_LOCK: "accounts_locked",
+    Action.CAMERA_CREATE: "cameras_registered",
 }
-_SUMMED: Final[Mapping[str, str]] = {  # action -> figure that adds up the records' ``count``
-    "face.enroll": "templates_enrolled",
-    "faces.search": "face_hits",
-    "plates.check": "plate_hits",
-    "plate.add": "plate_entries_added",
-    "plate.remove": "plate_entries_removed",
-    "purge.receipt": "templates_destroyed",
+_SUMMED: Final[Mapping[Action, str]] = {  # action -> figure that adds up the records' ``count``
+    Action.FACE_ENROLL: "templates_enrolled",
+    Action.FACES_SEARCH: "face_hits",
+    Action.PLATES_CHECK: "plate_hits",
+    Action.SIGHTINGS_REPORT: "alerts",  # a sighting's count is the alerts it raised
+    Action.ALERT_ACK: "alerts_acknowledged",  # 0 when the operator had acknowledged it already
+    Action.PLATE_ADD: "plate_entries_added",
+    Action.PLATE_REMOVE: "plate_entries_removed",
+    Action.PURGE_RECEIPT: "templates_destroyed",
+    Action.WAIVER_SEARCH: "waiver_search_hits",
 }
+# Every action the report reads: tests/test_actions.py checks that each is written somewhere.
+COUNTED: Final[frozenset[Action]] = frozenset(
+    {*_SIMPLE, *_SUMMED, Action.AUTH_FAILURE, Action.DISCLOSURE_DECIDE}
+)
 
 
 @dataclass(frozen=True)
@@ -124,7 +142,7 @@ class Report:
     refusals_by_reason: Mapping[str, int]
     disclosures_by_recipient_kind: Mapping[str, Mapping[str, int]]
     waivers_by_rule: Mapping[str, int]
-    alerts_by_action: Mapping[str, int]
+    complaints_by_category: Mapping[str, int]
     camera_actions: Mapping[str, int]
     operations_by_action: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
@@ -142,7 +160,7 @@ class Report:
             "refusals_by_reason": dict(sorted(self.refusals_by_reason.items())),
             "disclosures_by_recipient_kind": _plain(self.disclosures_by_recipient_kind),
             "waivers_by_rule": dict(sorted(self.waivers_by_rule.items())),
-            "alerts_by_action": dict(sorted(self.alerts_by_action.items())),
+            "complaints_by_category": dict(sorted(self.complaints_by_category.items())),
             "camera_actions": dict(sorted(self.camera_actions.items())),
             "operations_by_action": _plain(self.operations_by_action),
             "rule": "P17",
@@ -172,7 +190,7 @@ class Report:
         for section, flat in (
             ("refusals_by_reason", self.refusals_by_reason),
             ("waivers_by_rule", self.waivers_by_rule),
-            ("alerts_by_action", self.alerts_by_action),
+            ("complaints_by_category", self.complaints_by_category),
             ("camera_actions", self.camera_actions),
         ):
             for key, value in sorted(flat.items()):
@@ -225,7 +243,11 @@ class Report:
                 ("Rule", "Count"),
                 [(r, str(n)) for r, n in sorted(self.waivers_by_rule.items())],
             ),
-            ("Alerts", ("Action", "Count"), [(a, str(n)) for a, n in sorted(self.alerts_by_action.items())]),
+            (
+                "Complaints by category",
+                ("Category", "Count"),
+                [(c, str(n)) for c, n in sorted(self.complaints_by_category.items())],
+            ),
             (
                 "Camera administration",
                 ("Action", "Count"),
@@ -305,7 +327,7 @@ def build_report(
     refusals: Counter[str] = Counter()
     disclosures: defaultdict[str, Counter[str]] = defaultdict(Counter)
     waivers: Counter[str] = Counter()
-    alerts: Counter[str] = Counter()
+    complaints: Counter[str] = Counter()
     camera_actions: Counter[str] = Counter()
     operations: defaultdict[str, Counter[str]] = defaultdict(Counter)
     cameras: set[str] = set()
@@ -314,12 +336,16 @@ def build_report(
         count += 1
         first = record.seq if first is None else first
         last = record.seq
-        action, outcome = record.action, record.outcome
+        outcome = record.outcome
+        try:
+            action: Action | str = Action(record.action)
+        except ValueError:  # a name no code of this version writes (an older log): shown, not counted
+            action = record.action
         operations[action][outcome] += 1
         detail = _detail(record)
-        if action == "auth.failure":
+        if action == Action.AUTH_FAILURE:
             figures["authentication_failures"] += 1
-        if action == "disclosure.decide":
+        if action == Action.DISCLOSURE_DECIDE:
             kind = str(detail.get("recipient_kind") or "unspecified")
             figures["disclosure_decisions"] += 1
             if outcome == OK:
@@ -328,7 +354,7 @@ def build_report(
             else:
                 figures["disclosures_refused"] += 1
                 disclosures[kind]["refused"] += 1
-        if action == "waiver.grant" and outcome != OK:
+        if action == Action.WAIVER_GRANT and outcome != OK:
             figures["waivers_refused"] += 1
         if outcome == REFUSED:
             figures["refusals"] += 1
@@ -339,33 +365,32 @@ def build_report(
             continue
         if outcome != OK:
             continue
+        if not isinstance(action, Action):
+            continue
         if action in _SIMPLE:
             figures[_SIMPLE[action]] += 1
         if action in _SUMMED:
             figures[_SUMMED[action]] += record.count
-        if action == "faces.search":
+        if action == Action.FACES_SEARCH:
             figures["face_probes"] += _int(detail.get("probes"))
-        elif action == "plates.check":
+        elif action == Action.PLATES_CHECK:
             figures["plate_reads"] += _int(detail.get("reads"))
             camera = detail.get("camera")
             if isinstance(camera, str) and camera:
                 cameras.add(camera)
-        elif action == "purge.receipt":
+        elif action == Action.PURGE_RECEIPT:
             trigger = record.code or "unspecified"
             plates = _int(detail.get("plate_entries"))
             figures["plate_entries_destroyed"] += plates
             purges[trigger]["purges"] += 1
             purges[trigger]["templates"] += record.count
             purges[trigger]["plate_entries"] += plates
-        elif action == "disclosure.package":
+        elif action == Action.DISCLOSURE_PACKAGE:
             disclosures[str(detail.get("recipient_kind") or "unspecified")]["released"] += 1
-        elif action == "waiver.grant":
+        elif action == Action.WAIVER_GRANT:
             waivers[str(detail.get("waived_rule") or "unspecified")] += 1
-        elif action.startswith("alert."):
-            figures["alerts"] += 1
-            alerts[action] += 1
-        elif action.startswith("complaint."):
-            figures["complaints"] += 1
+        elif action == Action.COMPLAINT_RECORD:
+            complaints[str(detail.get("category") or "unspecified")] += 1
         if action.startswith("camera."):
             camera_actions[action] += 1
     figures["cameras_reporting"] = len(cameras)
@@ -381,7 +406,7 @@ def build_report(
         refusals_by_reason=dict(refusals),
         disclosures_by_recipient_kind={k: dict(v) for k, v in disclosures.items()},
         waivers_by_rule=dict(waivers),
-        alerts_by_action=dict(alerts),
+        complaints_by_category=dict(complaints),
         camera_actions=dict(camera_actions),
         operations_by_action={k: dict(v) for k, v in operations.items()},
     )

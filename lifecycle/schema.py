@@ -66,6 +66,7 @@ def tables() -> MetaData:
         governance_models,
         models,
         order_models,
+        search_models,
         waivers,
     )
 

@@ -20,9 +20,17 @@ How it is encoded:
 - *Duration*: ``[start, end)`` with ``end > start``; not backdated (a waiver cannot legitimise
   what already happened); less than 30 days unless a Mayor's approval reference is recorded. It
   expires by the clock: :meth:`WaiverRegistry.active` never returns it at or after ``end``.
-- *Scope*: one named resource (``cases/<id>``, ``cases/<id>/subjects/<id>``, or a kind the
-  integrator registers with a liveness check, e.g. ``orders/<id>``); never a wildcard, never the
-  whole system. A waiver on a case covers its subjects.
+- *Scope*: one named resource of a kind registered with :meth:`WaiverRegistry.register_scope`,
+  never a wildcard, never the whole system. A kind says which waivable rules something in the
+  service actually applies to it; a waiver that nothing would apply is refused
+  (``WAIVER_HAS_NO_EFFECT``), never recorded as if it did something.
+
+What a waiver does (the enforcement that looks it up): a waiver of P1 for ``searches/<id>``
+(``lifecycle.waiver_searches``) lets a missing-person or life-safety search run without an open
+criminal case, in a scope of its own (its own key, templates and gallery scope), only while the
+waiver is active, and destroys that scope by the durable purge the moment the waiver ends or is
+revoked. Waivers of the other Table 1 conditions (P5, P6, P12), and of P1 inside a case, have no
+effect in this service yet and are refused as such.
 
 Which rules a waiver may relax (reading of "a deviation from the permissible and intended use or a
 condition as listed in Table 1"): only Table 1's conditions, that is P1 (who may be targeted: for
@@ -50,7 +58,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Final
@@ -59,6 +68,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from lifecycle import models as m
+from lifecycle.actions import Action
 from lifecycle.audit import REFUSED, AuditLog
 from lifecycle.cases import new_id, require_reason
 from lifecycle.clock import Clock
@@ -66,8 +76,8 @@ from lifecycle.db import Database
 from lifecycle.errors import AuditedRefusal, Kind, PolicyError
 from lifecycle.governance_models import Waiver
 
-ACTION_GRANT: Final = "waiver.grant"
-ACTION_REVOKE: Final = "waiver.revoke"
+ACTION_GRANT: Final = Action.WAIVER_GRANT
+ACTION_REVOKE: Final = Action.WAIVER_REVOKE
 
 DIRECTOR_OF_PUBLIC_SAFETY: Final = "director_of_public_safety"
 CITY_OPERATIONS_DIRECTOR: Final = "city_operations_director"
@@ -118,6 +128,7 @@ WAIVER_SCOPE_INVALID: Final = "WAIVER_SCOPE_INVALID"
 WAIVER_SCOPE_PURGED: Final = "WAIVER_SCOPE_PURGED"
 WAIVER_NOT_FOUND: Final = "WAIVER_NOT_FOUND"
 WAIVER_NOT_ACTIVE: Final = "WAIVER_NOT_ACTIVE"
+WAIVER_HAS_NO_EFFECT: Final = "WAIVER_HAS_NO_EFFECT"
 
 _SEGMENT = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _SCOPE = re.compile(rf"^[a-z][a-zA-Z]{{0,31}}/{_SEGMENT}(?:/[a-z][a-zA-Z]{{0,31}}/{_SEGMENT})*$")
@@ -125,6 +136,30 @@ _SCOPE = re.compile(rf"^[a-z][a-zA-Z]{{0,31}}/{_SEGMENT}(?:/[a-z][a-zA-Z]{{0,31}
 # A scope kind's liveness check: True when the scope's legal basis still holds, False when it has
 # ended (closed, released, ended), None when the resource does not exist.
 ScopeCheck = Callable[[Session, str], bool | None]
+
+
+@dataclass(frozen=True)
+class ScopeKind:
+    """A collection of resources waivers may name, and what the service does with them.
+
+    ``rules``: the waivable rules that some enforcement in the service applies to such a scope
+    (anything else is refused as having no effect). ``created_by_grant``: the scope is the
+    waiver's own (a search), so it must not exist yet; ``alive`` then says False for a scope an
+    ended waiver used (never reused) and True for one already taken. ``ending`` runs in the
+    revocation's transaction (to record the scope's purge), inside ``revoking()``; ``ended``
+    after the commit (to drop in-memory copies).
+    """
+
+    collection: str
+    alive: ScopeCheck
+    rules: frozenset[str]
+    created_by_grant: bool = False
+    ending: Callable[[Session, Waiver, str, str], None] | None = None
+    revoking: Callable[[], AbstractContextManager[None]] = field(default=nullcontext)
+    ended: Callable[[str], None] | None = None
+    # The justifications that may open such a scope (all three when None).
+    reason_kinds: frozenset[str] | None = None
+
 
 PENDING, ACTIVE, EXPIRED, REVOKED = "pending", "active", "expired", "revoked"
 
@@ -169,12 +204,14 @@ class WaiverRegistry:
         self.db = db
         self.clock = clock
         self.audit = audit
-        self._scopes: dict[str, ScopeCheck] = {"cases": _case_scope_alive}
+        # Cases may be named (so that a waiver for a closed case is refused as such), but no
+        # rule is applied to them: a waiver of a case is refused as having no effect.
+        self._scopes: dict[str, ScopeKind] = {"cases": ScopeKind("cases", _case_scope_alive, frozenset())}
 
-    def register_scope(self, collection: str, check: ScopeCheck) -> None:
-        """Lets waivers name resources of another collection (e.g. ``orders``), given a way to
-        tell whether such a resource's basis still holds. Unregistered collections are refused."""
-        self._scopes[collection] = check
+    def register_scope(self, kind: ScopeKind) -> None:
+        """Lets waivers name resources of a collection, given what the service does with them.
+        Unregistered collections are refused."""
+        self._scopes[kind.collection] = kind
 
     # --- granting -----------------------------------------------------------------------------
 
@@ -299,7 +336,48 @@ class WaiverRegistry:
                 f"collections: {', '.join(sorted(self._scopes))}), never a wildcard (P15)",
                 rule="P15",
             )
-        alive = self._scopes[scope.split("/")[0]](session, scope)
+        kind = self._scopes[scope.split("/")[0]]
+        if rule not in kind.rules:
+            applied = [f"{r} for {k.collection}/<id>" for k in self._scopes.values() for r in sorted(k.rules)]
+            raise PolicyError(
+                Kind.FAILED_PRECONDITION,
+                WAIVER_HAS_NO_EFFECT,
+                f"nothing in this service applies a waiver of {rule} to {kind.collection}, so it is "
+                "refused rather than recorded as if it did something; waivers that take effect: "
+                f"{', '.join(applied) or 'none'} (P15)",
+                rule="P15",
+            )
+        if kind.reason_kinds is not None and reason_kind not in kind.reason_kinds:
+            raise PolicyError(
+                Kind.INVALID_ARGUMENT,
+                WAIVER_JUSTIFICATION_REQUIRED,
+                f"a waiver for {kind.collection}/<id> is justified only by "
+                f"{' or '.join(sorted(kind.reason_kinds))}, not {reason_kind} (P15)",
+                rule="P15",
+            )
+        alive = kind.alive(session, scope)
+        if kind.created_by_grant:
+            if len(scope.split("/")) != 2:
+                raise PolicyError(
+                    Kind.INVALID_ARGUMENT,
+                    WAIVER_SCOPE_INVALID,
+                    f"a waiver's own scope is named {kind.collection}/<id>, nothing below it (P15)",
+                    rule="P15",
+                )
+            if alive is None:
+                return  # a new scope, the waiver's own
+            raise PolicyError(
+                Kind.FAILED_PRECONDITION if alive is False else Kind.ALREADY_EXISTS,
+                WAIVER_SCOPE_PURGED if alive is False else WAIVER_SCOPE_INVALID,
+                f"{scope!r} "
+                + (
+                    "was the scope of a waiver that has ended, and its data is destroyed: name a new one"
+                    if alive is False
+                    else "already has its waiver: revoke it, or name a new scope"
+                )
+                + " (P15)",
+                rule="P15",
+            )
         if alive is None:
             raise PolicyError(
                 Kind.NOT_FOUND, WAIVER_SCOPE_INVALID, f"{scope!r} does not exist (P15)", rule="P15"
@@ -339,32 +417,18 @@ class WaiverRegistry:
     # --- revoking -----------------------------------------------------------------------------
 
     def revoke(self, actor: str, waiver_id: str, reason: str) -> Waiver:
-        """Ends a waiver early; only ever narrows what is allowed, so any authorised caller may."""
+        """Ends a waiver early; only ever narrows what is allowed, so any authorised caller may.
+
+        When the waiver's scope is its own (a search), the scope's purge is recorded in the same
+        transaction and its in-memory copies go before this returns.
+        """
+        kind = self._kind_of_waiver(waiver_id)
         try:
             reason = require_reason(reason)
-            with self.db.transaction() as session:
-                waiver = session.get(Waiver, waiver_id, with_for_update=True)
-                if waiver is None:
-                    raise PolicyError(
-                        Kind.NOT_FOUND, WAIVER_NOT_FOUND, f"waiver {waiver_id!r} does not exist", rule="P15"
-                    )
-                now = self.clock.now()
-                if state_of(waiver, now) in (EXPIRED, REVOKED):
-                    raise PolicyError(
-                        Kind.FAILED_PRECONDITION,
-                        WAIVER_NOT_ACTIVE,
-                        f"waiver {waiver_id!r} has already ended",
-                        rule="P15",
-                    )
-                waiver.revoked_at, waiver.revoked_by, waiver.revoke_reason = now, actor.strip(), reason
-                self.audit.append(
-                    session,
-                    actor=actor.strip(),
-                    action=ACTION_REVOKE,
-                    resource=f"waivers/{waiver_id}",
-                    reason=reason,
-                    detail={"waiver": waiver_id, "waived_rule": waiver.rule, "rule": "P15"},
-                )
+            with kind.revoking() if kind else nullcontext():
+                waiver = self._revoke(actor, waiver_id, reason, kind)
+                if kind is not None and kind.ended is not None:
+                    kind.ended(waiver.scope)
                 return waiver
         except PolicyError as error:
             self.audit.record(
@@ -377,6 +441,39 @@ class WaiverRegistry:
                 detail={"message": error.message, "rule": error.rule or "P15"},
             )
             raise AuditedRefusal.of(error) from error
+
+    def _kind_of_waiver(self, waiver_id: str) -> ScopeKind | None:
+        with self.db.reading() as session:
+            waiver = session.get(Waiver, waiver_id)
+        return self._scopes.get(waiver.scope.split("/")[0]) if waiver is not None else None
+
+    def _revoke(self, actor: str, waiver_id: str, reason: str, kind: ScopeKind | None) -> Waiver:
+        with self.db.transaction() as session:
+            waiver = session.get(Waiver, waiver_id, with_for_update=True)
+            if waiver is None:
+                raise PolicyError(
+                    Kind.NOT_FOUND, WAIVER_NOT_FOUND, f"waiver {waiver_id!r} does not exist", rule="P15"
+                )
+            now = self.clock.now()
+            if state_of(waiver, now) in (EXPIRED, REVOKED):
+                raise PolicyError(
+                    Kind.FAILED_PRECONDITION,
+                    WAIVER_NOT_ACTIVE,
+                    f"waiver {waiver_id!r} has already ended",
+                    rule="P15",
+                )
+            waiver.revoked_at, waiver.revoked_by, waiver.revoke_reason = now, actor.strip(), reason
+            if kind is not None and kind.ending is not None:
+                kind.ending(session, waiver, actor.strip(), reason)
+            self.audit.append(
+                session,
+                actor=actor.strip(),
+                action=ACTION_REVOKE,
+                resource=f"waivers/{waiver_id}",
+                reason=reason,
+                detail={"waiver": waiver_id, "waived_rule": waiver.rule, "rule": "P15"},
+            )
+            return waiver
 
     # --- answering ----------------------------------------------------------------------------
 
@@ -396,7 +493,7 @@ class WaiverRegistry:
         parts = scope.split("/")
         covering = ["/".join(parts[:i]) for i in range(2, len(parts) + 1, 2)]
         with self.db.transaction() as session:
-            if not self._scopes[collection](session, scope):
+            if not self._scopes[collection].alive(session, scope):
                 return None
             found = session.scalars(
                 select(Waiver)

@@ -21,11 +21,13 @@ from lifecycle.audit import AuditLog
 from lifecycle.cases import Lifecycle
 from lifecycle.changes import ChangeFeed
 from lifecycle.clock import Clock, SystemClock
+from lifecycle.complaints import ComplaintBook
 from lifecycle.db import Database
 from lifecycle.disclosure import DisclosureDecider
 from lifecycle.emergencies import EmergencyRegistry
 from lifecycle.orders import Registry
 from lifecycle.purge import PurgeWorker
+from lifecycle.waiver_searches import WaiverSearches
 from lifecycle.waivers import WaiverRegistry
 from matcher import local_principals, single_instance
 from matcher.broadcast import AlertView, Broadcast
@@ -44,6 +46,7 @@ from matcher.plates.uncertainty import ReadLimits
 from matcher.registered_individuals import RegisteredIndividuals
 from matcher.replication import FACE_TABLES, ORDER_TABLES, PLATE_TABLES, Replication
 from matcher.transport.auth import Authenticator
+from matcher.waiver_searches import WaiverSearchEngine
 
 log = logging.getLogger("matcher")
 
@@ -74,6 +77,8 @@ class App:
     changes: ChangeFeed
     metrics: Metrics
     uncertain_reads: UncertainReadGuard
+    complaints: ComplaintBook
+    waiver_searches: WaiverSearchEngine
     ready: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -129,6 +134,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
     worker = PurgeWorker(lifecycle, rotation)
     auth = Authenticator(settings.tokens_file, tls_enabled=settings.tls_enabled)
     access = AccessControl(db, clock, audit)
+    waivers = WaiverRegistry(db, clock, audit)
     changes = ChangeFeed(db)
     changes.subscribe(access.forget)  # another process changed who may do what
     notices: Broadcast[Notice] = Broadcast()
@@ -148,7 +154,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
         plates,
         individuals,
         DisclosureDecider(db, clock, audit),
-        WaiverRegistry(db, clock, audit),
+        waivers,
         EmergencyRegistry(db, clock, audit),
         notices,
         worker,
@@ -167,6 +173,8 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
             timedelta(seconds=settings.plate_uncertain_window_seconds),
             lambda notice: notices.publish([notice]),  # P16: at once, to the designee
         ),
+        ComplaintBook(db, clock, audit),
+        WaiverSearchEngine(lifecycle, WaiverSearches(lifecycle, waivers), keys, faces),
     )
     metrics.watch(app)
     return app
@@ -188,11 +196,14 @@ def prepare(app: App) -> None:
         )
     plates = app.plates.rebuild()
     orders = app.individuals.rebuild()
+    searches = app.waiver_searches.rebuild()
     log.info(
-        "galleries rebuilt: %d face templates, %d watchlist plates and %d order templates matchable",
+        "galleries rebuilt: %d face templates, %d watchlist plates, %d order templates and %d "
+        "waiver-search templates matchable",
         loaded,
         plates,
         orders,
+        searches,
     )
     # From here on, what other replicas commit reaches these views (catching up first on what
     # they committed while the galleries were being rebuilt).

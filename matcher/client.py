@@ -316,8 +316,10 @@ class MatcherClient:
         request = cases_pb2.ListLegalHoldsRequest(parent=f"cases/{case_id}")
         return list(self._call(self.cases.ListLegalHolds, request).legal_holds)
 
-    def list_purges(self, case_id: str = "") -> list[cases_pb2.Purge]:
-        request = cases_pb2.ListPurgesRequest(parent=f"cases/{case_id}" if case_id else "")
+    def list_purges(self, case_id: str = "", *, order_id: str = "") -> list[cases_pb2.Purge]:
+        """A case's purges, an order's, or every one the caller may see."""
+        parent = f"cases/{case_id}" if case_id else f"orders/{order_id}" if order_id else ""
+        request = cases_pb2.ListPurgesRequest(parent=parent)
         return list(self._call(self.cases.ListPurges, request).purges)
 
     # --- faces ----------------------------------------------------------------------------
@@ -741,6 +743,48 @@ class MatcherClient:
             self.governance.GrantWaiver, governance_pb2.GrantWaiverRequest(waiver=waiver, reason=reason)
         )
 
+    def enroll_waiver_face(
+        self,
+        waiver_name: str,
+        vector: npt.ArrayLike | None = None,
+        *,
+        label: str,
+        reason: str,
+        photo: bytes | None = None,
+        face_box: tuple[float, float, float, float] | None = None,
+    ) -> governance_pb2.WaiverFace:
+        """P1, P15: the sought person's face, into an active waiver's own search scope."""
+        face = (
+            faces_pb2.FaceInput(image=_image(photo, face_box))
+            if photo is not None
+            else faces_pb2.FaceInput(embedding=embedding(vector if vector is not None else []))
+        )
+        request = governance_pb2.EnrollWaiverFaceRequest(
+            waiver=waiver_name, face=face, label=label, reason=reason
+        )
+        return self._call(self.governance.EnrollWaiverFace, request)
+
+    def search_waiver_faces(
+        self,
+        waiver_name: str,
+        vector: npt.ArrayLike | None = None,
+        *,
+        reason: str,
+        photo: bytes | None = None,
+        top_k: int = 0,
+        min_score: float | None = None,
+    ) -> governance_pb2.SearchWaiverFacesResponse:
+        """P1, P15: a still against an active waiver's search scope only."""
+        probe = (
+            faces_pb2.FaceInput(image=_image(photo, None))
+            if photo is not None
+            else faces_pb2.FaceInput(embedding=embedding(vector if vector is not None else []))
+        )
+        request = governance_pb2.SearchWaiverFacesRequest(
+            waiver=waiver_name, probe=probe, reason=reason, top_k=top_k, min_score=min_score
+        )
+        return self._call(self.governance.SearchWaiverFaces, request)
+
     def revoke_waiver(self, waiver_name: str, *, reason: str) -> governance_pb2.Waiver:
         return self._call(
             self.governance.RevokeWaiver, governance_pb2.RevokeWaiverRequest(name=waiver_name, reason=reason)
@@ -776,6 +820,26 @@ class MatcherClient:
         """How many faces a camera's frame shows, during an emergency covering the camera (P6)."""
         request = presence_pb2.CountPeopleRequest(camera=f"cameras/{camera_id}", image=frame, reason=reason)
         return self._call(self.presence.CountPeople, request)
+
+    def record_complaint(
+        self, received: datetime, channel: str, category: str, summary: str
+    ) -> governance_pb2.Complaint:
+        """P17: a complaint received from the public (auditors); no personal data in ``summary``."""
+        complaint = governance_pb2.Complaint(
+            receive_time=_timestamp(received), channel=channel, category=category, summary=summary
+        )
+        request = governance_pb2.RecordComplaintRequest(complaint=complaint)
+        return self._call(self.governance.RecordComplaint, request)
+
+    def list_complaints(
+        self, start: datetime | None = None, end: datetime | None = None, category: str = ""
+    ) -> list[governance_pb2.Complaint]:
+        request = governance_pb2.ListComplaintsRequest(category=category)
+        if start is not None:
+            request.start_time.CopyFrom(_timestamp(start))
+        if end is not None:
+            request.end_time.CopyFrom(_timestamp(end))
+        return list(self._call(self.governance.ListComplaints, request).complaints)
 
     def transparency_report(self, start: datetime, end: datetime) -> governance_pb2.TransparencyReport:
         request = governance_pb2.GetTransparencyReportRequest(

@@ -22,6 +22,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from lifecycle import models as m
+from lifecycle.actions import Action
 from lifecycle.cases import Lifecycle, require_reason
 from lifecycle.errors import Kind, PolicyError
 from matcher import crypto, wiping
@@ -197,7 +198,7 @@ class FaceMatcher:
                 self._lc.audit.append(
                     session,
                     actor=actor,
-                    action="face.enroll",
+                    action=Action.FACE_ENROLL,
                     resource=f"cases/{case_id}/subjects/{subject_id}",
                     reason=reason,
                     count=len(rows),
@@ -268,7 +269,7 @@ class FaceMatcher:
         ]
         self._lc.audit.record(
             actor=actor,
-            action="faces.search",
+            action=Action.FACES_SEARCH,
             resource=search_resource(case_ids),
             reason=reason,
             count=sum(len(matches) for matches in results),

@@ -28,10 +28,11 @@ from sqlalchemy.orm import Session
 from lifecycle import faults
 from lifecycle import models as m
 from lifecycle import order_models as o
+from lifecycle import search_models as w
 from lifecycle.db import Database
 from matcher import crypto
 from matcher.kek import KekGenerations
-from matcher.keys import hold_kek, order_key_aad
+from matcher.keys import hold_kek, order_key_aad, waiver_key_aad
 from matcher.plate_watchlists import entry_aad, hit_aad
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,10 @@ class KekRotation:
                 if keks.generation_of(order_key.wrapped) != generation:
                     order_key.wrapped = keks.rewrap(order_key.wrapped, order_key_aad(order_key.order_id))
                     count += 1
+            for waiver_key in session.scalars(select(w.WaiverKey)):  # P15's searches outside cases
+                if keks.generation_of(waiver_key.wrapped) != generation:
+                    waiver_key.wrapped = keks.rewrap(waiver_key.wrapped, waiver_key_aad(waiver_key.waiver_id))
+                    count += 1
         return count
 
     def _renew_case_key(self, session: Session, case_id: str) -> None:
@@ -148,6 +153,7 @@ class KekRotation:
         with self._db.reading() as session:
             wrapped = list(session.scalars(select(m.DataKey.wrapped).where(m.DataKey.subject_pk.is_(None))))
             wrapped += list(session.scalars(select(o.OrderKey.wrapped)))
+            wrapped += list(session.scalars(select(w.WaiverKey.wrapped)))
         stale = sum(1 for blob in wrapped if self._keks.generation_of(blob) != generation)
         if stale:
             raise RuntimeError(f"{stale} keys are not yet under KEK generation {generation}; retrying")

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from lifecycle import models as m
 from lifecycle import order_models as o
+from lifecycle import search_models as w
 from lifecycle.clock import Clock
 from matcher import crypto
 from matcher.kek import KekGenerations
@@ -94,3 +95,19 @@ class ScopeKeys:
         key, wrapped = self._new_kek_wrapped(session, order_key_aad(order_id))
         session.add(o.OrderKey(order_id=order_id, wrapped=wrapped, created_at=self._clock.now()))
         return key
+
+    def waiver_key(self, session: Session, waiver_id: str, *, create: bool) -> bytes:
+        """A waiver search's key, wrapped by the key-encryption key; destroyed when it ends (P15)."""
+        row = session.get(w.WaiverKey, waiver_id)
+        if row is not None:
+            return self._keys.unwrap(None, row.wrapped, waiver_key_aad(waiver_id))
+        if not create:
+            raise LookupError(f"waiver {waiver_id} has no data key (destroyed or never created)")
+        key, wrapped = self._new_kek_wrapped(session, waiver_key_aad(waiver_id))
+        session.add(w.WaiverKey(waiver_id=waiver_id, wrapped=wrapped, created_at=self._clock.now()))
+        return key
+
+
+def waiver_key_aad(waiver_id: str) -> bytes:
+    """The associated data of a waiver search's key (P15), like an order's."""
+    return f"matcher/v1/waiver-key/{waiver_id}".encode()

@@ -29,6 +29,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from lifecycle import models as m
+from lifecycle.actions import Action
 from lifecycle.cases import Lifecycle, require_reason
 from lifecycle.errors import Kind, PolicyError
 from matcher import crypto, wiping
@@ -288,7 +289,7 @@ class PlateWatchlists:
                 self._lc.audit.append(
                     session,
                     actor=actor,
-                    action="plate.add",
+                    action=Action.PLATE_ADD,
                     resource=f"cases/{case_id}/plateEntries/{entry_id}",
                     reason=reason,
                     count=1,
@@ -338,7 +339,7 @@ class PlateWatchlists:
                 self._lc.audit.append(
                     session,
                     actor=actor,
-                    action="plate.remove",
+                    action=Action.PLATE_REMOVE,
                     resource=f"cases/{case_id}/plateEntries/{entry_id}",
                     reason=reason,
                     count=1,
@@ -449,7 +450,7 @@ class PlateWatchlists:
             self._lc.audit.append(
                 session,
                 actor=actor,
-                action="plates.check",
+                action=Action.PLATES_CHECK,
                 resource=f"cases/{case_ids[0]}" if len(case_ids) == 1 else "cases",
                 reason=reason,
                 count=hit_count,

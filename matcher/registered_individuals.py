@@ -19,6 +19,7 @@ import numpy as np
 from sqlalchemy import ColumnElement, exists, func, select
 
 from lifecycle import order_models as o
+from lifecycle.actions import Action
 from lifecycle.cases import Lifecycle, require_reason
 from lifecycle.errors import Kind, PolicyError
 from lifecycle.orders import Registry, order_scope
@@ -95,7 +96,7 @@ class RegisteredIndividuals:
                 self._lc.audit.append(
                     session,
                     actor=actor,
-                    action="order.enroll",
+                    action=Action.ORDER_ENROLL,
                     resource=f"orders/{order_id}",
                     reason=reason,
                     count=1,
@@ -245,7 +246,7 @@ class RegisteredIndividuals:
             self._lc.audit.append(
                 session,
                 actor=actor,
-                action="sightings.report",
+                action=Action.SIGHTINGS_REPORT,
                 resource="sightings",
                 reason=reason,
                 count=len(alerts),
@@ -307,7 +308,7 @@ class RegisteredIndividuals:
             self._lc.audit.append(
                 session,
                 actor=actor,
-                action="alert.ack",
+                action=Action.ALERT_ACK,
                 resource=f"alerts/{alert_id}",
                 count=0 if done else 1,
             )

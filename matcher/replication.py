@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 FACE_TABLES = frozenset({"cases", "subjects", "face_templates"})
 ORDER_TABLES = frozenset({"orders", "order_templates"})
 PLATE_TABLES = frozenset({"cases", "subjects", "plate_entries"})
-KEY_TABLES = frozenset({"data_keys", "order_keys"})
+KEY_TABLES = frozenset({"data_keys", "order_keys", "waiver_keys"})
 
 
 class Replication:

@@ -162,6 +162,21 @@ def _bounded_handler(handler: grpc.RpcMethodHandler, limit: OpenServiceLimit) ->
     return make(stream, handler.request_deserializer, handler.response_serializer)
 
 
+def worker_pool(workers: int, faiss_threads: int) -> futures.ThreadPoolExecutor:
+    """The threads that do the policy work and the searches.
+
+    OpenMP's thread count is per thread: each worker sets its own, or it would search with every
+    core (benchmarks/threads.py measures what these workers see, and the report's finding is
+    computed from that measurement).
+    """
+    return futures.ThreadPoolExecutor(
+        max_workers=workers,
+        thread_name_prefix="matcher-worker",
+        initializer=faiss.omp_set_num_threads,
+        initargs=(faiss_threads,),
+    )
+
+
 class Service:
     """The gRPC server on its own event loop thread, driven from ordinary (synchronous) code.
 
@@ -172,14 +187,7 @@ class Service:
     def __init__(self, app: App) -> None:
         self.app = app
         settings = app.settings
-        # OpenMP's thread count is per thread: each worker sets its own, or it would search with
-        # every core (measured in benchmarks/threads.py: 0.47-0.79x the speed of one thread).
-        self.executor = futures.ThreadPoolExecutor(
-            max_workers=settings.grpc_workers,
-            thread_name_prefix="matcher-worker",
-            initializer=faiss.omp_set_num_threads,
-            initargs=(settings.faiss_threads,),
-        )
+        self.executor = worker_pool(settings.grpc_workers, settings.faiss_threads)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="grpc-loop", daemon=True)
         self._thread.start()

@@ -399,6 +399,45 @@ RPCS: dict[str, tuple[str, Callable[[Harness, MatcherClient, str], tuple[Any, An
             ),
         ),
     ),
+    "EnrollWaiverFace": (
+        "waiver.enroll",
+        lambda h, c, p: (
+            c.governance.EnrollWaiverFace,
+            governance_pb2.EnrollWaiverFaceRequest(
+                waiver="waivers/none",
+                face=faces_pb2.FaceInput(embedding=embedding(unit(6))),
+                label="MISSING-1",
+                reason="r",
+            ),
+        ),
+    ),
+    "SearchWaiverFaces": (
+        "waiver.search",
+        lambda h, c, p: (
+            c.governance.SearchWaiverFaces,
+            governance_pb2.SearchWaiverFacesRequest(
+                waiver="waivers/none", probe=faces_pb2.FaceInput(embedding=embedding(unit(6))), reason="r"
+            ),
+        ),
+    ),
+    "RecordComplaint": (
+        "complaint.record",
+        lambda h, c, p: (
+            c.governance.RecordComplaint,
+            governance_pb2.RecordComplaintRequest(
+                complaint=governance_pb2.Complaint(
+                    receive_time={"seconds": int(h.clock.now().timestamp())},
+                    channel="csb",
+                    category="misuse",
+                    summary="a camera was used outside its permitted use",
+                )
+            ),
+        ),
+    ),
+    "ListComplaints": (
+        "complaint.list",
+        lambda h, c, p: (c.governance.ListComplaints, governance_pb2.ListComplaintsRequest()),
+    ),
     # Last, because they end things: revoking, releasing, lifting, closing.
     "RevokeOrder": (
         "order.revoke",

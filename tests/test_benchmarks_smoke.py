@@ -95,6 +95,59 @@ def test_peer_milvus_runs_or_says_why_not() -> None:
     assert peer_milvus.markdown([result])
 
 
+def _threads_result(new_thread: int, workers: int, pool_ratio: float) -> dict[str, Any]:
+    """A small synthetic result of benchmarks.threads, shaped as ``threads.run`` returns it."""
+    timing = {
+        "omp1": {"p50_ms": 1.0, "qps": 1000.0},
+        "omp2": {"p50_ms": 2.0, "qps": 500.0, "ratio_qps_vs_omp1": 0.5},
+    }
+    single = {**timing, "pool_default": {"ratio_qps_vs_pool_omp1": pool_ratio}}
+    return {
+        "new_thread_sees_omp_threads": new_thread,
+        "service_faiss_threads": 1,
+        "service_worker_omp_threads": workers,
+        "sizes": [
+            {
+                "templates": 10_000,
+                "batch": 64,
+                "single": single,
+                "batched": timing,
+                "best_single": "1",
+                "best_batched": "1",
+            }
+        ],
+    }
+
+
+def test_openmp_finding_is_computed_from_what_the_service_workers_saw() -> None:
+    """Issue 10: the report said the workers searched with every core after the server fixed it."""
+    fixed = run.findings({"threads": _threads_result(new_thread=2, workers=1, pool_ratio=0.61)}, {"simd": ""})
+    assert not any("does not reach" in f for f in fixed), fixed
+    assert any("worker threads search with 1 OpenMP thread," in f and "would get 2" in f for f in fixed)
+    broken = run.findings(
+        {"threads": _threads_result(new_thread=2, workers=2, pool_ratio=0.61)}, {"simd": ""}
+    )
+    [warning] = [f for f in broken if "does not reach" in f]
+    assert "see 2 OpenMP threads" in warning and "0.61x" in warning
+
+
+def test_concurrency_finding_names_oversubscription_only_when_measured(search_result: dict[str, Any]) -> None:
+    concurrent = {
+        **search_result,
+        "single": {**search_result["single"], "service_grpc": {"qps": 100.0, "p50_ms": 10.0}},
+        "concurrent": {"clients": 4, "service_grpc": {"qps": 90.0}},
+    }
+    for workers, oversubscribed in ((1, False), (2, True)):
+        sections = {"threads": _threads_result(2, workers, 0.6), "search": [concurrent]}
+        [finding] = [f for f in run.findings(sections, {"simd": ""}) if "clients in flight" in f]
+        assert ("oversubscribing" in finding) is oversubscribed, finding
+
+
+def test_the_service_worker_pool_is_what_is_measured() -> None:
+    faiss_threads = threads.service_worker_threads(1)
+    assert faiss_threads == 1
+
+
 def test_threads_answers_do_not_depend_on_thread_count() -> None:
     result = threads.run((2000,), queries=8, calls=2, rounds=2)
     assert threads.ok(result)

@@ -62,9 +62,9 @@ def test_P15_waivers_only_from_the_directors_and_shorter_than_30_days(harness: H
     director = _director(harness)
     end = harness.clock.now() + timedelta(days=10)
     waiver = director.grant_waiver(
-        rule="P5",
-        scope="cases/c-1",
-        justification="credible threat to a witness",
+        rule="P1",
+        scope="searches/missing-1",
+        justification="a missing witness, believed in danger",
         reason_kind="safety",
         end=end,
         reason="emergency protection",
@@ -72,8 +72,8 @@ def test_P15_waivers_only_from_the_directors_and_shorter_than_30_days(harness: H
     assert waiver.state == "active" and waiver.granted_by_title == "director_of_public_safety"
     with pytest.raises(MatcherError) as error:
         director.grant_waiver(
-            rule="P5",
-            scope="cases/c-1",
+            rule="P1",
+            scope="searches/missing-2",
             justification="j",
             reason_kind="safety",
             end=harness.clock.now() + timedelta(days=45),
@@ -92,7 +92,12 @@ def test_P15_waivers_only_from_the_directors_and_shorter_than_30_days(harness: H
     assert error.value.reason == "WAIVER_RULE_NOT_WAIVABLE"  # destruction is never waived
     with pytest.raises(MatcherError) as error:
         harness.client.grant_waiver(
-            rule="P5", scope="cases/c-1", justification="j", reason_kind="safety", end=end, reason="r"
+            rule="P1",
+            scope="searches/missing-3",
+            justification="j",
+            reason_kind="safety",
+            end=end,
+            reason="r",
         )
     assert error.value.code == grpc.StatusCode.PERMISSION_DENIED
     harness.clock.advance(timedelta(days=11))

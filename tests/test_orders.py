@@ -355,3 +355,28 @@ def test_cli_registry_officer_and_operator_console(
     assert code == 0 and "ALERT  RI-7 (orders/o-1)  at cameras/cam-1 [park]" in out
     code, out = cli("local-operator", "alerts", "watch", "--duration", "1")
     assert "ALERT" not in out  # acknowledged by the console the first time
+
+
+def test_P5_P8_registry_officer_sees_the_receipts_of_orders_never_of_cases(world: World) -> None:
+    """Issue 10: the registry officer was refused ``purge.list`` altogether (citing P11)."""
+    h = world.h
+    world.order("o-1", ["park"])
+    h.client.create_case("c-1", "Burglary", reason="opened")
+    h.client.create_subject("c-1", "poi-1", "poi", label="POI-1", reason="seen")
+    h.client.close_case("c-1", reason="charges filed")
+    world.registry.revoke_order("o-1", reason="order vacated by the court")
+    assert wait_until(
+        lambda: len(h.client.list_purges()) == 2 and all(p.state == p.DONE for p in h.client.list_purges())
+    )
+
+    mine = world.registry.list_purges()  # every receipt the officer may see: the order's only
+    assert [(p.order, p.case, p.state) for p in mine] == [("orders/o-1", "", cases_pb2.Purge.DONE)]
+    assert [p.order for p in world.registry.list_purges(order_id="o-1")] == ["orders/o-1"]
+    with pytest.raises(MatcherError) as refused:
+        world.registry.list_purges("c-1")
+    assert (refused.value.code, refused.value.reason) == (
+        grpc.StatusCode.PERMISSION_DENIED,
+        "ROLE_NOT_PERMITTED",
+    )
+    assert refused.value.rule == "P12"  # a case is not the registry's use; P11 (accounts) was wrong
+    assert [p.case for p in h.client.list_purges("c-1")] == ["cases/c-1"]  # a supervisor's, as before

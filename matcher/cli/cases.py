@@ -13,7 +13,17 @@ from matcher.client import AUTHORITY_KINDS, ROLES, MatcherClient
 CASE_COLS = ("CASE", "STATE", "TEMPLATES", "OPENED", "CLOSED", "TITLE")
 SUBJECT_COLS = ("SUBJECT", "ROLE", "STATE", "TEMPLATES", "LABEL")
 HOLD_COLS = ("HOLD", "STATE", "KIND", "AUTHORITY", "PLACED BY", "ENDS")
-PURGE_COLS = ("PURGE", "CASE", "SUBJECT", "TRIGGER", "STATE", "TEMPLATES", "REQUESTED", "DONE", "HELD UNTIL")
+PURGE_COLS = (
+    "PURGE",
+    "CASE OR ORDER",
+    "SUBJECT",
+    "TRIGGER",
+    "STATE",
+    "TEMPLATES",
+    "REQUESTED",
+    "DONE",
+    "HELD UNTIL",
+)
 AUDIT_COLS = ("SEQ", "TIME", "ACTOR", "ACTION", "OUTCOME", "RESOURCE", "COUNT", "CODE", "REASON")
 
 
@@ -46,7 +56,7 @@ def hold_row(h: Any) -> list[object]:
 def purge_row(p: Any) -> list[object]:
     return [
         p.name,
-        p.case,
+        p.case or p.order,
         p.subject,
         enum_name(p, "trigger"),
         enum_name(p, "state"),
@@ -150,7 +160,7 @@ def hold_list(client: MatcherClient, args: argparse.Namespace, out: Printer) -> 
 
 
 def purges(client: MatcherClient, args: argparse.Namespace, out: Printer) -> int:
-    out.messages(client.list_purges(args.case or ""), PURGE_COLS, purge_row)
+    out.messages(client.list_purges(args.case or "", order_id=args.order or ""), PURGE_COLS, purge_row)
     return 0
 
 
@@ -253,6 +263,9 @@ def register(commands: Any) -> None:
 
     purge = commands.add_parser("purges", help="purges and their progress")
     purge.add_argument("case", nargs="?")
+    purge.add_argument(
+        "--order", help="a registered-individual order's purges (registry officers: only these)"
+    )
     purge.set_defaults(handler=purges)
 
     audit = commands.add_parser("audit", help="the audit log").add_subparsers(dest="action", required=True)

@@ -1,4 +1,4 @@
-"""CLI commands for disclosures (P13), waivers (P15), notices (P16) and the report (P17)."""
+"""CLI commands for disclosures (P13), waivers (P15), notices (P16), complaints and the report (P17)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ import sys
 from typing import Any
 
 from matcher.cli.cases import instant
-from matcher.cli.output import Printer, short_time, with_reason
+from matcher.cli.faces import load_embedding, read_photo
+from matcher.cli.output import Printer, as_dict, short_time, table, with_reason
 from matcher.client import MatcherClient
 
 DISCLOSURE_COLS = ("DISCLOSURE", "ALLOWED", "RECIPIENT", "KIND", "BASIS", "BIOMETRIC", "REASON", "DECIDED")
+COMPLAINT_COLS = ("COMPLAINT", "RECEIVED", "CHANNEL", "CATEGORY", "SUMMARY", "RECORDED BY")
 WAIVER_COLS = ("WAIVER", "STATE", "RULE", "SCOPE", "REASON", "BY", "START", "END")
 
 
@@ -40,6 +42,10 @@ def waiver_row(w: Any) -> list[object]:
         short_time(w.start_time),
         short_time(w.end_time),
     ]
+
+
+def complaint_row(c: Any) -> list[object]:
+    return [c.name, short_time(c.receive_time), c.channel, c.category, c.summary, c.recorded_by]
 
 
 def disclose(client: MatcherClient, args: argparse.Namespace, out: Printer) -> int:
@@ -91,8 +97,56 @@ def waiver_revoke(client: MatcherClient, args: argparse.Namespace, out: Printer)
     return 0
 
 
+WAIVER_FACE_COLS = ("FACE", "LABEL", "MODEL", "CREATED")
+WAIVER_MATCH_COLS = ("PROBE", "FACE", "LABEL", "SCORE")
+
+
+def waiver_enroll(client: MatcherClient, args: argparse.Namespace, out: Printer) -> int:
+    """P1, P15: the sought person's face into the waiver's own search scope."""
+    face = client.enroll_waiver_face(
+        args.waiver,
+        None if args.photo else load_embedding(args.embedding),
+        photo=read_photo(args.photo) if args.photo else None,
+        label=args.label,
+        reason=args.reason,
+    )
+    out.message(face, WAIVER_FACE_COLS, lambda f: [f.name, f.label, f.model, short_time(f.create_time)])
+    return 0
+
+
+def waiver_search(client: MatcherClient, args: argparse.Namespace, out: Printer) -> int:
+    """P1, P15: a still against the waiver's search scope only."""
+    answer = client.search_waiver_faces(
+        args.waiver,
+        None if args.photo else load_embedding(args.embedding),
+        photo=read_photo(args.photo) if args.photo else None,
+        reason=args.reason,
+        top_k=args.top_k or 0,
+    )
+    if out.as_json:
+        out.json(as_dict(answer))
+        return 0
+    rows = [
+        [str(i), m.face, m.label, f"{m.score:.3f}"] for i, r in enumerate(answer.results) for m in r.matches
+    ]
+    print(table(WAIVER_MATCH_COLS, rows) if rows else "(no match)")
+    return 0
+
+
 def waiver_list(client: MatcherClient, args: argparse.Namespace, out: Printer) -> int:
     out.messages(client.list_waivers(), WAIVER_COLS, waiver_row)
+    return 0
+
+
+def complaint_record(client: MatcherClient, args: argparse.Namespace, out: Printer) -> int:
+    complaint = client.record_complaint(args.received, args.channel, args.category, args.summary)
+    out.message(complaint, COMPLAINT_COLS, complaint_row)
+    return 0
+
+
+def complaint_list(client: MatcherClient, args: argparse.Namespace, out: Printer) -> int:
+    rows = client.list_complaints(args.start, args.end, args.category or "")
+    out.messages(rows, COMPLAINT_COLS, complaint_row)
     return 0
 
 
@@ -151,6 +205,41 @@ def register(commands: Any) -> None:
     revoke.add_argument("waiver")
     revoke.set_defaults(handler=waiver_revoke)
     waivers.add_parser("list").set_defaults(handler=waiver_list)
+    for name, handler, what in (
+        ("enroll", waiver_enroll, "the sought person's face, into a P1 waiver's search (investigators)"),
+        ("search", waiver_search, "a still against a P1 waiver's search (investigators)"),
+    ):
+        command = with_reason(waivers.add_parser(name, help=what))
+        command.add_argument("waiver", help="waivers/{id}: an active waiver of P1 for searches/{id}")
+        source = command.add_mutually_exclusive_group(required=True)
+        source.add_argument("--photo", help="JPEG or PNG")
+        source.add_argument("--embedding", help=".npy file with one embedding")
+        if name == "enroll":
+            command.add_argument("--label", required=True, help="a reference such as MISSING-1, not a name")
+        else:
+            command.add_argument("--top-k", type=int, help="matches per face (default 10)")
+        command.set_defaults(handler=handler)
+
+    complaints = commands.add_parser(
+        "complaints", help="complaints received from the public (P17, auditors)"
+    ).add_subparsers(dest="action", required=True)
+    record = complaints.add_parser("record", help="record one (no personal data in the summary)")
+    record.add_argument("--received", required=True, type=instant, help="when the city received it")
+    record.add_argument(
+        "--channel",
+        required=True,
+        help="csb (Citizens Service Bureau), phone, email, web, letter, in_person, other",
+    )
+    record.add_argument(
+        "--category", required=True, help="misuse, wrongful_match, privacy, sharing, access, other"
+    )
+    record.add_argument("--summary", required=True, help="10-500 characters: the concern, naming nobody")
+    record.set_defaults(handler=complaint_record)
+    clist = complaints.add_parser("list")
+    clist.add_argument("--from", dest="start", type=instant)
+    clist.add_argument("--to", dest="end", type=instant)
+    clist.add_argument("--category", help="only this category")
+    clist.set_defaults(handler=complaint_list)
 
     rep = commands.add_parser("report", help="transparency report for a period (P17, auditors)")
     rep.add_argument("--from", dest="start", required=True, type=instant)

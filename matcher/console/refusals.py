@@ -193,6 +193,25 @@ REASONS: Final[Mapping[str, Explanation]] = MappingProxyType(
             "checks are paused for a few minutes and the Mayor's designee has been told: have the "
             "camera checked.",
         ),
+        "WAIVER_REQUIRED": _e(
+            "P1",
+            "A face may be searched for outside an open criminal case only under an active waiver of "
+            "the Director of Public Safety or the City Operations Director. This waiver does not exist, "
+            "is for something else, has not started, or has ended (and its data is destroyed).",
+        ),
+        "WAIVER_HAS_NO_EFFECT": _e(
+            "P15",
+            "Nothing in this service would apply a waiver of this rule to this kind of resource, so it "
+            "is not recorded. A waiver of P1 for searches/<id> (a missing person) takes effect.",
+        ),
+        "COMPLAINT_PERSONAL_DATA": _e(
+            "P17",
+            "The complaint's summary seems to name someone (a contact, a number, a plate or an id). "
+            "Describe the concern without personal data; the complaint's file stays with its office.",
+        ),
+        "ENTRY_ID_OUT_OF_RANGE": _e(
+            None, "This watchlist entry's number is out of range; list the watchlist again and use its id."
+        ),
         # Registered individuals.
         "CAMERA_NOT_FOUND": _e(None, "There is no such camera."),
         "CAMERA_ALREADY_EXISTS": _e(None, "A camera with this id already exists."),

@@ -175,10 +175,17 @@ class CaseService:
     @rpc(
         "purge.list",
         lambda r: r.parent or "purges",
-        cases=lambda r: [names.case_id(r.parent)] if r.parent else [],
+        cases=lambda r: [names.case_id(r.parent)] if r.parent and not r.parent.startswith("orders/") else [],
         count=lambda resp: len(resp.purges),
     )
     def ListPurges(self, request: cases_pb2.ListPurgesRequest, actor: str) -> cases_pb2.ListPurgesResponse:
-        case_id = names.case_id(request.parent) if request.parent else None
-        views = self.app.lifecycle.list_purges(case_id, only=calls.decision().case_filter)
+        """A case's purges, an order's (``orders/{order}``), or every one the caller may see."""
+        decision = calls.decision()
+        order_id = names.order_id(request.parent) if request.parent.startswith("orders/") else None
+        case_id = names.case_id(request.parent) if request.parent and order_id is None else None
+        if order_id is not None and not decision.orders:
+            return cases_pb2.ListPurgesResponse()  # not the caller's to see: as if there were none
+        views = self.app.lifecycle.list_purges(
+            case_id, only=decision.case_filter, order_id=order_id, orders=decision.orders
+        )
         return cases_pb2.ListPurgesResponse(purges=[convert.purge(v) for v in views])

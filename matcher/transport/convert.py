@@ -69,6 +69,7 @@ def purge(view: PurgeView) -> cases_pb2.Purge:
         case=case_name(row.case_id) if row.case_id is not None else "",
         subject=subject_name(row.case_id, view.subject_id) if view.subject_id and row.case_id else "",
         order=f"orders/{row.order_id}" if row.order_id is not None else "",
+        waiver=f"waivers/{row.waiver_id}" if row.waiver_id is not None else "",
         alert_count=row.alert_count,
         trigger=row.trigger.upper(),
         state=row.state.upper(),

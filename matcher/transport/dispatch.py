@@ -450,8 +450,12 @@ class Dispatcher:
             if not self.shares.take(principal, stream=True):
                 await _abort(context, too_many(True, self.shares.max_streams))
             hub = source(self.app)
-            subscription = hub.subscribe()  # Before the backlog is read: nothing falls between.
+            subscription = None
+            # Whatever fails from here on (the request, a refusal, the method, the stream), the
+            # ``finally`` unregisters the subscription and gives the share back: none outlives
+            # its call (issue 10).
             try:
+                subscription = hub.subscribe()  # Before the backlog is read: nothing falls between.
                 raw = await self._read(context) or b""
                 info = self._info(principal, context, len(raw))
                 outcome = await self._guarded(bound, principal, self._open_feed, bound, info, raw)
@@ -480,7 +484,8 @@ class Dispatcher:
                 )
                 await _abort(context, refusal)
             finally:
-                hub.unsubscribe(subscription)
+                if subscription is not None:
+                    hub.unsubscribe(subscription)
                 self.shares.give_back(principal, stream=True)
 
         return behaviour

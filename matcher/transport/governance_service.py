@@ -6,14 +6,17 @@ import json
 from datetime import UTC
 
 from lifecycle.access import CITY_OPERATIONS_DIRECTOR_ROLE, PUBLIC_SAFETY_DIRECTOR_ROLE, Notice
+from lifecycle.actions import Action
+from lifecycle.complaints import ComplaintInput
 from lifecycle.errors import Kind, PolicyError
-from lifecycle.governance_models import Disclosure
+from lifecycle.governance_models import Complaint, Disclosure
 from lifecycle.report import build_report
 from lifecycle.waivers import CITY_OPERATIONS_DIRECTOR, DIRECTOR_OF_PUBLIC_SAFETY, WaiverView
 from matcher.app import App
 from matcher.transport import calls, convert, names
 from matcher.transport.calls import rpc, server_stream
 from matcher.transport.dispatch import Feed, feed_source
+from matcher.transport.face_service import DEFAULT_TOP_K, probes_of
 from matcher.v1 import governance_pb2
 
 TITLE_OF_ROLE = {
@@ -57,6 +60,18 @@ def _waiver(view: WaiverView) -> governance_pb2.Waiver:
         start_time=convert.timestamp(row.start_at),
         end_time=convert.timestamp(row.end_at),
         state=view.state,
+    )
+
+
+def _complaint(row: Complaint) -> governance_pb2.Complaint:
+    return governance_pb2.Complaint(
+        name=f"complaints/{row.id}",
+        receive_time=convert.timestamp(row.received_at),
+        channel=row.channel,
+        category=row.category,
+        summary=row.summary,
+        recorded_by=f"principals/{row.recorded_by}",
+        record_time=convert.timestamp(row.recorded_at),
     )
 
 
@@ -139,6 +154,59 @@ class GovernanceService:
         self.app.waivers.revoke(actor, waiver_id, request.reason)
         return next(_waiver(v) for v in self.app.waivers.list() if v.waiver.id == waiver_id)
 
+    @rpc("waiver.enroll", lambda r: r.waiver, audits_itself=True)
+    def EnrollWaiverFace(
+        self, request: governance_pb2.EnrollWaiverFaceRequest, actor: str
+    ) -> governance_pb2.WaiverFace:
+        """P1, P15: the sought person's face, into an active waiver's own search scope."""
+        waiver_id = names.parts(request.waiver, ("waivers",), "waiver")[0]
+        [probe] = probes_of(self.app, request.face, "enrol", "the face")
+        row = self.app.waiver_searches.enroll(
+            actor, waiver_id, request.label, probe.vector, probe.model, request.reason
+        )
+        return governance_pb2.WaiverFace(
+            name=f"waivers/{waiver_id}/faces/{row.id}",
+            label=row.label,
+            model=row.model,
+            create_time=convert.timestamp(row.created_at),
+            face_box=probe.box,
+        )
+
+    @rpc("waiver.search", lambda r: r.waiver, audits_itself=True)
+    def SearchWaiverFaces(
+        self, request: governance_pb2.SearchWaiverFacesRequest, actor: str
+    ) -> governance_pb2.SearchWaiverFacesResponse:
+        """P1, P15: a still against an active waiver's search scope only."""
+        waiver_id = names.parts(request.waiver, ("waivers",), "waiver")[0]
+        probes = probes_of(self.app, request.probe, "search", "the probe")
+        min_score = (
+            request.min_score if request.HasField("min_score") else self.app.settings.default_min_score
+        )
+        results = self.app.waiver_searches.search(
+            actor,
+            waiver_id,
+            [p.vector for p in probes],
+            probes[0].model,
+            request.reason,
+            request.top_k or DEFAULT_TOP_K,
+            min_score,
+        )
+        return governance_pb2.SearchWaiverFacesResponse(
+            min_score=min_score,
+            results=[
+                governance_pb2.WaiverProbeResult(
+                    face_box=probe.box,
+                    matches=[
+                        governance_pb2.WaiverFaceMatch(
+                            face=f"waivers/{waiver_id}/faces/{m.template_id}", label=m.label, score=m.score
+                        )
+                        for m in matches
+                    ],
+                )
+                for probe, matches in zip(probes, results, strict=True)
+            ],
+        )
+
     @rpc("waiver.list", lambda r: "waivers", count=lambda resp: len(resp.waivers))
     def ListWaivers(
         self, request: governance_pb2.ListWaiversRequest, actor: str
@@ -163,9 +231,36 @@ class GovernanceService:
             json=report.to_json(), csv=report.to_csv(), text=report.to_text()
         )
 
+    @rpc("complaint.record", lambda r: "complaints", audits_itself=True)
+    def RecordComplaint(
+        self, request: governance_pb2.RecordComplaintRequest, actor: str
+    ) -> governance_pb2.Complaint:
+        """P17: a complaint received from the public, without personal data, audited."""
+        body = request.complaint
+        received = body.receive_time.ToDatetime(tzinfo=UTC) if body.HasField("receive_time") else None
+        if received is None:
+            raise PolicyError(
+                Kind.INVALID_ARGUMENT, "FIELD_INVALID", "a complaint needs the time it was received (P17)"
+            )
+        row = self.app.complaints.record(
+            actor, ComplaintInput(received, body.channel, body.category, body.summary)
+        )
+        return _complaint(row)
+
+    @rpc("complaint.list", lambda r: "complaints", count=lambda resp: len(resp.complaints))
+    def ListComplaints(
+        self, request: governance_pb2.ListComplaintsRequest, actor: str
+    ) -> governance_pb2.ListComplaintsResponse:
+        rows = self.app.complaints.list(
+            request.start_time.ToDatetime(tzinfo=UTC) if request.HasField("start_time") else None,
+            request.end_time.ToDatetime(tzinfo=UTC) if request.HasField("end_time") else None,
+            request.category,
+        )
+        return governance_pb2.ListComplaintsResponse(complaints=[_complaint(row) for row in rows])
+
     @feed_source(lambda app: app.notices)
     @server_stream("notices.watch", lambda r: "notices")
     def WatchNotices(self, request: governance_pb2.WatchNoticesRequest, actor: str) -> Feed[Notice]:
         """P16: unauthorised attempts and lockouts, as they happen (they are in the audit log too)."""
-        self.app.audit.record(actor=actor, action="notices.watch", resource="notices")
+        self.app.audit.record(actor=actor, action=Action.NOTICES_WATCH, resource="notices")
         return Feed(backlog=[], render=_notice)

@@ -21,6 +21,10 @@ def case_id(name: str) -> str:
     return parts(name, ("cases",), "case")[0]
 
 
+def order_id(name: str) -> str:
+    return parts(name, ("orders",), "order")[0]
+
+
 def subject_ids(name: str) -> tuple[str, str]:
     case, subject = parts(name, ("cases", "subjects"), "subject")
     return case, subject

@@ -11,6 +11,7 @@ from datetime import UTC
 
 import numpy as np
 
+from lifecycle.actions import Action
 from lifecycle.audit import REFUSED
 from lifecycle.errors import Kind, PolicyError
 from matcher.app import App
@@ -101,7 +102,7 @@ class SightingSession:
             if isinstance(item, Refusal):
                 self._app.audit.record(
                     actor=self._actor,
-                    action="sightings.report",
+                    action=Action.SIGHTINGS_REPORT,
                     resource="sightings",
                     outcome=REFUSED,
                     code=item.reason,
@@ -156,7 +157,7 @@ class AlertService:
         backlog = individuals.pending_alerts(actor, zones, after)
         self.app.audit.record(
             actor=actor,
-            action="alerts.watch",
+            action=Action.ALERTS_WATCH,
             resource="alerts",
             count=len(backlog),
             detail={"zones": sorted(zones)[:20], "resumed": bool(request.resume_token)},

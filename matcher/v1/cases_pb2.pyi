@@ -237,7 +237,7 @@ class ListLegalHoldsResponse(_message.Message):
     def __init__(self, legal_holds: _Optional[_Iterable[_Union[LegalHold, _Mapping]]] = ...) -> None: ...
 
 class Purge(_message.Message):
-    __slots__ = ("name", "case", "subject", "trigger", "state", "request_time", "complete_time", "face_template_count", "held_until", "plate_entry_count", "order", "alert_count")
+    __slots__ = ("name", "case", "subject", "trigger", "state", "request_time", "complete_time", "face_template_count", "held_until", "plate_entry_count", "order", "alert_count", "waiver")
     class Trigger(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         TRIGGER_UNSPECIFIED: _ClassVar[Purge.Trigger]
@@ -245,11 +245,15 @@ class Purge(_message.Message):
         SUBJECT_RELEASED: _ClassVar[Purge.Trigger]
         ORDER_ENDED: _ClassVar[Purge.Trigger]
         ORDER_REVOKED: _ClassVar[Purge.Trigger]
+        WAIVER_ENDED: _ClassVar[Purge.Trigger]
+        WAIVER_REVOKED: _ClassVar[Purge.Trigger]
     TRIGGER_UNSPECIFIED: Purge.Trigger
     CASE_CLOSED: Purge.Trigger
     SUBJECT_RELEASED: Purge.Trigger
     ORDER_ENDED: Purge.Trigger
     ORDER_REVOKED: Purge.Trigger
+    WAIVER_ENDED: Purge.Trigger
+    WAIVER_REVOKED: Purge.Trigger
     class State(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         STATE_UNSPECIFIED: _ClassVar[Purge.State]
@@ -278,6 +282,7 @@ class Purge(_message.Message):
     PLATE_ENTRY_COUNT_FIELD_NUMBER: _ClassVar[int]
     ORDER_FIELD_NUMBER: _ClassVar[int]
     ALERT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    WAIVER_FIELD_NUMBER: _ClassVar[int]
     name: str
     case: str
     subject: str
@@ -290,7 +295,8 @@ class Purge(_message.Message):
     plate_entry_count: int
     order: str
     alert_count: int
-    def __init__(self, name: _Optional[str] = ..., case: _Optional[str] = ..., subject: _Optional[str] = ..., trigger: _Optional[_Union[Purge.Trigger, str]] = ..., state: _Optional[_Union[Purge.State, str]] = ..., request_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., face_template_count: _Optional[int] = ..., held_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., plate_entry_count: _Optional[int] = ..., order: _Optional[str] = ..., alert_count: _Optional[int] = ...) -> None: ...
+    waiver: str
+    def __init__(self, name: _Optional[str] = ..., case: _Optional[str] = ..., subject: _Optional[str] = ..., trigger: _Optional[_Union[Purge.Trigger, str]] = ..., state: _Optional[_Union[Purge.State, str]] = ..., request_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., face_template_count: _Optional[int] = ..., held_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., plate_entry_count: _Optional[int] = ..., order: _Optional[str] = ..., alert_count: _Optional[int] = ..., waiver: _Optional[str] = ...) -> None: ...
 
 class ListPurgesRequest(_message.Message):
     __slots__ = ("parent",)

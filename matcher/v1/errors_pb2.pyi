@@ -104,6 +104,10 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EMERGENCY_SCOPE_INVALID: _ClassVar[ErrorReason]
     EMERGENCY_NOT_FOUND: _ClassVar[ErrorReason]
     EMERGENCY_ENDED: _ClassVar[ErrorReason]
+    ENTRY_ID_OUT_OF_RANGE: _ClassVar[ErrorReason]
+    COMPLAINT_PERSONAL_DATA: _ClassVar[ErrorReason]
+    WAIVER_REQUIRED: _ClassVar[ErrorReason]
+    WAIVER_HAS_NO_EFFECT: _ClassVar[ErrorReason]
 ERROR_REASON_UNSPECIFIED: ErrorReason
 UNAUTHENTICATED_CALLER: ErrorReason
 CASE_NOT_FOUND: ErrorReason
@@ -202,3 +206,7 @@ EMERGENCY_PERIOD_INVALID: ErrorReason
 EMERGENCY_SCOPE_INVALID: ErrorReason
 EMERGENCY_NOT_FOUND: ErrorReason
 EMERGENCY_ENDED: ErrorReason
+ENTRY_ID_OUT_OF_RANGE: ErrorReason
+COMPLAINT_PERSONAL_DATA: ErrorReason
+WAIVER_REQUIRED: ErrorReason
+WAIVER_HAS_NO_EFFECT: ErrorReason

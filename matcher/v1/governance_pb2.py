@@ -23,45 +23,66 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from matcher.v1 import faces_pb2 as matcher_dot_v1_dot_faces__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bmatcher/v1/governance.proto\x12\nmatcher.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8d\x02\n\nDisclosure\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x16\n\x0erecipient_kind\x18\x02 \x01(\t\x12\x16\n\x0erecipient_name\x18\x03 \x01(\t\x12\x13\n\x0blegal_basis\x18\x04 \x01(\t\x12\x17\n\x0flegal_reference\x18\x05 \x01(\t\x12\x1a\n\x12includes_biometric\x18\x06 \x01(\x08\x12\x0f\n\x07\x61llowed\x18\x07 \x01(\x08\x12\x16\n\x0erefusal_reason\x18\x08 \x01(\t\x12\x0c\n\x04rule\x18\t \x01(\t\x12\x0f\n\x07message\x18\n \x01(\t\x12/\n\x0b\x64\x65\x63ide_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe5\x01\n\x17\x44\x65\x63ideDisclosureRequest\x12\x0c\n\x04\x63\x61se\x18\x01 \x01(\t\x12\x16\n\x0erecipient_kind\x18\x02 \x01(\t\x12\x16\n\x0erecipient_name\x18\x03 \x01(\t\x12\x13\n\x0blegal_basis\x18\x04 \x01(\t\x12\x17\n\x0flegal_reference\x18\x05 \x01(\t\x12\x1a\n\x12includes_biometric\x18\x06 \x01(\x08\x12\x32\n\x0e\x62\x61sis_end_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x08 \x01(\t\"8\n\x18PackageDisclosureRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\">\n\x11\x44isclosurePackage\x12\x12\n\ndisclosure\x18\x01 \x01(\t\x12\x15\n\rmanifest_json\x18\x02 \x01(\t\"&\n\x16ListDisclosuresRequest\x12\x0c\n\x04\x63\x61se\x18\x01 \x01(\t\"F\n\x17ListDisclosuresResponse\x12+\n\x0b\x64isclosures\x18\x01 \x03(\x0b\x32\x16.matcher.v1.Disclosure\"\x92\x02\n\x06Waiver\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04rule\x18\x02 \x01(\t\x12\r\n\x05scope\x18\x03 \x01(\t\x12\x15\n\rjustification\x18\x04 \x01(\t\x12\x13\n\x0breason_kind\x18\x05 \x01(\t\x12\x12\n\ngranted_by\x18\x06 \x01(\t\x12\x18\n\x10granted_by_title\x18\x07 \x01(\t\x12\x16\n\x0emayor_approval\x18\x08 \x01(\t\x12.\n\nstart_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05state\x18\x0b \x01(\t\"H\n\x12GrantWaiverRequest\x12\"\n\x06waiver\x18\x01 \x01(\x0b\x32\x12.matcher.v1.Waiver\x12\x0e\n\x06reason\x18\x02 \x01(\t\"3\n\x13RevokeWaiverRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x14\n\x12ListWaiversRequest\":\n\x13ListWaiversResponse\x12#\n\x07waivers\x18\x01 \x03(\x0b\x32\x12.matcher.v1.Waiver\"\x15\n\x13WatchNoticesRequest\"\x84\x01\n\x06Notice\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x11\n\tprincipal\x18\x02 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\x12(\n\x04time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"|\n\x1cGetTransparencyReportRequest\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"=\n\x12TransparencyReport\x12\x0c\n\x04json\x18\x01 \x01(\t\x12\x0b\n\x03\x63sv\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t2\x9c\x05\n\x11GovernanceService\x12O\n\x10\x44\x65\x63ideDisclosure\x12#.matcher.v1.DecideDisclosureRequest\x1a\x16.matcher.v1.Disclosure\x12X\n\x11PackageDisclosure\x12$.matcher.v1.PackageDisclosureRequest\x1a\x1d.matcher.v1.DisclosurePackage\x12Z\n\x0fListDisclosures\x12\".matcher.v1.ListDisclosuresRequest\x1a#.matcher.v1.ListDisclosuresResponse\x12\x41\n\x0bGrantWaiver\x12\x1e.matcher.v1.GrantWaiverRequest\x1a\x12.matcher.v1.Waiver\x12\x43\n\x0cRevokeWaiver\x12\x1f.matcher.v1.RevokeWaiverRequest\x1a\x12.matcher.v1.Waiver\x12N\n\x0bListWaivers\x12\x1e.matcher.v1.ListWaiversRequest\x1a\x1f.matcher.v1.ListWaiversResponse\x12\x45\n\x0cWatchNotices\x12\x1f.matcher.v1.WatchNoticesRequest\x1a\x12.matcher.v1.Notice0\x01\x12\x61\n\x15GetTransparencyReport\x12(.matcher.v1.GetTransparencyReportRequest\x1a\x1e.matcher.v1.TransparencyReportb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bmatcher/v1/governance.proto\x12\nmatcher.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16matcher/v1/faces.proto\"\x8d\x02\n\nDisclosure\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x16\n\x0erecipient_kind\x18\x02 \x01(\t\x12\x16\n\x0erecipient_name\x18\x03 \x01(\t\x12\x13\n\x0blegal_basis\x18\x04 \x01(\t\x12\x17\n\x0flegal_reference\x18\x05 \x01(\t\x12\x1a\n\x12includes_biometric\x18\x06 \x01(\x08\x12\x0f\n\x07\x61llowed\x18\x07 \x01(\x08\x12\x16\n\x0erefusal_reason\x18\x08 \x01(\t\x12\x0c\n\x04rule\x18\t \x01(\t\x12\x0f\n\x07message\x18\n \x01(\t\x12/\n\x0b\x64\x65\x63ide_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe5\x01\n\x17\x44\x65\x63ideDisclosureRequest\x12\x0c\n\x04\x63\x61se\x18\x01 \x01(\t\x12\x16\n\x0erecipient_kind\x18\x02 \x01(\t\x12\x16\n\x0erecipient_name\x18\x03 \x01(\t\x12\x13\n\x0blegal_basis\x18\x04 \x01(\t\x12\x17\n\x0flegal_reference\x18\x05 \x01(\t\x12\x1a\n\x12includes_biometric\x18\x06 \x01(\x08\x12\x32\n\x0e\x62\x61sis_end_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x08 \x01(\t\"8\n\x18PackageDisclosureRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\">\n\x11\x44isclosurePackage\x12\x12\n\ndisclosure\x18\x01 \x01(\t\x12\x15\n\rmanifest_json\x18\x02 \x01(\t\"&\n\x16ListDisclosuresRequest\x12\x0c\n\x04\x63\x61se\x18\x01 \x01(\t\"F\n\x17ListDisclosuresResponse\x12+\n\x0b\x64isclosures\x18\x01 \x03(\x0b\x32\x16.matcher.v1.Disclosure\"\x92\x02\n\x06Waiver\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04rule\x18\x02 \x01(\t\x12\r\n\x05scope\x18\x03 \x01(\t\x12\x15\n\rjustification\x18\x04 \x01(\t\x12\x13\n\x0breason_kind\x18\x05 \x01(\t\x12\x12\n\ngranted_by\x18\x06 \x01(\t\x12\x18\n\x10granted_by_title\x18\x07 \x01(\t\x12\x16\n\x0emayor_approval\x18\x08 \x01(\t\x12.\n\nstart_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05state\x18\x0b \x01(\t\"H\n\x12GrantWaiverRequest\x12\"\n\x06waiver\x18\x01 \x01(\x0b\x32\x12.matcher.v1.Waiver\x12\x0e\n\x06reason\x18\x02 \x01(\t\"3\n\x13RevokeWaiverRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x14\n\x12ListWaiversRequest\":\n\x13ListWaiversResponse\x12#\n\x07waivers\x18\x01 \x03(\x0b\x32\x12.matcher.v1.Waiver\"\x15\n\x13WatchNoticesRequest\"\x84\x01\n\x06Notice\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x11\n\tprincipal\x18\x02 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\x12(\n\x04time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"|\n\x1cGetTransparencyReportRequest\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"=\n\x12TransparencyReport\x12\x0c\n\x04json\x18\x01 \x01(\t\x12\x0b\n\x03\x63sv\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\"\xc5\x01\n\tComplaint\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x30\n\x0creceive_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x63hannel\x18\x03 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x04 \x01(\t\x12\x0f\n\x07summary\x18\x05 \x01(\t\x12\x13\n\x0brecorded_by\x18\x06 \x01(\t\x12/\n\x0brecord_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"B\n\x16RecordComplaintRequest\x12(\n\tcomplaint\x18\x01 \x01(\x0b\x32\x15.matcher.v1.Complaint\"\x87\x01\n\x15ListComplaintsRequest\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x63\x61tegory\x18\x03 \x01(\t\"C\n\x16ListComplaintsResponse\x12)\n\ncomplaints\x18\x01 \x03(\x0b\x32\x15.matcher.v1.Complaint\"m\n\x17\x45nrollWaiverFaceRequest\x12\x0e\n\x06waiver\x18\x01 \x01(\t\x12#\n\x04\x66\x61\x63\x65\x18\x02 \x01(\x0b\x32\x15.matcher.v1.FaceInput\x12\r\n\x05label\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\x90\x01\n\nWaiverFace\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05label\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x08\x66\x61\x63\x65_box\x18\x05 \x01(\x0b\x32\x13.matcher.v1.FaceBox\"\x95\x01\n\x18SearchWaiverFacesRequest\x12\x0e\n\x06waiver\x18\x01 \x01(\t\x12$\n\x05probe\x18\x02 \x01(\x0b\x32\x15.matcher.v1.FaceInput\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\r\n\x05top_k\x18\x04 \x01(\x05\x12\x16\n\tmin_score\x18\x05 \x01(\x02H\x00\x88\x01\x01\x42\x0c\n\n_min_score\"=\n\x0fWaiverFaceMatch\x12\x0c\n\x04\x66\x61\x63\x65\x18\x01 \x01(\t\x12\r\n\x05label\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x02\"h\n\x11WaiverProbeResult\x12%\n\x08\x66\x61\x63\x65_box\x18\x01 \x01(\x0b\x32\x13.matcher.v1.FaceBox\x12,\n\x07matches\x18\x02 \x03(\x0b\x32\x1b.matcher.v1.WaiverFaceMatch\"^\n\x19SearchWaiverFacesResponse\x12.\n\x07results\x18\x01 \x03(\x0b\x32\x1d.matcher.v1.WaiverProbeResult\x12\x11\n\tmin_score\x18\x02 \x01(\x02\x32\xf6\x07\n\x11GovernanceService\x12O\n\x10\x44\x65\x63ideDisclosure\x12#.matcher.v1.DecideDisclosureRequest\x1a\x16.matcher.v1.Disclosure\x12X\n\x11PackageDisclosure\x12$.matcher.v1.PackageDisclosureRequest\x1a\x1d.matcher.v1.DisclosurePackage\x12Z\n\x0fListDisclosures\x12\".matcher.v1.ListDisclosuresRequest\x1a#.matcher.v1.ListDisclosuresResponse\x12\x41\n\x0bGrantWaiver\x12\x1e.matcher.v1.GrantWaiverRequest\x1a\x12.matcher.v1.Waiver\x12\x43\n\x0cRevokeWaiver\x12\x1f.matcher.v1.RevokeWaiverRequest\x1a\x12.matcher.v1.Waiver\x12N\n\x0bListWaivers\x12\x1e.matcher.v1.ListWaiversRequest\x1a\x1f.matcher.v1.ListWaiversResponse\x12O\n\x10\x45nrollWaiverFace\x12#.matcher.v1.EnrollWaiverFaceRequest\x1a\x16.matcher.v1.WaiverFace\x12`\n\x11SearchWaiverFaces\x12$.matcher.v1.SearchWaiverFacesRequest\x1a%.matcher.v1.SearchWaiverFacesResponse\x12\x45\n\x0cWatchNotices\x12\x1f.matcher.v1.WatchNoticesRequest\x1a\x12.matcher.v1.Notice0\x01\x12\x61\n\x15GetTransparencyReport\x12(.matcher.v1.GetTransparencyReportRequest\x1a\x1e.matcher.v1.TransparencyReport\x12L\n\x0fRecordComplaint\x12\".matcher.v1.RecordComplaintRequest\x1a\x15.matcher.v1.Complaint\x12W\n\x0eListComplaints\x12!.matcher.v1.ListComplaintsRequest\x1a\".matcher.v1.ListComplaintsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'matcher.v1.governance_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DISCLOSURE']._serialized_start=77
-  _globals['_DISCLOSURE']._serialized_end=346
-  _globals['_DECIDEDISCLOSUREREQUEST']._serialized_start=349
-  _globals['_DECIDEDISCLOSUREREQUEST']._serialized_end=578
-  _globals['_PACKAGEDISCLOSUREREQUEST']._serialized_start=580
-  _globals['_PACKAGEDISCLOSUREREQUEST']._serialized_end=636
-  _globals['_DISCLOSUREPACKAGE']._serialized_start=638
-  _globals['_DISCLOSUREPACKAGE']._serialized_end=700
-  _globals['_LISTDISCLOSURESREQUEST']._serialized_start=702
-  _globals['_LISTDISCLOSURESREQUEST']._serialized_end=740
-  _globals['_LISTDISCLOSURESRESPONSE']._serialized_start=742
-  _globals['_LISTDISCLOSURESRESPONSE']._serialized_end=812
-  _globals['_WAIVER']._serialized_start=815
-  _globals['_WAIVER']._serialized_end=1089
-  _globals['_GRANTWAIVERREQUEST']._serialized_start=1091
-  _globals['_GRANTWAIVERREQUEST']._serialized_end=1163
-  _globals['_REVOKEWAIVERREQUEST']._serialized_start=1165
-  _globals['_REVOKEWAIVERREQUEST']._serialized_end=1216
-  _globals['_LISTWAIVERSREQUEST']._serialized_start=1218
-  _globals['_LISTWAIVERSREQUEST']._serialized_end=1238
-  _globals['_LISTWAIVERSRESPONSE']._serialized_start=1240
-  _globals['_LISTWAIVERSRESPONSE']._serialized_end=1298
-  _globals['_WATCHNOTICESREQUEST']._serialized_start=1300
-  _globals['_WATCHNOTICESREQUEST']._serialized_end=1321
-  _globals['_NOTICE']._serialized_start=1324
-  _globals['_NOTICE']._serialized_end=1456
-  _globals['_GETTRANSPARENCYREPORTREQUEST']._serialized_start=1458
-  _globals['_GETTRANSPARENCYREPORTREQUEST']._serialized_end=1582
-  _globals['_TRANSPARENCYREPORT']._serialized_start=1584
-  _globals['_TRANSPARENCYREPORT']._serialized_end=1645
-  _globals['_GOVERNANCESERVICE']._serialized_start=1648
-  _globals['_GOVERNANCESERVICE']._serialized_end=2316
+  _globals['_DISCLOSURE']._serialized_start=101
+  _globals['_DISCLOSURE']._serialized_end=370
+  _globals['_DECIDEDISCLOSUREREQUEST']._serialized_start=373
+  _globals['_DECIDEDISCLOSUREREQUEST']._serialized_end=602
+  _globals['_PACKAGEDISCLOSUREREQUEST']._serialized_start=604
+  _globals['_PACKAGEDISCLOSUREREQUEST']._serialized_end=660
+  _globals['_DISCLOSUREPACKAGE']._serialized_start=662
+  _globals['_DISCLOSUREPACKAGE']._serialized_end=724
+  _globals['_LISTDISCLOSURESREQUEST']._serialized_start=726
+  _globals['_LISTDISCLOSURESREQUEST']._serialized_end=764
+  _globals['_LISTDISCLOSURESRESPONSE']._serialized_start=766
+  _globals['_LISTDISCLOSURESRESPONSE']._serialized_end=836
+  _globals['_WAIVER']._serialized_start=839
+  _globals['_WAIVER']._serialized_end=1113
+  _globals['_GRANTWAIVERREQUEST']._serialized_start=1115
+  _globals['_GRANTWAIVERREQUEST']._serialized_end=1187
+  _globals['_REVOKEWAIVERREQUEST']._serialized_start=1189
+  _globals['_REVOKEWAIVERREQUEST']._serialized_end=1240
+  _globals['_LISTWAIVERSREQUEST']._serialized_start=1242
+  _globals['_LISTWAIVERSREQUEST']._serialized_end=1262
+  _globals['_LISTWAIVERSRESPONSE']._serialized_start=1264
+  _globals['_LISTWAIVERSRESPONSE']._serialized_end=1322
+  _globals['_WATCHNOTICESREQUEST']._serialized_start=1324
+  _globals['_WATCHNOTICESREQUEST']._serialized_end=1345
+  _globals['_NOTICE']._serialized_start=1348
+  _globals['_NOTICE']._serialized_end=1480
+  _globals['_GETTRANSPARENCYREPORTREQUEST']._serialized_start=1482
+  _globals['_GETTRANSPARENCYREPORTREQUEST']._serialized_end=1606
+  _globals['_TRANSPARENCYREPORT']._serialized_start=1608
+  _globals['_TRANSPARENCYREPORT']._serialized_end=1669
+  _globals['_COMPLAINT']._serialized_start=1672
+  _globals['_COMPLAINT']._serialized_end=1869
+  _globals['_RECORDCOMPLAINTREQUEST']._serialized_start=1871
+  _globals['_RECORDCOMPLAINTREQUEST']._serialized_end=1937
+  _globals['_LISTCOMPLAINTSREQUEST']._serialized_start=1940
+  _globals['_LISTCOMPLAINTSREQUEST']._serialized_end=2075
+  _globals['_LISTCOMPLAINTSRESPONSE']._serialized_start=2077
+  _globals['_LISTCOMPLAINTSRESPONSE']._serialized_end=2144
+  _globals['_ENROLLWAIVERFACEREQUEST']._serialized_start=2146
+  _globals['_ENROLLWAIVERFACEREQUEST']._serialized_end=2255
+  _globals['_WAIVERFACE']._serialized_start=2258
+  _globals['_WAIVERFACE']._serialized_end=2402
+  _globals['_SEARCHWAIVERFACESREQUEST']._serialized_start=2405
+  _globals['_SEARCHWAIVERFACESREQUEST']._serialized_end=2554
+  _globals['_WAIVERFACEMATCH']._serialized_start=2556
+  _globals['_WAIVERFACEMATCH']._serialized_end=2617
+  _globals['_WAIVERPROBERESULT']._serialized_start=2619
+  _globals['_WAIVERPROBERESULT']._serialized_end=2723
+  _globals['_SEARCHWAIVERFACESRESPONSE']._serialized_start=2725
+  _globals['_SEARCHWAIVERFACESRESPONSE']._serialized_end=2819
+  _globals['_GOVERNANCESERVICE']._serialized_start=2822
+  _globals['_GOVERNANCESERVICE']._serialized_end=3836
 # @@protoc_insertion_point(module_scope)

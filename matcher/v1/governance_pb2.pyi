@@ -1,6 +1,7 @@
 import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from matcher.v1 import faces_pb2 as _faces_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -172,3 +173,109 @@ class TransparencyReport(_message.Message):
     csv: str
     text: str
     def __init__(self, json: _Optional[str] = ..., csv: _Optional[str] = ..., text: _Optional[str] = ...) -> None: ...
+
+class Complaint(_message.Message):
+    __slots__ = ("name", "receive_time", "channel", "category", "summary", "recorded_by", "record_time")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    RECEIVE_TIME_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    RECORDED_BY_FIELD_NUMBER: _ClassVar[int]
+    RECORD_TIME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    receive_time: _timestamp_pb2.Timestamp
+    channel: str
+    category: str
+    summary: str
+    recorded_by: str
+    record_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., receive_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., channel: _Optional[str] = ..., category: _Optional[str] = ..., summary: _Optional[str] = ..., recorded_by: _Optional[str] = ..., record_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class RecordComplaintRequest(_message.Message):
+    __slots__ = ("complaint",)
+    COMPLAINT_FIELD_NUMBER: _ClassVar[int]
+    complaint: Complaint
+    def __init__(self, complaint: _Optional[_Union[Complaint, _Mapping]] = ...) -> None: ...
+
+class ListComplaintsRequest(_message.Message):
+    __slots__ = ("start_time", "end_time", "category")
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    category: str
+    def __init__(self, start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., category: _Optional[str] = ...) -> None: ...
+
+class ListComplaintsResponse(_message.Message):
+    __slots__ = ("complaints",)
+    COMPLAINTS_FIELD_NUMBER: _ClassVar[int]
+    complaints: _containers.RepeatedCompositeFieldContainer[Complaint]
+    def __init__(self, complaints: _Optional[_Iterable[_Union[Complaint, _Mapping]]] = ...) -> None: ...
+
+class EnrollWaiverFaceRequest(_message.Message):
+    __slots__ = ("waiver", "face", "label", "reason")
+    WAIVER_FIELD_NUMBER: _ClassVar[int]
+    FACE_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    waiver: str
+    face: _faces_pb2.FaceInput
+    label: str
+    reason: str
+    def __init__(self, waiver: _Optional[str] = ..., face: _Optional[_Union[_faces_pb2.FaceInput, _Mapping]] = ..., label: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class WaiverFace(_message.Message):
+    __slots__ = ("name", "label", "model", "create_time", "face_box")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    FACE_BOX_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    label: str
+    model: str
+    create_time: _timestamp_pb2.Timestamp
+    face_box: _faces_pb2.FaceBox
+    def __init__(self, name: _Optional[str] = ..., label: _Optional[str] = ..., model: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., face_box: _Optional[_Union[_faces_pb2.FaceBox, _Mapping]] = ...) -> None: ...
+
+class SearchWaiverFacesRequest(_message.Message):
+    __slots__ = ("waiver", "probe", "reason", "top_k", "min_score")
+    WAIVER_FIELD_NUMBER: _ClassVar[int]
+    PROBE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    TOP_K_FIELD_NUMBER: _ClassVar[int]
+    MIN_SCORE_FIELD_NUMBER: _ClassVar[int]
+    waiver: str
+    probe: _faces_pb2.FaceInput
+    reason: str
+    top_k: int
+    min_score: float
+    def __init__(self, waiver: _Optional[str] = ..., probe: _Optional[_Union[_faces_pb2.FaceInput, _Mapping]] = ..., reason: _Optional[str] = ..., top_k: _Optional[int] = ..., min_score: _Optional[float] = ...) -> None: ...
+
+class WaiverFaceMatch(_message.Message):
+    __slots__ = ("face", "label", "score")
+    FACE_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    face: str
+    label: str
+    score: float
+    def __init__(self, face: _Optional[str] = ..., label: _Optional[str] = ..., score: _Optional[float] = ...) -> None: ...
+
+class WaiverProbeResult(_message.Message):
+    __slots__ = ("face_box", "matches")
+    FACE_BOX_FIELD_NUMBER: _ClassVar[int]
+    MATCHES_FIELD_NUMBER: _ClassVar[int]
+    face_box: _faces_pb2.FaceBox
+    matches: _containers.RepeatedCompositeFieldContainer[WaiverFaceMatch]
+    def __init__(self, face_box: _Optional[_Union[_faces_pb2.FaceBox, _Mapping]] = ..., matches: _Optional[_Iterable[_Union[WaiverFaceMatch, _Mapping]]] = ...) -> None: ...
+
+class SearchWaiverFacesResponse(_message.Message):
+    __slots__ = ("results", "min_score")
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    MIN_SCORE_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[WaiverProbeResult]
+    min_score: float
+    def __init__(self, results: _Optional[_Iterable[_Union[WaiverProbeResult, _Mapping]]] = ..., min_score: _Optional[float] = ...) -> None: ...

@@ -66,6 +66,16 @@ class GovernanceServiceStub:
                 request_serializer=matcher_dot_v1_dot_governance__pb2.ListWaiversRequest.SerializeToString,
                 response_deserializer=matcher_dot_v1_dot_governance__pb2.ListWaiversResponse.FromString,
                 _registered_method=True)
+        self.EnrollWaiverFace = channel.unary_unary(
+                '/matcher.v1.GovernanceService/EnrollWaiverFace',
+                request_serializer=matcher_dot_v1_dot_governance__pb2.EnrollWaiverFaceRequest.SerializeToString,
+                response_deserializer=matcher_dot_v1_dot_governance__pb2.WaiverFace.FromString,
+                _registered_method=True)
+        self.SearchWaiverFaces = channel.unary_unary(
+                '/matcher.v1.GovernanceService/SearchWaiverFaces',
+                request_serializer=matcher_dot_v1_dot_governance__pb2.SearchWaiverFacesRequest.SerializeToString,
+                response_deserializer=matcher_dot_v1_dot_governance__pb2.SearchWaiverFacesResponse.FromString,
+                _registered_method=True)
         self.WatchNotices = channel.unary_stream(
                 '/matcher.v1.GovernanceService/WatchNotices',
                 request_serializer=matcher_dot_v1_dot_governance__pb2.WatchNoticesRequest.SerializeToString,
@@ -75,6 +85,16 @@ class GovernanceServiceStub:
                 '/matcher.v1.GovernanceService/GetTransparencyReport',
                 request_serializer=matcher_dot_v1_dot_governance__pb2.GetTransparencyReportRequest.SerializeToString,
                 response_deserializer=matcher_dot_v1_dot_governance__pb2.TransparencyReport.FromString,
+                _registered_method=True)
+        self.RecordComplaint = channel.unary_unary(
+                '/matcher.v1.GovernanceService/RecordComplaint',
+                request_serializer=matcher_dot_v1_dot_governance__pb2.RecordComplaintRequest.SerializeToString,
+                response_deserializer=matcher_dot_v1_dot_governance__pb2.Complaint.FromString,
+                _registered_method=True)
+        self.ListComplaints = channel.unary_unary(
+                '/matcher.v1.GovernanceService/ListComplaints',
+                request_serializer=matcher_dot_v1_dot_governance__pb2.ListComplaintsRequest.SerializeToString,
+                response_deserializer=matcher_dot_v1_dot_governance__pb2.ListComplaintsResponse.FromString,
                 _registered_method=True)
 
 
@@ -124,6 +144,21 @@ class GovernanceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def EnrollWaiverFace(self, request, context):
+        """P1, P15: under an active waiver of P1 for "searches/{id}" (a missing person, a life in
+        danger), enrol the sought face into the waiver's own scope, and search stills against it.
+        Refused (WAIVER_REQUIRED) without such a waiver; destroyed when it ends or is revoked.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SearchWaiverFaces(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def WatchNotices(self, request, context):
         """P16: refusals and lockouts as they happen, for the designee's console.
         """
@@ -134,6 +169,20 @@ class GovernanceServiceServicer:
     def GetTransparencyReport(self, request, context):
         """P17: counts per intended use for a period, computed from the audit log alone.
         """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordComplaint(self, request, context):
+        """P17, Executive Order 78: a complaint received from the public, recorded by an auditor
+        (never personal data), counted in the report by category.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListComplaints(self, request, context):
+        """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -171,6 +220,16 @@ def add_GovernanceServiceServicer_to_server(servicer, server):
                     request_deserializer=matcher_dot_v1_dot_governance__pb2.ListWaiversRequest.FromString,
                     response_serializer=matcher_dot_v1_dot_governance__pb2.ListWaiversResponse.SerializeToString,
             ),
+            'EnrollWaiverFace': grpc.unary_unary_rpc_method_handler(
+                    servicer.EnrollWaiverFace,
+                    request_deserializer=matcher_dot_v1_dot_governance__pb2.EnrollWaiverFaceRequest.FromString,
+                    response_serializer=matcher_dot_v1_dot_governance__pb2.WaiverFace.SerializeToString,
+            ),
+            'SearchWaiverFaces': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchWaiverFaces,
+                    request_deserializer=matcher_dot_v1_dot_governance__pb2.SearchWaiverFacesRequest.FromString,
+                    response_serializer=matcher_dot_v1_dot_governance__pb2.SearchWaiverFacesResponse.SerializeToString,
+            ),
             'WatchNotices': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchNotices,
                     request_deserializer=matcher_dot_v1_dot_governance__pb2.WatchNoticesRequest.FromString,
@@ -180,6 +239,16 @@ def add_GovernanceServiceServicer_to_server(servicer, server):
                     servicer.GetTransparencyReport,
                     request_deserializer=matcher_dot_v1_dot_governance__pb2.GetTransparencyReportRequest.FromString,
                     response_serializer=matcher_dot_v1_dot_governance__pb2.TransparencyReport.SerializeToString,
+            ),
+            'RecordComplaint': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordComplaint,
+                    request_deserializer=matcher_dot_v1_dot_governance__pb2.RecordComplaintRequest.FromString,
+                    response_serializer=matcher_dot_v1_dot_governance__pb2.Complaint.SerializeToString,
+            ),
+            'ListComplaints': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListComplaints,
+                    request_deserializer=matcher_dot_v1_dot_governance__pb2.ListComplaintsRequest.FromString,
+                    response_serializer=matcher_dot_v1_dot_governance__pb2.ListComplaintsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -357,6 +426,60 @@ class GovernanceService:
             _registered_method=True)
 
     @staticmethod
+    def EnrollWaiverFace(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/matcher.v1.GovernanceService/EnrollWaiverFace',
+            matcher_dot_v1_dot_governance__pb2.EnrollWaiverFaceRequest.SerializeToString,
+            matcher_dot_v1_dot_governance__pb2.WaiverFace.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SearchWaiverFaces(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/matcher.v1.GovernanceService/SearchWaiverFaces',
+            matcher_dot_v1_dot_governance__pb2.SearchWaiverFacesRequest.SerializeToString,
+            matcher_dot_v1_dot_governance__pb2.SearchWaiverFacesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def WatchNotices(request,
             target,
             options=(),
@@ -400,6 +523,60 @@ class GovernanceService:
             '/matcher.v1.GovernanceService/GetTransparencyReport',
             matcher_dot_v1_dot_governance__pb2.GetTransparencyReportRequest.SerializeToString,
             matcher_dot_v1_dot_governance__pb2.TransparencyReport.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordComplaint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/matcher.v1.GovernanceService/RecordComplaint',
+            matcher_dot_v1_dot_governance__pb2.RecordComplaintRequest.SerializeToString,
+            matcher_dot_v1_dot_governance__pb2.Complaint.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListComplaints(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/matcher.v1.GovernanceService/ListComplaints',
+            matcher_dot_v1_dot_governance__pb2.ListComplaintsRequest.SerializeToString,
+            matcher_dot_v1_dot_governance__pb2.ListComplaintsResponse.FromString,
             options,
             channel_credentials,
             insecure,
