@@ -311,7 +311,8 @@ class FaceMatcher:
                 .where(m.Case.state == m.CASE_OPEN, m.Subject.state == m.SUBJECT_ACTIVE)
             ).all()
         wanted = {row.id: (row.case_id, row.subject_pk, row.model) for row in rows}
-        return self.sync(wanted, self._load_case_templates, lambda scope: not scope.startswith("orders/"))
+        # Case scopes are bare case ids; orders/... and waivers/... scopes are reconciled elsewhere.
+        return self.sync(wanted, self._load_case_templates, lambda scope: "/" not in scope)
 
     def _load_case_templates(self, template_ids: list[str]) -> dict[str, Vector]:
         loaded: dict[str, Vector] = {}
