@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from matcher.cli import access, cases, console, faces, governance, local, plates, registry
+from matcher.cli import access, cases, console, edge, faces, governance, local, plates, registry
 from matcher.cli.output import Printer
 from matcher.client import MatcherClient, MatcherError
 from matcher.config import DEFAULT_DATA_DIR
@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--timeout", type=float, default=30.0, help="deadline of each call, seconds")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     commands = parser.add_subparsers(dest="command", required=True)
-    for module in (local, cases, faces, plates, registry, access, governance, console):
+    for module in (local, cases, faces, plates, registry, access, governance, console, edge):
         module.register(commands)
     return parser
 

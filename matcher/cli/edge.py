@@ -1,0 +1,121 @@
+"""Edge commands that run beside the cameras as the camera gateway: ``bridge frigate``.
+
+They run until Ctrl-C or SIGTERM, log what they do (never a plate text or a face), and print a
+summary of their counts when they stop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from matcher.cli.output import Printer
+from matcher.client import MatcherClient
+
+log = logging.getLogger("matcher.bridge")
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by Ctrl-C or SIGTERM, so that the command stops cleanly."""
+    stop = threading.Event()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: stop.set())
+    return stop
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+
+
+def _password(args: argparse.Namespace) -> str:
+    if args.mqtt_password_file:
+        return Path(args.mqtt_password_file).read_text().strip()
+    return os.environ.get("MATCHER_MQTT_PASSWORD", "")
+
+
+def bridge_frigate(client: MatcherClient, args: argparse.Namespace, out: Printer) -> int:
+    from matcher.gateway.frigate import FrigateBridge, parse_camera_map
+    from matcher.gateway.mqtt import BrokerSettings, BrokerUnreachable, FrigateSubscriber, parse_address
+
+    _configure_logging(args.log_level)
+    try:
+        cameras = parse_camera_map(args.camera or [])
+        host, port = parse_address(args.mqtt)
+        password = _password(args)
+    except (ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    bridge = FrigateBridge(client, cameras, reason=args.reason)
+    settings = BrokerSettings(
+        host,
+        port,
+        topic_prefix=args.topic_prefix,
+        username=args.mqtt_username or "",
+        password=password,
+        tls_ca=Path(args.mqtt_ca) if args.mqtt_ca else None,
+    )
+    subscriber = FrigateSubscriber(settings, bridge)
+    try:
+        subscriber.start()
+    except BrokerUnreachable as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    stop = stop_on_signals()
+    log.info("checking the plates of Frigate cameras %s (Ctrl-C to stop)", ", ".join(sorted(cameras)))
+    worker = threading.Thread(target=bridge.run, args=(stop,), name="plate-checks", daemon=True)
+    worker.start()
+    try:
+        while not stop.wait(args.report_every):
+            log.info("%s", bridge.counts.line())
+    finally:
+        subscriber.stop()
+        worker.join(timeout=5)
+    print(bridge.counts.line(), file=sys.stderr)
+    return 0
+
+
+def register(commands: Any) -> None:
+    bridge = commands.add_parser(
+        "bridge", help="feed plates recognised by another system (run as a camera gateway)"
+    )
+    kinds = bridge.add_subparsers(dest="kind", required=True)
+    frigate = kinds.add_parser(
+        "frigate",
+        help="check plates that a Frigate NVR recognises (MQTT) against the open cases' watchlists",
+        description="Subscribes to Frigate's frigate/tracked_object_update (type lpr) and frigate/events; "
+        "checks each distinct plate of a tracked object once; logs hits without the plate text. "
+        "Run it as the camera gateway: --as local-camera, or --token-file / mutual TLS.",
+    )
+    frigate.add_argument("--mqtt", required=True, help="the broker Frigate publishes to, HOST:PORT")
+    frigate.add_argument(
+        "--camera",
+        action="append",
+        metavar="FRIGATE_NAME=CAMERA_ID",
+        help="map a Frigate camera to a registered camera (repeat for each); others are refused",
+    )
+    frigate.add_argument(
+        "--topic-prefix", default="frigate", help="Frigate's mqtt.topic_prefix (default frigate)"
+    )
+    frigate.add_argument("--mqtt-username")
+    frigate.add_argument(
+        "--mqtt-password-file", help="file holding the MQTT password (or MATCHER_MQTT_PASSWORD)"
+    )
+    frigate.add_argument("--mqtt-ca", help="connect over TLS, trusting this CA")
+    frigate.add_argument(
+        "--reason",
+        default="vehicle watchlist check of a licence-plate camera (Frigate LPR)",
+        help="P12: the deployment's purpose, recorded with every check",
+    )
+    frigate.add_argument(
+        "--report-every", type=float, default=60.0, help="seconds between count lines in the log"
+    )
+    frigate.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    frigate.set_defaults(handler=bridge_frigate)
