@@ -590,6 +590,7 @@ class MatcherClient:
         *,
         image: bytes | None = None,
         reason: str = "exclusion-zone monitoring",
+        sighting_id: str = "",
     ) -> sightings_pb2.SightingResult:
         request = sightings_pb2.Sighting(
             camera=f"cameras/{camera_id}",
@@ -597,6 +598,7 @@ class MatcherClient:
             faces=[embedding(face) for face in faces or []],
             image=image or b"",
             reason=reason,
+            sighting_id=sighting_id,
         )
         return self._call(self.sightings.ReportSighting, request)
 

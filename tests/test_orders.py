@@ -6,6 +6,7 @@ a sighting that no order routes never reaches the index.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -334,3 +335,38 @@ def test_cli_registry_officer_and_operator_console(
     assert code == 0 and "ALERT  RI-7 (orders/o-1)  at cameras/cam-1 [park]" in out
     code, out = cli("local-operator", "alerts", "watch", "--duration", "1")
     assert "ALERT" not in out  # acknowledged by the console the first time
+
+
+def test_a_resent_sighting_id_is_acknowledged_once_and_never_alerts_twice(world: World) -> None:
+    """A gateway that lost its stream resends what was not confirmed: the receipt of each
+    sighting_id makes the resend harmless (no second match, no second alert), and is audited."""
+    world.order("o-1", ["park"])
+    world.h.clock.set(START + timedelta(hours=2))
+    at = START + timedelta(hours=2)
+    first = world.camera.report_sighting("cam-1", at, [near(FACE, 1)], sighting_id="gw1.0001")
+    again = world.camera.report_sighting("cam-1", at, [near(FACE, 1)], sighting_id="gw1.0001")
+    assert (first.alerts, first.duplicate) == (1, False) and (again.alerts, again.duplicate) == (0, True)
+
+    def feed() -> Iterator[sightings_pb2.Sighting]:
+        from matcher.client import _timestamp, embedding
+
+        for sighting_id in ("gw1.0001", "gw1.0002", "gw1.0002", "gw1.0003"):
+            yield sightings_pb2.Sighting(
+                camera="cameras/cam-1",
+                capture_time=_timestamp(at),
+                faces=[embedding(near(FACE, 2))],
+                reason="feed",
+                sighting_id=sighting_id,
+            )
+
+    summary = world.camera.stream_sightings(feed())
+    assert (summary.sightings, summary.alerts, summary.duplicates) == (4, 2, 2)
+    assert len(world.h.app.individuals.pending_alerts("local-operator", frozenset({"park"}), None)) == 3
+    records = [
+        json.loads(r.detail_json or "{}") | {"count": r.count} for r in world.h.audit("sightings.report")
+    ]
+    duplicates = [r for r in records if r.get("duplicate")]
+    assert len(duplicates) == 3 and all(r["count"] == 0 for r in duplicates)
+    with pytest.raises(MatcherError) as error:
+        world.camera.report_sighting("cam-1", at, [FACE], sighting_id="not a valid id!")
+    assert error.value.reason == "FIELD_INVALID"

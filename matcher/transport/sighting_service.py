@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC
 
 import numpy as np
@@ -18,6 +19,8 @@ from matcher.transport.calls import client_stream, refusal_of, rpc, server_strea
 from matcher.transport.dispatch import Feed, feed_source
 from matcher.transport.errors import Refusal, image_refusal
 from matcher.v1 import sightings_pb2
+
+SIGHTING_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 def _faces(app: App, sighting: sightings_pb2.Sighting) -> tuple[list[Vector], str]:
@@ -47,11 +50,25 @@ def _report(app: App, actor: str, sighting: sightings_pb2.Sighting) -> sightings
     camera = names.parts(sighting.camera, ("cameras",), "camera")[0]
     if not sighting.HasField("capture_time"):
         raise PolicyError(Kind.INVALID_ARGUMENT, "FIELD_INVALID", "a sighting needs its capture time")
+    if sighting.sighting_id and not SIGHTING_ID.fullmatch(sighting.sighting_id):
+        raise PolicyError(
+            Kind.INVALID_ARGUMENT,
+            "FIELD_INVALID",
+            "a sighting_id is 1-64 characters of A-Z, a-z, 0-9, '.', '_' and '-'",
+        )
     vectors, model = _faces(app, sighting)
     outcome = app.individuals.report(
-        actor, camera, sighting.capture_time.ToDatetime(tzinfo=UTC), vectors, model, sighting.reason
+        actor,
+        camera,
+        sighting.capture_time.ToDatetime(tzinfo=UTC),
+        vectors,
+        model,
+        sighting.reason,
+        sighting.sighting_id,
     )
-    return sightings_pb2.SightingResult(faces=outcome.faces, alerts=len(outcome.alerts))
+    return sightings_pb2.SightingResult(
+        faces=outcome.faces, alerts=len(outcome.alerts), duplicate=outcome.duplicate
+    )
 
 
 def alert_message(alert: AlertView) -> sightings_pb2.Alert:
@@ -99,6 +116,7 @@ class SightingSession:
                 continue
             self.summary.faces += result.faces
             self.summary.alerts += result.alerts
+            self.summary.duplicates += int(result.duplicate)
 
     def _refused(self, refusal: Refusal) -> None:
         self.summary.refused += 1

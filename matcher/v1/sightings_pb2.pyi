@@ -11,40 +11,46 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Sighting(_message.Message):
-    __slots__ = ("camera", "capture_time", "faces", "image", "reason")
+    __slots__ = ("camera", "capture_time", "faces", "image", "reason", "sighting_id")
     CAMERA_FIELD_NUMBER: _ClassVar[int]
     CAPTURE_TIME_FIELD_NUMBER: _ClassVar[int]
     FACES_FIELD_NUMBER: _ClassVar[int]
     IMAGE_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    SIGHTING_ID_FIELD_NUMBER: _ClassVar[int]
     camera: str
     capture_time: _timestamp_pb2.Timestamp
     faces: _containers.RepeatedCompositeFieldContainer[_faces_pb2.Embedding]
     image: bytes
     reason: str
-    def __init__(self, camera: _Optional[str] = ..., capture_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., faces: _Optional[_Iterable[_Union[_faces_pb2.Embedding, _Mapping]]] = ..., image: _Optional[bytes] = ..., reason: _Optional[str] = ...) -> None: ...
+    sighting_id: str
+    def __init__(self, camera: _Optional[str] = ..., capture_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., faces: _Optional[_Iterable[_Union[_faces_pb2.Embedding, _Mapping]]] = ..., image: _Optional[bytes] = ..., reason: _Optional[str] = ..., sighting_id: _Optional[str] = ...) -> None: ...
 
 class SightingResult(_message.Message):
-    __slots__ = ("faces", "alerts")
+    __slots__ = ("faces", "alerts", "duplicate")
     FACES_FIELD_NUMBER: _ClassVar[int]
     ALERTS_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_FIELD_NUMBER: _ClassVar[int]
     faces: int
     alerts: int
-    def __init__(self, faces: _Optional[int] = ..., alerts: _Optional[int] = ...) -> None: ...
+    duplicate: bool
+    def __init__(self, faces: _Optional[int] = ..., alerts: _Optional[int] = ..., duplicate: _Optional[bool] = ...) -> None: ...
 
 class StreamSightingsSummary(_message.Message):
-    __slots__ = ("sightings", "faces", "alerts", "refused", "first_refusal")
+    __slots__ = ("sightings", "faces", "alerts", "refused", "first_refusal", "duplicates")
     SIGHTINGS_FIELD_NUMBER: _ClassVar[int]
     FACES_FIELD_NUMBER: _ClassVar[int]
     ALERTS_FIELD_NUMBER: _ClassVar[int]
     REFUSED_FIELD_NUMBER: _ClassVar[int]
     FIRST_REFUSAL_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATES_FIELD_NUMBER: _ClassVar[int]
     sightings: int
     faces: int
     alerts: int
     refused: int
     first_refusal: str
-    def __init__(self, sightings: _Optional[int] = ..., faces: _Optional[int] = ..., alerts: _Optional[int] = ..., refused: _Optional[int] = ..., first_refusal: _Optional[str] = ...) -> None: ...
+    duplicates: int
+    def __init__(self, sightings: _Optional[int] = ..., faces: _Optional[int] = ..., alerts: _Optional[int] = ..., refused: _Optional[int] = ..., first_refusal: _Optional[str] = ..., duplicates: _Optional[int] = ...) -> None: ...
 
 class Alert(_message.Message):
     __slots__ = ("name", "order", "person_label", "camera", "zones", "score", "capture_time", "create_time", "resume_token")
