@@ -603,9 +603,15 @@ class MatcherClient:
         return self._call(self.sightings.ReportSighting, request)
 
     def stream_sightings(
-        self, sightings: Iterator[sightings_pb2.Sighting]
+        self, sightings: Iterator[sightings_pb2.Sighting], *, timeout: float | None = None
     ) -> sightings_pb2.StreamSightingsSummary:
-        return self._call(self.sightings.StreamSightings, sightings)
+        """A camera feed; ``timeout`` bounds the whole stream (default: the client's deadline)."""
+        try:
+            return self.sightings.StreamSightings(
+                sightings, timeout=timeout or self._timeout, metadata=self._metadata
+            )
+        except grpc.RpcError as error:
+            raise MatcherError(error) from None
 
     def subscribe_alerts(
         self, resume_token: str = "", *, timeout: float | None = None

@@ -1,4 +1,4 @@
-"""Edge commands that run beside the cameras as the camera gateway: ``bridge frigate``.
+"""Edge commands that run beside the cameras as the camera gateway: ``gateway``, ``bridge frigate``.
 
 They run until Ctrl-C or SIGTERM, log what they do (never a plate text or a face), and print a
 summary of their counts when they stop.
@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +83,86 @@ def bridge_frigate(client: MatcherClient, args: argparse.Namespace, out: Printer
     return 0
 
 
+def gateway(client: MatcherClient, args: argparse.Namespace, out: Printer) -> int:
+    from matcher.cli.local import settings_of
+    from matcher.gateway.camera_gateway import Gateway
+    from matcher.gateway.video import Source, SourceError
+    from matcher.model_loading import Unavailable, load_pipeline, load_plate_reader
+
+    _configure_logging(args.log_level)
+    settings = settings_of(args)
+    for name in ("face_detector", "face_recognizer", "plate_detector", "plate_ocr_model", "plate_ocr_config"):
+        if getattr(args, name):
+            setattr(settings, name, Path(getattr(args, name)))
+    try:
+        sources = [Source.parse(spec, replay_live=args.live) for spec in args.source or []]
+        pipeline = None if args.no_faces else load_pipeline(settings)
+        reader = None if args.no_plates else load_plate_reader(settings)
+        for what, loaded in (("faces", pipeline), ("plates", reader)):
+            if isinstance(loaded, Unavailable):
+                raise ValueError(f"cannot read {what}: {loaded.why} (or pass --no-{what})")
+        assert not isinstance(pipeline, Unavailable) and not isinstance(reader, Unavailable)
+        edge = Gateway(
+            client, sources, pipeline=pipeline, plate_reader=reader, fps=args.fps, reason=args.reason
+        )
+        stop = stop_on_signals()
+        edge.start(stop)
+    except (ValueError, SourceError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if args.metrics_listen:
+        from matcher.gateway.gateway_metrics import serve_metrics
+
+        serve_metrics(edge, args.metrics_listen)
+    live = sys.stderr.isatty()
+    drawn = 0
+    last_report = time.monotonic()
+    while not stop.wait(1.0) and not edge.sources_done():
+        if live:
+            lines = edge.lines()
+            sys.stderr.write(("\x1b[F" * drawn) + "".join(f"\x1b[K{line}\n" for line in lines))
+            sys.stderr.flush()
+            drawn = len(lines)
+        elif time.monotonic() - last_report >= args.report_every:
+            last_report = time.monotonic()
+            for line in edge.lines():
+                log.info("%s", line)
+    stop.set()  # files done, or Ctrl-C: stop reading, then send what is waiting
+    edge.finish()
+    for line in edge.lines():
+        print(line, file=sys.stderr)
+    return 0
+
+
 def register(commands: Any) -> None:
+    run = commands.add_parser(
+        "gateway",
+        help="read cameras (RTSP or files), send face embeddings and plate reads (as a camera gateway)",
+        description="One process for one or many cameras. Faces are detected and embedded here and sent "
+        "as embeddings, one sighting per appearance; plates are read here and checked as text with "
+        "per-character confidences. No frame leaves this machine or is written to disk (P7).",
+    )
+    run.add_argument(
+        "--source",
+        action="append",
+        metavar="CAMERA_ID=URL_OR_FILE",
+        help="a registered camera and its video (rtsp://..., or a file); repeat for each camera",
+    )
+    run.add_argument("--fps", type=float, default=5.0, help="frames analysed per second of video (default 5)")
+    run.add_argument("--live", action="store_true", help="replay files at their own pace, as cameras")
+    run.add_argument("--no-faces", action="store_true", help="read plates only")
+    run.add_argument("--no-plates", action="store_true", help="look for faces only")
+    run.add_argument("--reason", default="exclusion-zone monitoring", help="P12: the deployment's purpose")
+    run.add_argument("--data-dir", help="where installed face models are (default ./matcher-data)")
+    for name in ("face-detector", "face-recognizer", "plate-detector", "plate-ocr-model", "plate-ocr-config"):
+        run.add_argument(f"--{name}", help=f"model file (default MATCHER_{name.upper().replace('-', '_')})")
+    run.add_argument("--metrics-listen", help="serve Prometheus metrics at HOST:PORT")
+    run.add_argument(
+        "--report-every", type=float, default=60.0, help="seconds between log lines (no terminal)"
+    )
+    run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    run.set_defaults(handler=gateway)
+
     bridge = commands.add_parser(
         "bridge", help="feed plates recognised by another system (run as a camera gateway)"
     )

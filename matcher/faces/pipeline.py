@@ -168,6 +168,16 @@ class FacePipeline:
             for c, emb in zip(chosen, embeddings, strict=True)
         ]
 
+    def embed_frame(self, image: np.ndarray) -> list[DetectedFace]:
+        """Every usable face of a decoded BGR video frame (a camera gateway's frame), embedded;
+        none when no face passes the gates. The same detector, gates and alignment as photos."""
+        usable = [c for c in self.detect(image) if c.rejection is None]
+        embeddings = self.embed_crops([self.align(image, c.landmarks) for c in usable])
+        return [
+            DetectedFace(c.box, c.det_score, c.landmarks, emb, self.model_id)
+            for c, emb in zip(usable, embeddings, strict=True)
+        ]
+
     def detect(self, image: np.ndarray) -> list[FaceCandidate]:
         """Run SCRFD on a BGR image; candidates sorted by score, each judged by the gates."""
         dets, kpss = self._detector.detect(image, input_size=self.det_size)

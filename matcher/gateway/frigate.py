@@ -32,13 +32,13 @@ import logging
 import math
 import secrets
 import threading
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from matcher.client import MatcherClient
-from matcher.gateway.plate_checks import PlateCheck, ReadRefused, ServiceUnavailable, check
+from matcher.gateway.plate_checks import CheckCounts, CheckQueue, PlateCheck
 from matcher.plates import PlateError
 from matcher.plates.text import normalize_plate
 
@@ -145,20 +145,18 @@ PARSERS = {"tracked_object_update": parse_tracked_object_update, "events": parse
 
 @dataclass
 class BridgeCounts:
-    """What the bridge did since it started (for its periodic log line and its metrics)."""
+    """What the bridge did since it started (for its periodic log line)."""
 
+    service: CheckCounts
     messages: int = 0
     oversized: int = 0
     malformed: int = 0
     unmapped: int = 0
     duplicates: int = 0
-    checked: int = 0
-    hits: int = 0
-    misses: int = 0
-    refused: int = 0
-    dropped: int = 0
-    retries: int = 0
     malformed_kinds: dict[str, int] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> int:  # checked, hits, misses, refused, dropped, retries
+        return int(getattr(self.service, name))
 
     def line(self) -> str:
         return (
@@ -197,26 +195,20 @@ class FrigateBridge:
         queue_size: int = 1024,
         max_backoff: float = 30.0,
     ) -> None:
-        self._client = client
         self._cameras = dict(cameras)
-        self._reason = reason
-        self._max_backoff = max_backoff
         self._key = secrets.token_bytes(32)
         self._seen: OrderedDict[str, set[bytes]] = OrderedDict()
         self._refused_cameras: set[str] = set()
         self._warned: set[str] = set()
-        self._queue: deque[PlateCheck] = deque()
-        self._queue_size = queue_size
-        self._ready = threading.Condition()
-        self._idle = threading.Event()
-        self._idle.set()
-        self.counts = BridgeCounts()
+        self._lock = threading.Lock()
+        self.checks = CheckQueue(client, reason, size=queue_size, max_backoff=max_backoff)
+        self.counts = BridgeCounts(self.checks.counts)
 
     # --- the MQTT side ---------------------------------------------------------------------
 
     def receive(self, kind: str, payload: bytes) -> None:
         """One message of topic ``kind`` (``tracked_object_update`` or ``events``)."""
-        with self._ready:
+        with self._lock:
             self.counts.messages += 1
             if len(payload) > MAX_MESSAGE_BYTES:
                 self.counts.oversized += 1
@@ -264,13 +256,8 @@ class FrigateBridge:
             self.counts.duplicates += 1
             return
         plates.add(digest)
-        if len(self._queue) >= self._queue_size:
-            self._queue.popleft()
-            self.counts.dropped += 1
+        if not self.checks.offer(PlateCheck(seen.plate, None, camera)):
             self._warn_once("dropped", "the service is behind: dropping the oldest waiting plate reads")
-        self._queue.append(PlateCheck(seen.plate, None, camera))
-        self._idle.clear()
-        self._ready.notify()
 
     def _warn_once(self, key: str, message: str) -> None:
         """The first of each kind of problem at WARNING, the rest at DEBUG (the counts show them)."""
@@ -282,42 +269,7 @@ class FrigateBridge:
 
     def run(self, stop: threading.Event) -> None:
         """Checks queued reads until ``stop`` is set; waits out an unreachable service."""
-        backoff = 0.0
-        while not stop.is_set():
-            with self._ready:
-                if not self._queue:
-                    self._idle.set()
-                    self._ready.wait(timeout=0.2)
-                    continue
-                read = self._queue[0]
-            try:
-                hit = check(self._client, read, self._reason)
-            except ServiceUnavailable as error:
-                backoff = min(self._max_backoff, max(0.5, backoff * 2))
-                self.counts.retries += 1
-                log.warning("the service is unavailable (%s); trying again in %.1f s", error, backoff)
-                stop.wait(backoff)
-                continue
-            except ReadRefused as error:
-                # The message may quote the read: log only its reason (no plate text, P7).
-                self._done(read)
-                self.counts.refused += 1
-                log.warning("the service refused a plate read of camera %s: %s", read.camera, error.reason)
-                continue
-            backoff = 0.0
-            self._done(read)
-            self.counts.checked += 1
-            if hit:
-                self.counts.hits += 1
-                log.warning("watchlist hit on camera %s (plate text withheld, P7)", read.camera)
-            else:
-                self.counts.misses += 1
-
-    def _done(self, read: PlateCheck) -> None:
-        with self._ready:
-            if self._queue and self._queue[0] is read:
-                self._queue.popleft()
+        self.checks.run(stop)
 
     def wait_idle(self, timeout: float) -> bool:
-        """True once every queued read was checked (for tests and a clean stop)."""
-        return self._idle.wait(timeout)
+        return self.checks.wait_idle(timeout)

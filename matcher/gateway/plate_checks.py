@@ -8,6 +8,8 @@ unchanged when the service tells a camera only that a hit happened (least privil
 from __future__ import annotations
 
 import logging
+import threading
+from collections import deque
 from dataclasses import dataclass
 
 import grpc
@@ -71,3 +73,88 @@ def check(client: MatcherClient, read: PlateCheck, reason: str) -> bool:
             raise ServiceUnavailable(str(error)) from None
         raise ReadRefused(error) from None
     return hit_count(response) > 0
+
+
+@dataclass
+class CheckCounts:
+    checked: int = 0
+    hits: int = 0
+    misses: int = 0
+    refused: int = 0
+    dropped: int = 0
+    retries: int = 0
+
+
+class CheckQueue:
+    """Plate reads waiting for the service, checked in order on one thread (``run``).
+
+    Bounded: when the service is slower than the cameras (or away), the oldest waiting read is
+    dropped and counted. A transient failure keeps the read and tries it again with back-off
+    (0.5 s doubling up to ``max_backoff``); a refusal is counted and logged by its reason only,
+    since the service's message may quote the read (P7).
+    """
+
+    def __init__(
+        self, client: MatcherClient, reason: str, *, size: int = 1024, max_backoff: float = 30.0
+    ) -> None:
+        self._client = client
+        self._reason = reason
+        self._size = size
+        self._max_backoff = max_backoff
+        self._queue: deque[PlateCheck] = deque()
+        self._ready = threading.Condition()
+        self._idle = threading.Event()
+        self._idle.set()
+        self.counts = CheckCounts()
+
+    def offer(self, read: PlateCheck) -> bool:
+        """Queues a read; False when an older read had to be dropped to make room."""
+        with self._ready:
+            dropped = len(self._queue) >= self._size
+            if dropped:
+                self._queue.popleft()
+                self.counts.dropped += 1
+            self._queue.append(read)
+            self._idle.clear()
+            self._ready.notify()
+        return not dropped
+
+    def run(self, stop: threading.Event) -> None:
+        backoff = 0.0
+        while not stop.is_set():
+            with self._ready:
+                if not self._queue:
+                    self._idle.set()
+                    self._ready.wait(timeout=0.2)
+                    continue
+                read = self._queue[0]
+            try:
+                hit = check(self._client, read, self._reason)
+            except ServiceUnavailable as error:
+                backoff = min(self._max_backoff, max(0.5, backoff * 2))
+                self.counts.retries += 1
+                log.warning("the service is unavailable (%s); trying again in %.1f s", error, backoff)
+                stop.wait(backoff)
+                continue
+            except ReadRefused as error:
+                self._done(read)
+                self.counts.refused += 1
+                log.warning("the service refused a plate read of camera %s: %s", read.camera, error.reason)
+                continue
+            backoff = 0.0
+            self._done(read)
+            self.counts.checked += 1
+            if hit:
+                self.counts.hits += 1
+                log.warning("watchlist hit on camera %s (plate text withheld, P7)", read.camera)
+            else:
+                self.counts.misses += 1
+
+    def _done(self, read: PlateCheck) -> None:
+        with self._ready:
+            if self._queue and self._queue[0] is read:
+                self._queue.popleft()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """True once every queued read was checked (for tests and a clean stop)."""
+        return self._idle.wait(timeout)

@@ -1,0 +1,219 @@
+"""The camera gateway end to end: a video made here from real photos, the real models, a real
+server, and the alerts the operator gets.
+
+Skips without ../shared (MATCHER_SHARED_DIR): real photos and weights are never in the repo.
+Kept few and short (a few seconds of 640x480 video each) for a shared 2-core machine; SQLite only.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from matcher.config import Settings
+from matcher.faces import FacePipeline
+from matcher.gateway.camera_gateway import Gateway
+from matcher.gateway.video import Source, SourceError
+from matcher.model_loading import load_pipeline
+from matcher.plates.reader import PlateReader
+from tests.conftest import START, Harness, running_server, wait_until
+
+SHARED = Path(os.environ.get("MATCHER_SHARED_DIR", Path(__file__).resolve().parents[1] / ".." / "shared"))
+MODELS, IMAGES = SHARED / "models", SHARED / "reference" / "images"
+DETECTOR = MODELS / "scrfd_500m" / "det_500m.onnx"
+RECOGNIZER = MODELS / "w600k_mbf_int8" / "mobilefacenet_int8.onnx"
+FPS = 10
+SIZE = (640, 480)
+
+
+def _real(path: Path) -> Path:
+    if not path.is_file():
+        pytest.skip(f"{path} is absent: real weights and photos live in ../shared, never in the repo")
+    return path
+
+
+def write_video(path: Path, frames: list[np.ndarray]) -> Path:  # type: ignore[type-arg]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, SIZE)
+    assert writer.isOpened()
+    writer.set(cv2.VIDEOWRITER_PROP_QUALITY, 100)
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def face_patch(photo: Path, pipeline: FacePipeline, face_px: int = 120) -> np.ndarray:  # type: ignore[type-arg]
+    """The photo's face with some margin, scaled so the face is about ``face_px`` wide."""
+    image = cv2.imread(str(photo))
+    [face] = pipeline.embed_frame(image)
+    x1, y1, x2, y2 = face.box
+    scale = face_px / (x2 - x1)
+    margin = (x2 - x1) * 0.6
+    top, bottom = int(max(0, y1 - margin)), int(min(image.shape[0], y2 + margin))
+    left, right = int(max(0, x1 - margin)), int(min(image.shape[1], x2 + margin))
+    crop = image[top:bottom, left:right]
+    return cv2.resize(crop, (int(crop.shape[1] * scale), int(crop.shape[0] * scale)))
+
+
+def street(patch: np.ndarray | None, step: int, steps: int) -> np.ndarray:  # type: ignore[type-arg]
+    """A grey street; the person (``patch``) walking from left to right across it."""
+    frame = np.full((SIZE[1], SIZE[0], 3), 90, np.uint8)
+    cv2.rectangle(frame, (0, 380), (SIZE[0], SIZE[1]), (60, 60, 60), -1)
+    if patch is not None:
+        height, width = patch.shape[:2]
+        x = int((SIZE[0] - width) * step / max(1, steps - 1))
+        y = 80
+        frame[y : y + height, x : x + width] = patch[: SIZE[1] - y, : SIZE[0] - x]
+    return frame
+
+
+def walks(patch: np.ndarray, appearances: int, walk_s: float = 1.5, gap_s: float = 3.0) -> list[np.ndarray]:  # type: ignore[type-arg]
+    """``appearances`` passages of the person, separated by an empty street."""
+    frames: list[np.ndarray] = []  # type: ignore[type-arg]
+    steps = int(walk_s * FPS)
+    for _ in range(appearances):
+        frames += [street(None, 0, 1)] * int(gap_s * FPS / 2)
+        frames += [street(patch, i, steps) for i in range(steps)]
+        frames += [street(None, 0, 1)] * int(gap_s * FPS / 2)
+    return frames
+
+
+@pytest.fixture(scope="module")
+def pipeline() -> FacePipeline:
+    loaded = load_pipeline(Settings(face_detector=_real(DETECTOR), face_recognizer=_real(RECOGNIZER)))
+    assert isinstance(loaded, FacePipeline), loaded
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def obama(pipeline: FacePipeline) -> np.ndarray:  # type: ignore[type-arg]
+    return face_patch(_real(IMAGES / "obama.jpg"), pipeline)
+
+
+@pytest.fixture
+def h(tmp_path: Path) -> Iterator[Harness]:
+    with running_server(
+        tmp_path / "data", "sqlite", face_detector=_real(DETECTOR), face_recognizer=_real(RECOGNIZER)
+    ) as harness:
+        admin = harness.as_("local-admin")
+        for camera in ("c1", "c2"):
+            admin.create_camera(camera, description=camera, reason="installed")
+        admin.create_zone("park", ["c1"], description="Forest Park", reason="r")
+        admin.set_operator_zones("local-operator", ["park"], reason="park desk")
+        registry = harness.as_("local-registry")
+        registry.create_order(
+            "o-1",
+            label="RI-1",
+            legal_reference="Circuit Court order 26-PO-7",
+            zones=["park"],
+            start=START - timedelta(hours=1),
+            end=START + timedelta(days=1),
+            reason="protection order",
+        )
+        photo = _real(IMAGES / "obama2.jpg").read_bytes()  # another photo than the video's
+        registry.enroll_order_face("o-1", photo=photo, reason="photo from the order file")
+        yield harness
+
+
+def alerts(h: Harness) -> list[str]:
+    """The cameras of the alerts the park's operator has (every alert of the zone)."""
+    pending = h.app.individuals.pending_alerts("local-operator", frozenset({"park"}), None)
+    return [alert.camera_id for alert in pending]
+
+
+def gateway(h: Harness, sources: list[Source], pipeline: FacePipeline | None, **options: object) -> Gateway:
+    return Gateway(
+        h.as_("local-camera"),
+        sources,
+        pipeline=pipeline,
+        plate_reader=None,
+        clock=h.clock.now,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def test_P5_a_face_walking_past_raises_one_alert_per_appearance_and_none_outside_the_zones(
+    h: Harness,
+    pipeline: FacePipeline,
+    obama: np.ndarray,
+    tmp_path: Path,  # type: ignore[type-arg]
+) -> None:
+    video = write_video(tmp_path / "walk.avi", walks(obama, appearances=2))
+    # One process, two cameras: c1 is in the order's zone, c2 is not.
+    edge = gateway(h, [Source("c1", str(video), live=False), Source("c2", str(video), live=False)], pipeline)
+    edge.start(threading.Event())
+    edge.finish(timeout=60)
+    assert alerts(h) == ["c1", "c1"], edge.lines()
+    c1, c2 = edge.cameras
+    assert c1.stats.appearances == 2 and c2.stats.appearances == 2, edge.lines()
+    assert c1.stats.faces >= 2 * 5  # many frames of each passage, one sighting each
+    assert edge.sender.counts.confirmed == 4 and edge.sender.counts.duplicates == 0
+    records = [r for r in h.audit("sightings.report") if r.actor == "local-camera"]
+    assert len(records) == 4 and sum(r.count for r in records) == 2
+
+
+def test_a_live_stream_that_drops_and_comes_back_is_reopened(
+    h: Harness,
+    pipeline: FacePipeline,
+    obama: np.ndarray,
+    tmp_path: Path,  # type: ignore[type-arg]
+) -> None:
+    video = write_video(tmp_path / "cam.avi", walks(obama, appearances=1, gap_s=1.0))
+    stop = threading.Event()
+    edge = gateway(h, [Source("c1", str(video), live=True)], pipeline, max_backoff=1.0)
+    edge.start(stop)
+    try:
+        camera = edge.cameras[0]
+        assert wait_until(lambda: alerts(h) == ["c1"], timeout=30), edge.lines()
+        away = video.rename(tmp_path / "away.avi")  # the camera goes away after this passage
+        assert wait_until(lambda: "does not exist" in camera.stats.last_error, timeout=30), edge.lines()
+        shutil.move(away, video)  # and comes back
+        assert wait_until(lambda: len(alerts(h)) == 2, timeout=30), edge.lines()
+        assert camera.stats.reconnects >= 1
+    finally:
+        stop.set()
+        edge.finish(timeout=10)
+
+
+def test_a_source_that_cannot_be_opened_is_a_clear_error(
+    h: Harness, pipeline: FacePipeline, tmp_path: Path
+) -> None:
+    edge = gateway(h, [Source("c1", str(tmp_path / "missing.avi"), live=False)], pipeline)
+    with pytest.raises(SourceError, match=r"camera c1: the video file .* does not exist"):
+        edge.start(threading.Event())
+    garbage = tmp_path / "garbage.avi"
+    garbage.write_bytes(b"not a video" * 100)
+    with pytest.raises(SourceError, match="cannot be opened"):
+        gateway(h, [Source("c1", str(garbage), live=False)], pipeline).start(threading.Event())
+
+
+def test_the_street_photo_in_a_video_gives_a_hit_for_its_plate_once(h: Harness, tmp_path: Path) -> None:
+    ocr = _real(MODELS / "cct_xs_v1_global" / "cct_xs_v1_global.onnx")
+    reader = PlateReader(
+        _real(MODELS / "yolov8n_plate_int8" / "license_plate_detector_int8.onnx"),
+        ocr,
+        ocr.with_name("cct_xs_v1_global_plate_config.yaml"),
+    )
+    h.client.create_case("c-1", "Stolen vehicles", reason="opened")
+    h.client.add_plate("c-1", "5AU5341", reason="reported stolen")
+    photo = cv2.imread(str(_real(IMAGES / "fast_alpr_test_image.png")))
+    frame = np.zeros((SIZE[1], SIZE[0], 3), np.uint8)
+    frame[: photo.shape[0], : photo.shape[1]] = photo
+    video = write_video(tmp_path / "street.avi", [frame] * 10)  # one second of a parked car
+    edge = Gateway(
+        h.as_("local-camera"), [Source("c2", str(video), live=False)], pipeline=None, plate_reader=reader
+    )
+    edge.start(threading.Event())
+    edge.finish(timeout=60)
+    counts = edge.checks.counts
+    assert (counts.checked, counts.hits) == (1, 1), edge.lines()  # the same plate, checked once
+    [record] = h.audit("plates.check")
+    assert record.actor == "local-camera" and record.count == 1 and "5AU" not in record.detail_json
