@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -40,8 +41,8 @@ def _real(path: Path) -> Path:
     return path
 
 
-def write_video(path: Path, frames: list[np.ndarray]) -> Path:  # type: ignore[type-arg]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, SIZE)
+def write_video(path: Path, frames: list[np.ndarray], fps: int = FPS) -> Path:  # type: ignore[type-arg]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, SIZE)
     assert writer.isOpened()
     writer.set(cv2.VIDEOWRITER_PROP_QUALITY, 100)
     for frame in frames:
@@ -217,3 +218,106 @@ def test_the_street_photo_in_a_video_gives_a_hit_for_its_plate_once(h: Harness, 
     assert (counts.checked, counts.hits) == (1, 1), edge.lines()  # the same plate, checked once
     [record] = h.audit("plates.check")
     assert record.actor == "local-camera" and record.count == 1 and "5AU" not in record.detail_json
+
+
+def test_a_live_camera_faster_than_the_analysis_drops_its_oldest_frames_and_stays_in_real_time(
+    h: Harness,
+    pipeline: FacePipeline,
+    obama: np.ndarray,
+    tmp_path: Path,  # type: ignore[type-arg]
+) -> None:
+    """60 frames/s sampled at 60/s: more than the face pipeline can take on this machine."""
+    frames = [street(obama, i, 120) for i in range(120)]  # two seconds at 60 frames/s
+    video = write_video(tmp_path / "fast.avi", frames, fps=60)
+    stop = threading.Event()
+    edge = gateway(h, [Source("c1", str(video), live=True)], pipeline, fps=60)
+    camera = edge.cameras[0]
+    started = time.monotonic()
+    edge.start(stop)
+    try:
+        assert wait_until(lambda: camera.stats.connections >= 2 or camera.stats.last_error, timeout=30)
+        elapsed = time.monotonic() - started
+        stop.set()
+    finally:
+        stop.set()
+        edge.finish(timeout=15)
+    stats = camera.stats
+    assert camera.frames.dropped > 0, edge.lines()
+    # Every frame accounted for: analysed, dropped, or still waiting when the gateway stopped.
+    assert stats.analysed + camera.frames.dropped + len(camera.frames) == stats.frames, edge.lines()
+    assert elapsed < 2.0 + 3.0, f"fell behind real time: {elapsed:.1f} s for 2 s of video"
+    assert alerts(h) == ["c1"]  # still one passage, one alert
+
+
+def test_a_service_that_restarts_while_the_gateway_runs_loses_and_duplicates_no_alert(
+    tmp_path: Path,
+    pipeline: FacePipeline,
+    obama: np.ndarray,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[type-arg]
+) -> None:
+    """kill -9 of the service while a sighting stream is open (its alert stored, the stream not yet
+    confirmed): the gateway resends what was not confirmed to the restarted service, whose
+    receipts make the resend harmless. Three passages, exactly three alerts."""
+    from datetime import UTC, datetime
+
+    from matcher.client import MatcherClient
+    from tests.serverproc import ServerProcess
+
+    monkeypatch.setenv("MATCHER_FACE_DETECTOR", str(DETECTOR))
+    monkeypatch.setenv("MATCHER_FACE_RECOGNIZER", str(RECOGNIZER))
+    data = tmp_path / "data"
+    server = ServerProcess(
+        data, f"sqlite:///{data / 'matcher.db'}", tmp_path / "clock", tmp_path / "server.log"
+    )
+    now = datetime.now(UTC)
+    server.set_clock(now)
+    server.start()
+    try:
+        server.wait_serving()
+        admin, registry, operator = (
+            server.client(p) for p in ("local-admin", "local-registry", "local-operator")
+        )
+        admin.create_camera("c1", description="c1", reason="installed")
+        admin.create_zone("park", ["c1"], description="Forest Park", reason="r")
+        admin.set_operator_zones("local-operator", ["park"], reason="park desk")
+        registry.create_order(
+            "o-1",
+            label="RI-1",
+            legal_reference="Circuit Court order 26-PO-7",
+            zones=["park"],
+            start=now - timedelta(hours=1),
+            end=now + timedelta(days=1),
+            reason="protection order",
+        )
+        registry.enroll_order_face("o-1", photo=(IMAGES / "obama2.jpg").read_bytes(), reason="order file")
+
+        def seen() -> int:
+            return len(list(operator.subscribe_alerts(timeout=0.5)))
+
+        video = write_video(tmp_path / "walk.avi", walks(obama, appearances=3))
+        camera = MatcherClient.connect(
+            f"127.0.0.1:{server.port}", token_file=data / "tokens" / "local-camera.token"
+        )
+        edge = Gateway(
+            camera,
+            [Source("c1", str(video), live=False)],
+            pipeline=pipeline,
+            plate_reader=None,
+            max_backoff=1.0,
+        )
+        edge.start(threading.Event())
+        assert wait_until(lambda: seen() >= 1, timeout=60), edge.lines()
+        assert edge.sender.counts.confirmed == 0  # the stream that carried it is still open
+        assert server.process is not None
+        server.process.kill()
+        server.wait_exit()
+        server.start()
+        server.wait_serving()
+        edge.finish(timeout=90)
+        operator = server.client("local-operator")
+        assert seen() == 3, edge.lines()
+        counts = edge.sender.counts
+        assert counts.failures >= 1 and counts.duplicates >= 1 and counts.confirmed == 3, counts
+        camera.close()
+    finally:
+        server.stop()

@@ -111,6 +111,10 @@ class FrameQueue:
             self._changed.notify_all()
             return frame
 
+    def __len__(self) -> int:
+        with self._changed:
+            return len(self._frames)
+
     def close(self) -> None:
         """No more frames will come (a file ended)."""
         with self._changed:
