@@ -321,3 +321,52 @@ def test_a_service_that_restarts_while_the_gateway_runs_loses_and_duplicates_no_
         camera.close()
     finally:
         server.stop()
+
+
+def test_gateway_command_reads_a_file_and_says_clearly_what_cannot_be_opened(
+    h: Harness, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    from tests.serverproc import REPO
+
+    ocr = _real(MODELS / "cct_xs_v1_global" / "cct_xs_v1_global.onnx")
+    h.client.create_case("c-1", "Stolen vehicles", reason="opened")
+    h.client.add_plate("c-1", "5AU5341", reason="reported stolen")
+    photo = cv2.imread(str(_real(IMAGES / "fast_alpr_test_image.png")))
+    frame = np.zeros((SIZE[1], SIZE[0], 3), np.uint8)
+    frame[: photo.shape[0], : photo.shape[1]] = photo
+    video = write_video(tmp_path / "street.avi", [frame] * 5)
+    command = [
+        sys.executable,
+        "-m",
+        "matcher.cli",
+        "--target",
+        h.target,
+        "gateway",
+        "--no-faces",
+        "--plate-detector",
+        str(MODELS / "yolov8n_plate_int8" / "license_plate_detector_int8.onnx"),
+        "--plate-ocr-model",
+        str(ocr),
+        "--plate-ocr-config",
+        str(ocr.with_name("cct_xs_v1_global_plate_config.yaml")),
+        "--data-dir",
+        str(tmp_path / "gateway"),
+    ]
+    env = {"PATH": "/usr/bin:/bin", "MATCHER_TOKEN": h.token("local-camera"), "ORT_DISABLE_TELEMETRY": "1"}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*command, *args], capture_output=True, text=True, cwd=REPO, env=env, timeout=120
+        )
+
+    missing = run("--source", f"c2={tmp_path / 'missing.avi'}")
+    assert missing.returncode == 2 and "camera c2: the video file" in missing.stderr, missing.stderr
+    bad = run("--source", "no-equals-sign")
+    assert bad.returncode == 2 and "CAMERA_ID=rtsp://" in bad.stderr
+    done = run("--source", f"c2={video}")
+    assert done.returncode == 0, done.stderr
+    assert "plate hits 1/1" in done.stderr and "5AU" not in done.stderr, done.stderr
+    assert "Traceback" not in missing.stderr + bad.stderr + done.stderr
