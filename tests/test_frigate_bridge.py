@@ -16,6 +16,8 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 
 import paho.mqtt.publish as publish
 import pytest
@@ -190,3 +192,46 @@ def test_bridge_command_refuses_a_broker_that_does_not_answer_and_a_bad_camera_m
     )
     assert unmapped.returncode == 2 and "FRIGATE_CAMERA=REGISTERED_CAMERA_ID" in unmapped.stderr
     assert "Traceback" not in closed.stderr + unmapped.stderr
+
+
+def test_plates_read_while_the_service_is_away_are_checked_when_it_comes_back(tmp_path: Path) -> None:
+    from matcher.client import MatcherClient
+    from tests.serverproc import ServerProcess
+
+    data = tmp_path / "data"
+    server = ServerProcess(
+        data, f"sqlite:///{data / 'matcher.db'}", tmp_path / "clock", tmp_path / "server.log"
+    )
+    server.set_clock(datetime.now(UTC))
+    server.start()
+    stop = threading.Event()
+    try:
+        server.wait_serving()
+        investigator = server.client()
+        investigator.create_case("c-1", "Stolen vehicles", reason="opened")
+        investigator.add_plate("c-1", "5AU5341", reason="reported stolen")
+        camera = MatcherClient.connect(
+            f"127.0.0.1:{server.port}", token_file=data / "tokens" / "local-camera.token"
+        )
+        bridge = FrigateBridge(camera, {"driveway_cam": "c1"}, max_backoff=1.0)
+        prefix = f"matcher-test-{uuid.uuid4().hex[:10]}"
+        subscriber = FrigateSubscriber(BrokerSettings(*BROKER, topic_prefix=prefix), bridge)
+        subscriber.start()
+        worker = threading.Thread(target=bridge.run, args=(stop,), daemon=True)
+        worker.start()
+        assert subscriber.subscribed.wait(10)
+        running = Running(bridge, prefix)
+        server.stop()
+        running.publish("tracked_object_update", lpr("o-1", "5AU5341"))
+        assert wait_until(lambda: bridge.checks.counts.retries >= 2), bridge.counts.line()
+        assert bridge.counts.checked == 0
+        server.start()
+        server.wait_serving()
+        assert bridge.wait_idle(30) and (bridge.counts.checked, bridge.counts.hits) == (1, 1), (
+            bridge.counts.line()
+        )
+        subscriber.stop()
+        camera.close()
+    finally:
+        stop.set()
+        server.stop()

@@ -103,7 +103,13 @@ def gateway(client: MatcherClient, args: argparse.Namespace, out: Printer) -> in
                 raise ValueError(f"cannot read {what}: {loaded.why} (or pass --no-{what})")
         assert not isinstance(pipeline, Unavailable) and not isinstance(reader, Unavailable)
         edge = Gateway(
-            client, sources, pipeline=pipeline, plate_reader=reader, fps=args.fps, reason=args.reason
+            client,
+            sources,
+            pipeline=pipeline,
+            plate_reader=reader,
+            fps=args.fps,
+            reason=args.reason,
+            plate_reason=args.plate_reason,
         )
         stop = stop_on_signals()
         edge.start(stop)
@@ -152,7 +158,12 @@ def register(commands: Any) -> None:
     run.add_argument("--live", action="store_true", help="replay files at their own pace, as cameras")
     run.add_argument("--no-faces", action="store_true", help="read plates only")
     run.add_argument("--no-plates", action="store_true", help="look for faces only")
-    run.add_argument("--reason", default="exclusion-zone monitoring", help="P12: the deployment's purpose")
+    run.add_argument("--reason", default="exclusion-zone monitoring", help="P12: the sightings' purpose")
+    run.add_argument(
+        "--plate-reason",
+        default="vehicle watchlist check of a city camera",
+        help="P12: the purpose recorded with every plate check",
+    )
     run.add_argument("--data-dir", help="where installed face models are (default ./matcher-data)")
     for name in ("face-detector", "face-recognizer", "plate-detector", "plate-ocr-model", "plate-ocr-config"):
         run.add_argument(f"--{name}", help=f"model file (default MATCHER_{name.upper().replace('-', '_')})")

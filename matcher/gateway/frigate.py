@@ -155,15 +155,25 @@ class BridgeCounts:
     duplicates: int = 0
     malformed_kinds: dict[str, int] = field(default_factory=dict)
 
-    def __getattr__(self, name: str) -> int:  # checked, hits, misses, refused, dropped, retries
-        return int(getattr(self.service, name))
+    @property
+    def checked(self) -> int:
+        return self.service.checked
+
+    @property
+    def hits(self) -> int:
+        return self.service.hits
+
+    @property
+    def misses(self) -> int:
+        return self.service.misses
 
     def line(self) -> str:
+        service = self.service
         return (
             f"messages {self.messages}, checked {self.checked}, hits {self.hits}, misses {self.misses}, "
             f"duplicates {self.duplicates}, unmapped {self.unmapped}, malformed {self.malformed}, "
-            f"oversized {self.oversized}, refused {self.refused}, dropped {self.dropped}, "
-            f"retries {self.retries}"
+            f"oversized {self.oversized}, refused {service.refused}, dropped {service.dropped}, "
+            f"retries {service.retries}"
         )
 
 
