@@ -27,7 +27,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from matcher.client import MatcherClient, embedding
 from matcher.faces import FacePipeline
 from matcher.gateway.appearances import Appearance, Appearances
-from matcher.gateway.plate_checks import CheckQueue, PlateCheck
+from matcher.gateway.plate_checks import Certainty, CheckQueue, PlateCheck
 from matcher.gateway.sightings import SightingSender
 from matcher.gateway.video import Frame, FrameQueue, Source, SourceError, open_capture, redact
 from matcher.plates.reader import PlateReader
@@ -36,6 +36,7 @@ from matcher.v1 import sightings_pb2
 log = logging.getLogger(__name__)
 
 DEFAULT_REASON = "exclusion-zone monitoring"
+DEFAULT_CERTAINTY = Certainty()
 Clock = Callable[[], datetime]
 
 
@@ -52,6 +53,7 @@ class CameraStats:
     faces: int = 0
     appearances: int = 0
     plates: int = 0
+    uncertain: int = 0
     connections: int = 0
     reconnects: int = 0
     last_error: str = ""
@@ -153,6 +155,9 @@ class Camera:
             self._send(self._appearances.update(frame.t, frame.captured_at, faces))
         if gateway.plate_reader is not None:
             for reading in gateway.plate_reader.read_frame(frame.image):
+                if gateway.certainty.too_uncertain(reading.confidences):
+                    self.stats.uncertain += 1
+                    continue
                 if self._fresh(reading.text, frame.t):
                     self.stats.plates += 1
                     gateway.checks.offer(PlateCheck(reading.text, reading.confidences, self.source.camera))
@@ -209,6 +214,7 @@ class Gateway:
         track_gap: float = 2.0,
         settle: int = 3,
         plate_gap: float = 30.0,
+        certainty: Certainty = DEFAULT_CERTAINTY,
         max_backoff: float = 30.0,
     ) -> None:
         if not sources:
@@ -228,6 +234,7 @@ class Gateway:
         self.track_gap = track_gap
         self.settle = settle
         self.plate_gap = plate_gap
+        self.certainty = certainty
         self.max_backoff = max_backoff
         self.key = secrets.token_bytes(32)
         self.sender = SightingSender(client, max_backoff=max_backoff)
@@ -276,7 +283,7 @@ class Gateway:
         sent = self.sender.counts
         checks = self.checks.counts
         return [camera.line() for camera in self.cameras] + [
-            f"{'service':<12} sightings {sent.confirmed}/{sent.queued} confirmed, alerts {sent.alerts}, "
+            f"{'service':<12} sightings {sent.confirmed}/{sent.queued} confirmed, "
             f"plate hits {checks.hits}/{checks.checked}, dropped {sent.dropped + checks.dropped}, "
             f"stream failures {sent.failures}"
         ]

@@ -23,6 +23,7 @@ class GatewayCollector(Collector):
             "faces": "Usable faces found",
             "appearances": "Appearances sent as sightings",
             "plates": "Distinct plate reads sent",
+            "uncertain": "Plate reads kept back as too uncertain to check",
             "reconnects": "Reconnections to the source",
         }
         for name, help_text in per_camera.items():
@@ -40,7 +41,6 @@ class GatewayCollector(Collector):
         for name, help_text, number in (
             ("sightings_confirmed", "Sightings the service confirmed", sent.confirmed),
             ("sightings_dropped", "Sightings dropped because the service was behind or away", sent.dropped),
-            ("alerts", "Alerts the service raised for this gateway's sightings", sent.alerts),
             ("stream_failures", "Sighting streams that failed (and were resumed)", sent.failures),
             ("plate_checks", "Plate reads checked", checks.checked),
             ("plate_hits", "Plate reads that hit a watchlist", checks.hits),

@@ -51,9 +51,27 @@ class PlateCheck:
     camera: str
 
 
-def hit_count(response: plates_pb2.CheckPlateReadResponse) -> int:
-    """Hits in the answer: the only thing of it a camera gateway reads."""
-    return sum(len(result.hits) for result in response.results)
+@dataclass(frozen=True)
+class Certainty:
+    """Which reads are worth sending: a character below ``min_confidence`` is unknown to the
+    matcher; a read with more than ``max_unknown`` of them, or fewer than ``min_known`` known
+    characters, could match too many plates, and the service refuses it (counting such refusals
+    against the gateway), so the gateway keeps it back and counts it instead."""
+
+    min_confidence: float = 0.5
+    max_unknown: int = 2
+    min_known: int = 4
+
+    def too_uncertain(self, confidences: tuple[float, ...]) -> bool:
+        unknown = sum(c < self.min_confidence for c in confidences)
+        return unknown > self.max_unknown or len(confidences) - unknown < self.min_known
+
+
+def any_hit(response: plates_pb2.CheckPlateReadResponse) -> bool:
+    """Whether the read hit: the only thing of the answer a camera gateway reads. A service that
+    tells a camera gateway only *that* a read hit sets ``hit`` and sends no hits; an older one
+    sends the hits."""
+    return any(bool(getattr(result, "hit", False)) or len(result.hits) > 0 for result in response.results)
 
 
 def check(client: MatcherClient, read: PlateCheck, reason: str) -> bool:
@@ -72,7 +90,7 @@ def check(client: MatcherClient, read: PlateCheck, reason: str) -> bool:
         if error.code in TRANSIENT:
             raise ServiceUnavailable(str(error)) from None
         raise ReadRefused(error) from None
-    return hit_count(response) > 0
+    return any_hit(response)
 
 
 @dataclass

@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 class SightingCounts:
     queued: int = 0
     confirmed: int = 0
-    alerts: int = 0
     duplicates: int = 0
     refused: int = 0
     dropped: int = 0
@@ -117,7 +116,6 @@ class SightingSender:
                 self.counts.confirmed += len(self._unconfirmed)
                 self._unconfirmed = []
                 self._changed.notify_all()
-            self.counts.alerts += summary.alerts
             self.counts.duplicates += summary.duplicates
             self.counts.refused += summary.refused
             if summary.refused:
