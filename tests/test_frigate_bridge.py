@@ -191,7 +191,18 @@ def test_bridge_command_refuses_a_broker_that_does_not_answer_and_a_bad_camera_m
         timeout=60,
     )
     assert unmapped.returncode == 2 and "FRIGATE_CAMERA=REGISTERED_CAMERA_ID" in unmapped.stderr
-    assert "Traceback" not in closed.stderr + unmapped.stderr
+    investigator = subprocess.run(
+        [*command, "--mqtt", "127.0.0.1:1883", "--camera", "a=c1"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=dict(env, MATCHER_TOKEN=harness.token("local-investigator")),
+        timeout=60,
+    )
+    assert (
+        investigator.returncode == 2 and "local-investigator is not a camera gateway" in investigator.stderr
+    )
+    assert "Traceback" not in closed.stderr + unmapped.stderr + investigator.stderr
 
 
 def test_plates_read_while_the_service_is_away_are_checked_when_it_comes_back(tmp_path: Path) -> None:

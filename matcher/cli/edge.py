@@ -36,6 +36,24 @@ def _configure_logging(level: str) -> None:
     )
 
 
+def camera_gateway_check(client: MatcherClient) -> str:
+    """Empty when the service answers and the credentials are a camera gateway's, else what to fix
+    (said at start, not after the first frames or plates are lost)."""
+    from matcher.client import MatcherError
+
+    try:
+        principal = client.whoami()
+    except MatcherError as error:
+        return f"the service does not accept this gateway: {error}"
+    if "camera_gateway" not in principal.roles:
+        name = principal.name.removeprefix("principals/")
+        return (
+            f"{name} is not a camera gateway (roles: {', '.join(principal.roles) or 'none'}); "
+            "run as one: --as local-camera, --token-file, or its mutual TLS certificate"
+        )
+    return ""
+
+
 def _password(args: argparse.Namespace) -> str:
     if args.mqtt_password_file:
         return Path(args.mqtt_password_file).read_text().strip()
@@ -53,6 +71,10 @@ def bridge_frigate(client: MatcherClient, args: argparse.Namespace, out: Printer
         password = _password(args)
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    problem = camera_gateway_check(client)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     bridge = FrigateBridge(client, cameras, reason=args.reason)
     settings = BrokerSettings(
@@ -94,6 +116,10 @@ def gateway(client: MatcherClient, args: argparse.Namespace, out: Printer) -> in
     for name in ("face_detector", "face_recognizer", "plate_detector", "plate_ocr_model", "plate_ocr_config"):
         if getattr(args, name):
             setattr(settings, name, Path(getattr(args, name)))
+    problem = camera_gateway_check(client)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     try:
         sources = [Source.parse(spec, replay_live=args.live) for spec in args.source or []]
         pipeline = None if args.no_faces else load_pipeline(settings)
