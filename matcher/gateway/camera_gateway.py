@@ -273,11 +273,11 @@ class Gateway:
         """After the sources stopped: sends what is waiting (within ``timeout``), then stops."""
         for thread in self._threads:
             thread.join()
-        self.sender.wait_idle(timeout)
         self.checks.wait_idle(timeout)
-        self._stop_service.set()
+        self.sender.wait_idle(timeout, sent_only=True)
+        self._stop_service.set()  # closes the sighting stream as soon as nothing waits
         for thread in self._service:
-            thread.join(timeout=5)
+            thread.join(timeout=timeout)
 
     def lines(self) -> list[str]:
         sent = self.sender.counts

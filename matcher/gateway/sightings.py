@@ -46,7 +46,7 @@ class SightingSender:
         max_waiting: int = 512,
         stream_seconds: float = 30.0,
         idle_seconds: float = 5.0,
-        max_per_stream: int = 1000,
+        max_per_stream: int = 256,
         max_backoff: float = 30.0,
     ) -> None:
         self._client = client
@@ -76,19 +76,28 @@ class SightingSender:
             self._changed.notify_all()
 
     def idle(self) -> bool:
+        """Nothing waiting and nothing unconfirmed."""
         with self._changed:
             return not self._waiting and not self._unconfirmed
 
-    def wait_idle(self, timeout: float) -> bool:
+    def sent(self) -> bool:
+        """Nothing waiting (what was sent may still be unconfirmed)."""
+        with self._changed:
+            return not self._waiting
+
+    def wait_idle(self, timeout: float, *, sent_only: bool = False) -> bool:
+        done = self.sent if sent_only else self.idle
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.idle():
+            if done():
                 return True
             time.sleep(0.05)
-        return self.idle()
+        return done()
 
     def run(self, stop: threading.Event) -> None:
-        """Sends until ``stop`` is set and nothing is waiting (or ``stop`` and the service is away)."""
+        """Sends until ``stop`` is set and nothing is waiting. ``stop`` also closes the open stream
+        as soon as nothing waits (its summary confirms it); if the service is away then, what
+        could not be sent is counted as dropped."""
         backoff = 0.0
         while True:
             with self._changed:
@@ -107,6 +116,12 @@ class SightingSender:
             except MatcherError as error:
                 self._failed(epoch, error)
                 if stop.is_set():
+                    with self._changed:
+                        self.counts.dropped += len(self._waiting)
+                        self._waiting.clear()
+                    log.error(
+                        "stopped while the service was away: %d sightings not sent", self.counts.dropped
+                    )
                     return
                 backoff = min(self._max_backoff, max(0.5, backoff * 2))
                 stop.wait(backoff)
