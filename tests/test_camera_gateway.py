@@ -364,9 +364,7 @@ def test_gateway_command_reads_a_file_and_says_clearly_what_cannot_be_opened(
 
     missing = run("--source", f"c2={tmp_path / 'missing.avi'}")
     assert missing.returncode == 2 and "camera c2: the video file" in missing.stderr, missing.stderr
-    bad = run("--source", "no-equals-sign")
-    assert bad.returncode == 2 and "CAMERA_ID=rtsp://" in bad.stderr
     done = run("--source", f"c2={video}")
     assert done.returncode == 0, done.stderr
     assert "plate hits 1/1" in done.stderr and "5AU" not in done.stderr, done.stderr
-    assert "Traceback" not in missing.stderr + bad.stderr + done.stderr
+    assert "Traceback" not in missing.stderr + done.stderr

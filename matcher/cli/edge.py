@@ -108,7 +108,7 @@ def bridge_frigate(client: MatcherClient, args: argparse.Namespace, out: Printer
 def gateway(client: MatcherClient, args: argparse.Namespace, out: Printer) -> int:
     from matcher.cli.local import settings_of
     from matcher.gateway.camera_gateway import Gateway
-    from matcher.gateway.video import Source, SourceError
+    from matcher.gateway.video import Source, SourceError, open_capture
     from matcher.model_loading import Unavailable, load_pipeline, load_plate_reader
 
     _configure_logging(args.log_level)
@@ -122,6 +122,9 @@ def gateway(client: MatcherClient, args: argparse.Namespace, out: Printer) -> in
         return 2
     try:
         sources = [Source.parse(spec, replay_live=args.live) for spec in args.source or []]
+        for source in sources:  # a wrong file is said before the models take seconds to load
+            if "://" not in source.url:
+                open_capture(source).release()
         pipeline = None if args.no_faces else load_pipeline(settings)
         reader = None if args.no_plates else load_plate_reader(settings)
         for what, loaded in (("faces", pipeline), ("plates", reader)):
