@@ -19,7 +19,7 @@ from typing import Any
 from matcher.cli.output import Printer
 from matcher.client import MatcherClient
 
-log = logging.getLogger("matcher.bridge")
+log = logging.getLogger("matcher.edge")
 
 
 def stop_on_signals() -> threading.Event:
