@@ -41,14 +41,19 @@ def _broker_answers() -> bool:
 pytestmark = pytest.mark.skipif(not _broker_answers(), reason="no MQTT broker answers at 127.0.0.1:1883")
 
 
+def send(prefix: str, kind: str, message: object) -> None:
+    """Publishes like Frigate: JSON on ``PREFIX/KIND`` (bytes as they are, for broken messages)."""
+    payload = message if isinstance(message, bytes) else json.dumps(message).encode()
+    publish.single(f"{prefix}/{kind}", payload, qos=1, hostname=BROKER[0], port=BROKER[1])
+
+
 @dataclass
 class Running:
     bridge: FrigateBridge
     prefix: str
 
     def publish(self, kind: str, message: object) -> None:
-        payload = message if isinstance(message, bytes) else json.dumps(message).encode()
-        publish.single(f"{self.prefix}/{kind}", payload, qos=1, hostname=BROKER[0], port=BROKER[1])
+        send(self.prefix, kind, message)
 
     def settle(self, messages: int) -> None:
         assert wait_until(lambda: self.bridge.counts.messages >= messages), self.bridge.counts.line()
@@ -246,3 +251,50 @@ def test_plates_read_while_the_service_is_away_are_checked_when_it_comes_back(tm
     finally:
         stop.set()
         server.stop()
+
+
+def test_bridge_command_end_to_end_logs_the_hit_without_the_plate_and_stops_on_sigterm(
+    harness: Harness, tmp_path: Path
+) -> None:
+    import signal
+    import time
+
+    harness.client.create_case("c-1", "Stolen vehicles", reason="opened")
+    harness.client.add_plate("c-1", "5AU5341", reason="reported stolen")
+    prefix = f"matcher-test-{uuid.uuid4().hex[:10]}"
+    log = tmp_path / "bridge.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "matcher.cli",
+                "--target",
+                harness.target,
+                "bridge",
+                "frigate",
+                "--mqtt",
+                "127.0.0.1:1883",
+                "--camera",
+                "driveway_cam=c1",
+                "--topic-prefix",
+                prefix,
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+            env={"PATH": "/usr/bin:/bin", "MATCHER_TOKEN": harness.token("local-camera")},
+        )
+    try:
+        assert wait_until(lambda: "subscribing to" in log.read_text(), timeout=60), log.read_text()
+        time.sleep(0.5)  # the broker acknowledges the subscription
+        send(prefix, "tracked_object_update", lpr("o-1", "5AU5341"))
+        assert wait_until(lambda: "watchlist hit on camera c1" in log.read_text(), timeout=30), (
+            log.read_text()
+        )
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=30)
+    text = log.read_text()
+    assert code == 0 and "messages 1, checked 1, hits 1" in text, text
+    assert "5AU" not in text and "Traceback" not in text
