@@ -352,14 +352,27 @@ def test_gateway_command_reads_a_file_and_says_clearly_what_cannot_be_opened(
         str(ocr),
         "--plate-ocr-config",
         str(ocr.with_name("cct_xs_v1_global_plate_config.yaml")),
-        "--data-dir",
-        str(tmp_path / "gateway"),
     ]
-    env = {"PATH": "/usr/bin:/bin", "MATCHER_TOKEN": h.token("local-camera"), "ORT_DISABLE_TELEMETRY": "1"}
+    # P7: nothing is written, not even a cache: the gateway runs in an empty folder and home.
+    work, home = tmp_path / "work", tmp_path / "home"
+    work.mkdir()
+    home.mkdir()
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(REPO),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "HOME": str(home),
+        "MATCHER_TOKEN": h.token("local-camera"),
+    }
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [*command, *args], capture_output=True, text=True, cwd=REPO, env=env, timeout=120
+            [*command, "--data-dir", str(work / "data"), *args],
+            capture_output=True,
+            text=True,
+            cwd=work,
+            env=env,
+            timeout=120,
         )
 
     missing = run("--source", f"c2={tmp_path / 'missing.avi'}")
@@ -368,3 +381,4 @@ def test_gateway_command_reads_a_file_and_says_clearly_what_cannot_be_opened(
     assert done.returncode == 0, done.stderr
     assert "plate hits 1/1" in done.stderr and "5AU" not in done.stderr, done.stderr
     assert "Traceback" not in missing.stderr + done.stderr
+    assert list(work.iterdir()) == [] and list(home.rglob("*")) == []
