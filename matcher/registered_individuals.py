@@ -217,7 +217,8 @@ class RegisteredIndividuals:
         return SightingOutcome(face_count, alerts, len(routes))
 
     def _received(self, actor: str, sighting_id: str) -> bool:
-        with self._lc.db.transaction() as session:
+        """A read that does not wait for the writer; the alerts' transaction checks again."""
+        with self._lc.db.reading() as session:
             return bool(
                 session.scalar(
                     select(

@@ -375,3 +375,27 @@ def test_a_resent_sighting_id_is_acknowledged_once_and_never_alerts_twice(world:
     with pytest.raises(MatcherError) as error:
         world.camera.report_sighting("cam-1", at, [FACE], sighting_id="not a valid id!")
     assert error.value.reason == "FIELD_INVALID"
+
+
+def test_sighting_receipts_hold_no_face_camera_or_time_and_are_pruned_after_a_day(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import func, inspect, select
+
+    from lifecycle import order_models as o
+    from matcher import registered_individuals
+
+    monkeypatch.setattr(registered_individuals, "PRUNE_EVERY", 1)
+    columns = {c["name"] for c in inspect(world.h.app.db.engine).get_columns("sighting_receipts")}
+    assert columns == {"pk", "principal_id", "sighting_id", "received_at"}  # P7, P8
+
+    def receipts() -> int:
+        with world.h.app.db.reading() as session:
+            return int(session.scalar(select(func.count()).select_from(o.SightingReceipt)) or 0)
+
+    world.camera.report_sighting("cam-1", START, [OTHER], sighting_id="gw.1")
+    world.camera.report_sighting("cam-1", START, [OTHER], sighting_id="gw.2")
+    assert receipts() == 2
+    world.h.clock.advance(2 * DAY)
+    world.camera.report_sighting("cam-1", START + 2 * DAY, [OTHER], sighting_id="gw.3")
+    assert receipts() == 1
