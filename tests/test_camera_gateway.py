@@ -11,6 +11,7 @@ import os
 import shutil
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -22,10 +23,12 @@ import pytest
 from matcher.config import Settings
 from matcher.faces import FacePipeline
 from matcher.gateway.camera_gateway import Gateway
+from matcher.gateway.gateway_metrics import serve_metrics
 from matcher.gateway.video import Source, SourceError
 from matcher.model_loading import load_pipeline
 from matcher.plates.reader import PlateReader
 from tests.conftest import START, Harness, running_server, wait_until
+from tests.serverproc import free_port
 
 SHARED = Path(os.environ.get("MATCHER_SHARED_DIR", Path(__file__).resolve().parents[1] / ".." / "shared"))
 MODELS, IMAGES = SHARED / "models", SHARED / "reference" / "images"
@@ -212,10 +215,16 @@ def test_the_street_photo_in_a_video_gives_a_hit_for_its_plate_once(h: Harness, 
     edge = Gateway(
         h.as_("local-camera"), [Source("c2", str(video), live=False)], pipeline=None, plate_reader=reader
     )
+    metrics = serve_metrics(edge, f"127.0.0.1:{free_port()}")
     edge.start(threading.Event())
     edge.finish(timeout=60)
     counts = edge.checks.counts
     assert (counts.checked, counts.hits) == (1, 1), edge.lines()  # the same plate, checked once
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics.server_port}/metrics", timeout=10) as page:
+        exposed = page.read().decode()
+    metrics.shutdown()
+    assert 'matcher_gateway_plates_total{camera="c2"} 1.0' in exposed, exposed
+    assert "matcher_gateway_plate_hits_total 1.0" in exposed and "5AU" not in exposed
     [record] = h.audit("plates.check")
     assert record.actor == "local-camera" and record.count == 1 and "5AU" not in record.detail_json
 

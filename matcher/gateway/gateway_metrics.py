@@ -4,6 +4,7 @@ face, a plate or a person. The camera id is the only label."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -49,8 +50,10 @@ class GatewayCollector(Collector):
             yield CounterMetricFamily(f"matcher_gateway_{name}", help_text, value=number)
 
 
-def serve_metrics(gateway: Gateway, address: str) -> None:
+def serve_metrics(gateway: Gateway, address: str) -> WSGIServer:
+    """Serves ``/metrics`` at ``HOST:PORT`` (loopback when HOST is empty) until ``shutdown()``."""
     host, _, port = address.rpartition(":")
     registry = CollectorRegistry(auto_describe=True)
     registry.register(GatewayCollector(gateway))
-    start_http_server(int(port), addr=host or "127.0.0.1", registry=registry)
+    server, _thread = start_http_server(int(port), addr=host or "127.0.0.1", registry=registry)
+    return server
