@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
-from sqlalchemy import ColumnElement, delete, exists, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, exists, select
 
 from lifecycle import order_models as o
 from lifecycle.cases import Lifecycle, require_reason
@@ -28,11 +27,9 @@ from matcher.broadcast import AlertView, Broadcast
 from matcher.embeddings import Vector
 from matcher.face_matching import FaceMatcher
 from matcher.keys import ScopeKeys
+from matcher.sighting_receipts import SightingReceipts
 
 ALERT_OWNER = 0  # Order templates have no subject: one owner id for all of an order's rows.
-RECEIPT_TTL = timedelta(days=1)
-"""How long a sighting id is remembered: far longer than a gateway keeps what it may resend."""
-PRUNE_EVERY = 256
 
 
 def order_template_aad(order_id: str, template_id: str, model: str) -> bytes:
@@ -60,13 +57,13 @@ class RegisteredIndividuals:
         max_clock_skew: timedelta,
     ) -> None:
         self._lc = lifecycle
+        self.receipts = SightingReceipts(lifecycle)
         self.registry = registry
         self._keys = keys
         self._faces = faces
         self.hub = hub
         self._min_score = alert_min_score
         self._skew = max_clock_skew
-        self._receipts_since_prune = 0
 
     # --- templates ------------------------------------------------------------------------
 
@@ -155,9 +152,10 @@ class RegisteredIndividuals:
                 f"capture time {captured_at.isoformat()} is more than {self._skew.total_seconds():.0f} s "
                 "ahead of the service's clock; check the camera's clock",
             )
-        if sighting_id and self._received(actor, sighting_id):
+        if sighting_id and self.receipts.seen(actor, sighting_id):
             with self._lc.db.transaction() as session:
-                return self._duplicate(session, actor, reason, face_count)
+                self.receipts.duplicate(session, actor, reason, face_count)
+            return SightingOutcome(face_count, [], 0, duplicate=True)
         with self._lc.db.transaction() as session:
             if session.get(o.Camera, camera_id) is None:
                 raise PolicyError(
@@ -177,8 +175,9 @@ class RegisteredIndividuals:
         del probes  # P7
         alerts: list[AlertView] = []
         with self._lc.db.transaction() as session:
-            if sighting_id and self._receipt(session, actor, sighting_id):
-                return self._duplicate(session, actor, reason, face_count)  # the same id, concurrently
+            if sighting_id and self.receipts.take(session, actor, sighting_id):  # the same id, concurrently
+                self.receipts.duplicate(session, actor, reason, face_count)
+                return SightingOutcome(face_count, [], 0, duplicate=True)
             confirmed = {r.order_id: r for r in self.registry.route(session, camera_id, captured_at)}
             for (_, order_id), (template_id, score) in sorted(candidates.items()):
                 route = confirmed.get(order_id)
@@ -215,54 +214,6 @@ class RegisteredIndividuals:
             )
         self.hub.publish(alerts)
         return SightingOutcome(face_count, alerts, len(routes))
-
-    def _received(self, actor: str, sighting_id: str) -> bool:
-        """A read that does not wait for the writer; the alerts' transaction checks again."""
-        with self._lc.db.reading() as session:
-            return bool(
-                session.scalar(
-                    select(
-                        exists().where(
-                            o.SightingReceipt.principal_id == actor,
-                            o.SightingReceipt.sighting_id == sighting_id,
-                        )
-                    )
-                )
-            )
-
-    def _receipt(self, session: Session, actor: str, sighting_id: str) -> bool:
-        """True when the id was already taken; else records it (in the alerts' transaction, so a
-        sighting is either taken with its alerts or not at all) and now and then prunes old ones."""
-        taken = session.scalar(
-            select(
-                exists().where(
-                    o.SightingReceipt.principal_id == actor, o.SightingReceipt.sighting_id == sighting_id
-                )
-            )
-        )
-        if taken:
-            return True
-        now = self._lc.clock.now()
-        session.add(o.SightingReceipt(principal_id=actor, sighting_id=sighting_id, received_at=now))
-        self._receipts_since_prune += 1
-        if self._receipts_since_prune >= PRUNE_EVERY:
-            self._receipts_since_prune = 0
-            session.execute(
-                delete(o.SightingReceipt).where(o.SightingReceipt.received_at < now - RECEIPT_TTL)
-            )
-        return False
-
-    def _duplicate(self, session: Session, actor: str, reason: str, faces: int) -> SightingOutcome:
-        self._lc.audit.append(
-            session,
-            actor=actor,
-            action="sightings.report",
-            resource="sightings",
-            reason=reason,
-            count=0,
-            detail={"faces": faces, "duplicate": True, "rule": "P5"},
-        )
-        return SightingOutcome(faces, [], 0, duplicate=True)
 
     # --- alerts ---------------------------------------------------------------------------
 

@@ -383,9 +383,9 @@ def test_sighting_receipts_hold_no_face_camera_or_time_and_are_pruned_after_a_da
     from sqlalchemy import func, inspect, select
 
     from lifecycle import order_models as o
-    from matcher import registered_individuals
+    from matcher import sighting_receipts
 
-    monkeypatch.setattr(registered_individuals, "PRUNE_EVERY", 1)
+    monkeypatch.setattr(sighting_receipts, "PRUNE_EVERY", 1)
     columns = {c["name"] for c in inspect(world.h.app.db.engine).get_columns("sighting_receipts")}
     assert columns == {"pk", "principal_id", "sighting_id", "received_at"}  # P7, P8
 
