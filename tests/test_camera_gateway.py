@@ -251,7 +251,8 @@ def test_a_live_camera_faster_than_the_analysis_drops_its_oldest_frames_and_stay
         stop.set()
         edge.finish(timeout=15)
     stats = camera.stats
-    assert camera.frames.dropped > 0, edge.lines()
+    if stats.analysed / elapsed < 50:  # slower than the camera (as on a shared 2-core machine)
+        assert camera.frames.dropped > 0, edge.lines()
     # Every frame accounted for: analysed, dropped, or still waiting when the gateway stopped.
     assert stats.analysed + camera.frames.dropped + len(camera.frames) == stats.frames, edge.lines()
     assert elapsed < 2.0 + 3.0, f"fell behind real time: {elapsed:.1f} s for 2 s of video"
