@@ -102,6 +102,8 @@ def bridge_frigate(client: MatcherClient, args: argparse.Namespace, out: Printer
         subscriber.stop()
         worker.join(timeout=5)
     print(bridge.counts.line(), file=sys.stderr)
+    if bridge.checks.waiting():
+        print(f"stopped with {bridge.checks.waiting()} plate reads not checked", file=sys.stderr)
     return 0
 
 

@@ -282,8 +282,10 @@ class Gateway:
     def lines(self) -> list[str]:
         sent = self.sender.counts
         checks = self.checks.counts
+        left = self.checks.waiting() if self._stop_service.is_set() else 0  # reads lost at a stop
+        dropped = sent.dropped + checks.dropped + left
         return [camera.line() for camera in self.cameras] + [
             f"{'service':<12} sightings {sent.confirmed}/{sent.queued} confirmed, "
-            f"plate hits {checks.hits}/{checks.checked}, dropped {sent.dropped + checks.dropped}, "
+            f"plate hits {checks.hits}/{checks.checked}, dropped {dropped}, "
             f"stream failures {sent.failures}"
         ]

@@ -176,3 +176,8 @@ class CheckQueue:
     def wait_idle(self, timeout: float) -> bool:
         """True once every queued read was checked (for tests and a clean stop)."""
         return self._idle.wait(timeout)
+
+    def waiting(self) -> int:
+        """Reads not checked yet (at a stop: not checked at all)."""
+        with self._ready:
+            return len(self._queue)
