@@ -130,3 +130,17 @@ class OperatorZone(Base):
     pk: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     principal_id: Mapped[str] = mapped_column(String(128), index=True)
     zone_id: Mapped[str] = mapped_column(ForeignKey("zones.id"))
+
+
+class SightingReceipt(Base):
+    """That a gateway's sighting (by the id the gateway chose) was taken: a gateway that lost its
+    stream sends its unacknowledged sightings again, and the ones already taken are not matched
+    nor alerted twice. Holds no face, camera or time of capture (P7, P8); pruned after a day."""
+
+    __tablename__ = "sighting_receipts"
+    __table_args__ = (UniqueConstraint("principal_id", "sighting_id"),)
+
+    pk: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    principal_id: Mapped[str] = mapped_column(String(128))
+    sighting_id: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)

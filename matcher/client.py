@@ -651,6 +651,7 @@ class MatcherClient:
         image: bytes | None = None,
         reason: str = "exclusion-zone monitoring",
         aligned_crop: bool = False,
+        sighting_id: str = "",
     ) -> sightings_pb2.SightingResult:
         """``aligned_crop``: the ``image`` is one face already aligned to 112x112."""
         request = sightings_pb2.Sighting(
@@ -660,13 +661,20 @@ class MatcherClient:
             image=image or b"",
             reason=reason,
             image_aligned_crop=aligned_crop,
+            sighting_id=sighting_id,
         )
         return self._call(self.sightings.ReportSighting, request)
 
     def stream_sightings(
-        self, sightings: Iterator[sightings_pb2.Sighting]
+        self, sightings: Iterator[sightings_pb2.Sighting], *, timeout: float | None = None
     ) -> sightings_pb2.StreamSightingsSummary:
-        return self._call(self.sightings.StreamSightings, sightings)
+        """A camera feed; ``timeout`` bounds the whole stream (default: the client's deadline)."""
+        try:
+            return self.sightings.StreamSightings(
+                sightings, timeout=timeout or self._timeout, metadata=self._metadata
+            )
+        except grpc.RpcError as error:
+            raise MatcherError(error) from None
 
     def subscribe_alerts(
         self, resume_token: str = "", *, timeout: float | None = None

@@ -28,6 +28,7 @@ from matcher.broadcast import AlertView, Broadcast
 from matcher.embeddings import Vector
 from matcher.face_matching import FaceMatcher
 from matcher.keys import ScopeKeys
+from matcher.sighting_receipts import SightingReceipts
 
 ALERT_OWNER = 0  # Order templates have no subject: one owner id for all of an order's rows.
 
@@ -41,6 +42,7 @@ class SightingOutcome:
     faces: int
     alerts: list[AlertView]
     routed_orders: int
+    duplicate: bool = False
 
 
 class RegisteredIndividuals:
@@ -56,6 +58,7 @@ class RegisteredIndividuals:
         max_clock_skew: timedelta,
     ) -> None:
         self._lc = lifecycle
+        self.receipts = SightingReceipts(lifecycle)
         self.registry = registry
         self._keys = keys
         self._faces = faces
@@ -191,8 +194,17 @@ class RegisteredIndividuals:
     # --- sightings ------------------------------------------------------------------------
 
     def report(
-        self, actor: str, camera_id: str, captured_at: datetime, probes: list[Vector], model: str, reason: str
+        self,
+        actor: str,
+        camera_id: str,
+        captured_at: datetime,
+        probes: list[Vector],
+        model: str,
+        reason: str,
+        sighting_id: str = "",
     ) -> SightingOutcome:
+        """Routes, matches and alerts one sighting. A ``sighting_id`` this actor already reported
+        is a gateway's resend after a lost stream: acknowledged, audited, not matched again."""
         reason = require_reason(reason)
         now = self._lc.clock.now()
         face_count = len(probes)
@@ -203,6 +215,10 @@ class RegisteredIndividuals:
                 f"capture time {captured_at.isoformat()} is more than {self._skew.total_seconds():.0f} s "
                 "ahead of the service's clock; check the camera's clock",
             )
+        if sighting_id and self.receipts.seen(actor, sighting_id):
+            with self._lc.db.transaction() as session:
+                self.receipts.duplicate(session, actor, reason, face_count)
+            return SightingOutcome(face_count, [], 0, duplicate=True)
         with self._lc.db.transaction() as session:
             if session.get(o.Camera, camera_id) is None:
                 raise PolicyError(
@@ -222,6 +238,9 @@ class RegisteredIndividuals:
         del probes  # P7
         alerts: list[AlertView] = []
         with self._lc.db.transaction() as session:
+            if sighting_id and self.receipts.take(session, actor, sighting_id):  # the same id, concurrently
+                self.receipts.duplicate(session, actor, reason, face_count)
+                return SightingOutcome(face_count, [], 0, duplicate=True)
             confirmed = {r.order_id: r for r in self.registry.route(session, camera_id, captured_at)}
             for (_, order_id), (template_id, score) in sorted(candidates.items()):
                 route = confirmed.get(order_id)

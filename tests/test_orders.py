@@ -6,6 +6,7 @@ a sighting that no order routes never reaches the index.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -380,3 +381,67 @@ def test_P5_P8_registry_officer_sees_the_receipts_of_orders_never_of_cases(world
     )
     assert refused.value.rule == "P12"  # a case is not the registry's use; P11 (accounts) was wrong
     assert [p.case for p in h.client.list_purges("c-1")] == ["cases/c-1"]  # a supervisor's, as before
+
+
+def test_a_resent_sighting_id_is_acknowledged_once_and_never_alerts_twice(world: World) -> None:
+    """A gateway that lost its stream resends what was not confirmed: the receipt of each
+    sighting_id makes the resend harmless (no second match, no second alert), and is audited.
+    The gateway learns only that a sighting was a duplicate, never whether it matched."""
+    world.order("o-1", ["park"])
+    world.h.clock.set(START + timedelta(hours=2))
+    at = START + timedelta(hours=2)
+
+    def operator_alerts() -> int:
+        return len(world.h.app.individuals.pending_alerts("local-operator", frozenset({"park"}), None))
+
+    first = world.camera.report_sighting("cam-1", at, [near(FACE, 1)], sighting_id="gw1.0001")
+    again = world.camera.report_sighting("cam-1", at, [near(FACE, 1)], sighting_id="gw1.0001")
+    assert not first.duplicate and again.duplicate and operator_alerts() == 1
+
+    def feed() -> Iterator[sightings_pb2.Sighting]:
+        from matcher.client import _timestamp, embedding
+
+        for sighting_id in ("gw1.0001", "gw1.0002", "gw1.0002", "gw1.0003"):
+            yield sightings_pb2.Sighting(
+                camera="cameras/cam-1",
+                capture_time=_timestamp(at),
+                faces=[embedding(near(FACE, 2))],
+                reason="feed",
+                sighting_id=sighting_id,
+            )
+
+    summary = world.camera.stream_sightings(feed())
+    assert (summary.sightings, summary.duplicates) == (4, 2)
+    assert operator_alerts() == 3  # 0002 and 0003: one alert each
+    records = [
+        json.loads(r.detail_json or "{}") | {"count": r.count} for r in world.h.audit("sightings.report")
+    ]
+    duplicates = [r for r in records if r.get("duplicate")]
+    assert len(duplicates) == 3 and all(r["count"] == 0 for r in duplicates)
+    with pytest.raises(MatcherError) as error:
+        world.camera.report_sighting("cam-1", at, [FACE], sighting_id="not a valid id!")
+    assert error.value.reason == "FIELD_INVALID"
+
+
+def test_sighting_receipts_hold_no_face_camera_or_time_and_are_pruned_after_a_day(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import func, inspect, select
+
+    from lifecycle import order_models as o
+    from matcher import sighting_receipts
+
+    monkeypatch.setattr(sighting_receipts, "PRUNE_EVERY", 1)
+    columns = {c["name"] for c in inspect(world.h.app.db.engine).get_columns("sighting_receipts")}
+    assert columns == {"pk", "principal_id", "sighting_id", "received_at"}  # P7, P8
+
+    def receipts() -> int:
+        with world.h.app.db.reading() as session:
+            return int(session.scalar(select(func.count()).select_from(o.SightingReceipt)) or 0)
+
+    world.camera.report_sighting("cam-1", START, [OTHER], sighting_id="gw.1")
+    world.camera.report_sighting("cam-1", START, [OTHER], sighting_id="gw.2")
+    assert receipts() == 2
+    world.h.clock.advance(2 * DAY)
+    world.camera.report_sighting("cam-1", START + 2 * DAY, [OTHER], sighting_id="gw.3")
+    assert receipts() == 1

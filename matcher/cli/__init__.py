@@ -14,7 +14,19 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from matcher.cli import access, cases, console, database, faces, governance, local, plates, presence, registry
+from matcher.cli import (
+    access,
+    cases,
+    console,
+    database,
+    edge,
+    faces,
+    governance,
+    local,
+    plates,
+    presence,
+    registry,
+)
 from matcher.cli.errors import show_details
 from matcher.cli.output import Printer
 from matcher.client import MatcherClient, MatcherError
@@ -44,7 +56,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--timeout", type=float, default=30.0, help="deadline of each call, seconds")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     commands = parser.add_subparsers(dest="command", required=True)
-    for module in (local, database, cases, faces, plates, registry, access, governance, presence, console):
+    for module in (
+        local,
+        database,
+        cases,
+        faces,
+        plates,
+        registry,
+        access,
+        governance,
+        presence,
+        console,
+        edge,
+    ):
         module.register(commands)
     return parser
 

@@ -193,6 +193,16 @@ class FacePipeline:
         image = decode_image(image_bytes, self.limits)
         return sum(1 for c in self.detect(image) if c.det_score >= self.quality.min_det_score)
 
+    def embed_frame(self, image: np.ndarray) -> list[DetectedFace]:
+        """Every usable face of a decoded BGR video frame (a camera gateway's frame), embedded;
+        none when no face passes the gates. The same detector, gates and alignment as photos."""
+        usable = [c for c in self.detect(image) if c.rejection is None]
+        embeddings = self.embed_crops([self.align(image, c.landmarks) for c in usable])
+        return [
+            DetectedFace(c.box, c.det_score, c.landmarks, emb, self.model_id)
+            for c, emb in zip(usable, embeddings, strict=True)
+        ]
+
     def detect(self, image: np.ndarray) -> list[FaceCandidate]:
         """Run SCRFD on a BGR image at the sizes of ``detector_sizes``; candidates sorted by
         score (duplicates across sizes merged by insightface's NMS), each judged by the gates."""

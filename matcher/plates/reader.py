@@ -330,15 +330,7 @@ class PlateReader:
         so "no plate found" and "plates found but unreadable" can be told apart.
         """
         image = _decode(image_bytes, self.limits)
-        readings = []
-        detections = []
-        for result in self._alpr.predict(image):
-            box: Box = result.detection.bounding_box.xyxy
-            confidence = float(result.detection.confidence)
-            detections.append({"box": list(box), "detector_confidence": round(confidence, 4)})
-            reading = self._reading(result.ocr, box, confidence)
-            if reading is not None:
-                readings.append(reading)
+        readings, detections = self._read(image)
         if not readings:
             height, width = image.shape[:2]
             found = (
@@ -356,6 +348,22 @@ class PlateReader:
                 },
             )
         return readings
+
+    def read_frame(self, image: np.ndarray) -> list[PlateReading]:
+        """Every readable plate of a decoded BGR video frame (a camera gateway's); maybe none."""
+        return self._read(image)[0]
+
+    def _read(self, image: np.ndarray) -> tuple[list[PlateReading], list[dict[str, Any]]]:
+        readings = []
+        detections = []
+        for result in self._alpr.predict(image):
+            box: Box = result.detection.bounding_box.xyxy
+            confidence = float(result.detection.confidence)
+            detections.append({"box": list(box), "detector_confidence": round(confidence, 4)})
+            reading = self._reading(result.ocr, box, confidence)
+            if reading is not None:
+                readings.append(reading)
+        return readings, detections
 
     def read_crop(self, image_bytes: bytes) -> PlateReading:
         """Read an image that already shows just a plate (OCR only; no detector runs).

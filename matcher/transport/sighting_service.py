@@ -7,6 +7,7 @@ registered individual, nor an order, label or score; alerts go only to the zones
 
 from __future__ import annotations
 
+import re
 from datetime import UTC
 
 import numpy as np
@@ -24,6 +25,8 @@ from matcher.transport.calls import client_stream, refusal_of, rpc, server_strea
 from matcher.transport.dispatch import Feed, feed_source
 from matcher.transport.errors import Refusal, image_refusal
 from matcher.v1 import sightings_pb2
+
+SIGHTING_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 def _faces(app: App, sighting: sightings_pb2.Sighting) -> tuple[list[Vector], str]:
@@ -55,13 +58,25 @@ def _report(app: App, actor: str, sighting: sightings_pb2.Sighting) -> sightings
     camera = names.parts(sighting.camera, ("cameras",), "camera")[0]
     if not sighting.HasField("capture_time"):
         raise PolicyError(Kind.INVALID_ARGUMENT, "FIELD_INVALID", "a sighting needs its capture time")
+    if sighting.sighting_id and not SIGHTING_ID.fullmatch(sighting.sighting_id):
+        raise PolicyError(
+            Kind.INVALID_ARGUMENT,
+            "FIELD_INVALID",
+            "a sighting_id is 1-64 characters of A-Z, a-z, 0-9, '.', '_' and '-'",
+        )
     vectors, model = _faces(app, sighting)
     outcome = app.individuals.report(
-        actor, camera, sighting.capture_time.ToDatetime(tzinfo=UTC), vectors, model, sighting.reason
+        actor,
+        camera,
+        sighting.capture_time.ToDatetime(tzinfo=UTC),
+        vectors,
+        model,
+        sighting.reason,
+        sighting.sighting_id,
     )
     # Issue 17 (P8, P10, P14): accepted, never whether anybody was recognised; the alerts went to
     # the operators of the zones.
-    return sightings_pb2.SightingResult(faces=outcome.faces, accepted=True)
+    return sightings_pb2.SightingResult(faces=outcome.faces, accepted=True, duplicate=outcome.duplicate)
 
 
 def alert_message(alert: AlertView) -> sightings_pb2.Alert:
@@ -118,6 +133,7 @@ class SightingSession:
                 continue
             self.summary.faces += result.faces
             self.summary.accepted += 1
+            self.summary.duplicates += int(result.duplicate)
 
     def _refused(self, refusal: Refusal) -> None:
         self.summary.refused += 1

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from matcher.v1 import faces_pb2 as matcher_dot_v1_dot_faces__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1amatcher/v1/sightings.proto\x12\nmatcher.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16matcher/v1/faces.proto\"\xad\x01\n\x08Sighting\x12\x0e\n\x06\x63\x61mera\x18\x01 \x01(\t\x12\x30\n\x0c\x63\x61pture_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12$\n\x05\x66\x61\x63\x65s\x18\x03 \x03(\x0b\x32\x15.matcher.v1.Embedding\x12\r\n\x05image\x18\x04 \x01(\x0c\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x1a\n\x12image_aligned_crop\x18\x06 \x01(\x08\"?\n\x0eSightingResult\x12\r\n\x05\x66\x61\x63\x65s\x18\x01 \x01(\x05\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x03 \x01(\x08J\x04\x08\x02\x10\x03R\x06\x61lerts\"0\n\x0fSightingRefusal\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xb1\x01\n\x16StreamSightingsSummary\x12\x11\n\tsightings\x18\x01 \x01(\x05\x12\r\n\x05\x66\x61\x63\x65s\x18\x02 \x01(\x05\x12\x0f\n\x07refused\x18\x04 \x01(\x05\x12\x15\n\rfirst_refusal\x18\x05 \x01(\t\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x06 \x01(\x05\x12-\n\x08refusals\x18\x07 \x03(\x0b\x32\x1b.matcher.v1.SightingRefusalJ\x04\x08\x03\x10\x04R\x06\x61lerts\"\xe1\x01\n\x05\x41lert\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05order\x18\x02 \x01(\t\x12\x14\n\x0cperson_label\x18\x03 \x01(\t\x12\x0e\n\x06\x63\x61mera\x18\x04 \x01(\t\x12\r\n\x05zones\x18\x05 \x03(\t\x12\r\n\x05score\x18\x06 \x01(\x02\x12\x30\n\x0c\x63\x61pture_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cresume_token\x18\t \x01(\t\".\n\x16SubscribeAlertsRequest\x12\x14\n\x0cresume_token\x18\x01 \x01(\t\"\x1f\n\x0f\x41\x63kAlertRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x12\n\x10\x41\x63kAlertResponse2\xa4\x01\n\x0fSightingService\x12\x42\n\x0eReportSighting\x12\x14.matcher.v1.Sighting\x1a\x1a.matcher.v1.SightingResult\x12M\n\x0fStreamSightings\x12\x14.matcher.v1.Sighting\x1a\".matcher.v1.StreamSightingsSummary(\x01\x32\xa1\x01\n\x0c\x41lertService\x12J\n\x0fSubscribeAlerts\x12\".matcher.v1.SubscribeAlertsRequest\x1a\x11.matcher.v1.Alert0\x01\x12\x45\n\x08\x41\x63kAlert\x12\x1b.matcher.v1.AckAlertRequest\x1a\x1c.matcher.v1.AckAlertResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1amatcher/v1/sightings.proto\x12\nmatcher.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16matcher/v1/faces.proto\"\xc2\x01\n\x08Sighting\x12\x0e\n\x06\x63\x61mera\x18\x01 \x01(\t\x12\x30\n\x0c\x63\x61pture_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12$\n\x05\x66\x61\x63\x65s\x18\x03 \x03(\x0b\x32\x15.matcher.v1.Embedding\x12\r\n\x05image\x18\x04 \x01(\x0c\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x1a\n\x12image_aligned_crop\x18\x06 \x01(\x08\x12\x13\n\x0bsighting_id\x18\x07 \x01(\t\"R\n\x0eSightingResult\x12\r\n\x05\x66\x61\x63\x65s\x18\x01 \x01(\x05\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x03 \x01(\x08\x12\x11\n\tduplicate\x18\x04 \x01(\x08J\x04\x08\x02\x10\x03R\x06\x61lerts\"0\n\x0fSightingRefusal\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xc5\x01\n\x16StreamSightingsSummary\x12\x11\n\tsightings\x18\x01 \x01(\x05\x12\r\n\x05\x66\x61\x63\x65s\x18\x02 \x01(\x05\x12\x0f\n\x07refused\x18\x04 \x01(\x05\x12\x15\n\rfirst_refusal\x18\x05 \x01(\t\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x06 \x01(\x05\x12-\n\x08refusals\x18\x07 \x03(\x0b\x32\x1b.matcher.v1.SightingRefusal\x12\x12\n\nduplicates\x18\x08 \x01(\x05J\x04\x08\x03\x10\x04R\x06\x61lerts\"\xe1\x01\n\x05\x41lert\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05order\x18\x02 \x01(\t\x12\x14\n\x0cperson_label\x18\x03 \x01(\t\x12\x0e\n\x06\x63\x61mera\x18\x04 \x01(\t\x12\r\n\x05zones\x18\x05 \x03(\t\x12\r\n\x05score\x18\x06 \x01(\x02\x12\x30\n\x0c\x63\x61pture_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cresume_token\x18\t \x01(\t\".\n\x16SubscribeAlertsRequest\x12\x14\n\x0cresume_token\x18\x01 \x01(\t\"\x1f\n\x0f\x41\x63kAlertRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x12\n\x10\x41\x63kAlertResponse2\xa4\x01\n\x0fSightingService\x12\x42\n\x0eReportSighting\x12\x14.matcher.v1.Sighting\x1a\x1a.matcher.v1.SightingResult\x12M\n\x0fStreamSightings\x12\x14.matcher.v1.Sighting\x1a\".matcher.v1.StreamSightingsSummary(\x01\x32\xa1\x01\n\x0c\x41lertService\x12J\n\x0fSubscribeAlerts\x12\".matcher.v1.SubscribeAlertsRequest\x1a\x11.matcher.v1.Alert0\x01\x12\x45\n\x08\x41\x63kAlert\x12\x1b.matcher.v1.AckAlertRequest\x1a\x1c.matcher.v1.AckAlertResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,23 +34,23 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'matcher.v1.sightings_pb2', 
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_SIGHTING']._serialized_start=100
-  _globals['_SIGHTING']._serialized_end=273
-  _globals['_SIGHTINGRESULT']._serialized_start=275
-  _globals['_SIGHTINGRESULT']._serialized_end=338
-  _globals['_SIGHTINGREFUSAL']._serialized_start=340
-  _globals['_SIGHTINGREFUSAL']._serialized_end=388
-  _globals['_STREAMSIGHTINGSSUMMARY']._serialized_start=391
-  _globals['_STREAMSIGHTINGSSUMMARY']._serialized_end=568
-  _globals['_ALERT']._serialized_start=571
-  _globals['_ALERT']._serialized_end=796
-  _globals['_SUBSCRIBEALERTSREQUEST']._serialized_start=798
-  _globals['_SUBSCRIBEALERTSREQUEST']._serialized_end=844
-  _globals['_ACKALERTREQUEST']._serialized_start=846
-  _globals['_ACKALERTREQUEST']._serialized_end=877
-  _globals['_ACKALERTRESPONSE']._serialized_start=879
-  _globals['_ACKALERTRESPONSE']._serialized_end=897
-  _globals['_SIGHTINGSERVICE']._serialized_start=900
-  _globals['_SIGHTINGSERVICE']._serialized_end=1064
-  _globals['_ALERTSERVICE']._serialized_start=1067
-  _globals['_ALERTSERVICE']._serialized_end=1228
+  _globals['_SIGHTING']._serialized_end=294
+  _globals['_SIGHTINGRESULT']._serialized_start=296
+  _globals['_SIGHTINGRESULT']._serialized_end=378
+  _globals['_SIGHTINGREFUSAL']._serialized_start=380
+  _globals['_SIGHTINGREFUSAL']._serialized_end=428
+  _globals['_STREAMSIGHTINGSSUMMARY']._serialized_start=431
+  _globals['_STREAMSIGHTINGSSUMMARY']._serialized_end=628
+  _globals['_ALERT']._serialized_start=631
+  _globals['_ALERT']._serialized_end=856
+  _globals['_SUBSCRIBEALERTSREQUEST']._serialized_start=858
+  _globals['_SUBSCRIBEALERTSREQUEST']._serialized_end=904
+  _globals['_ACKALERTREQUEST']._serialized_start=906
+  _globals['_ACKALERTREQUEST']._serialized_end=937
+  _globals['_ACKALERTRESPONSE']._serialized_start=939
+  _globals['_ACKALERTRESPONSE']._serialized_end=957
+  _globals['_SIGHTINGSERVICE']._serialized_start=960
+  _globals['_SIGHTINGSERVICE']._serialized_end=1124
+  _globals['_ALERTSERVICE']._serialized_start=1127
+  _globals['_ALERTSERVICE']._serialized_end=1288
 # @@protoc_insertion_point(module_scope)
