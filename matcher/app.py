@@ -44,7 +44,7 @@ from matcher.plate_watchlists import PlateWatchlists
 from matcher.plates.reader import PlateReader
 from matcher.plates.uncertainty import ReadLimits
 from matcher.registered_individuals import RegisteredIndividuals
-from matcher.replication import FACE_TABLES, ORDER_TABLES, PLATE_TABLES, Replication
+from matcher.replication import FACE_TABLES, ORDER_TABLES, PLATE_TABLES, WAIVER_TABLES, Replication
 from matcher.transport.auth import Authenticator
 from matcher.waiver_searches import WaiverSearchEngine
 
@@ -207,9 +207,11 @@ def prepare(app: App) -> None:
     )
     # From here on, what other replicas commit reaches these views (catching up first on what
     # they committed while the galleries were being rebuilt).
-    replication = Replication(app.faces, app.plates, app.individuals, app.worker, app.rotation.refresh)
+    replication = Replication(
+        app.faces, app.plates, app.individuals, app.waiver_searches, app.worker, app.rotation.refresh
+    )
     replication.on_applied.append(app.metrics.fanout_apply.observe)
     app.changes.subscribe(replication.changed)
-    replication.changed(FACE_TABLES | ORDER_TABLES | PLATE_TABLES | {"alerts"})
+    replication.changed(FACE_TABLES | ORDER_TABLES | WAIVER_TABLES | PLATE_TABLES | {"alerts"})
     app.worker.start()
     app.ready.set()

@@ -124,6 +124,11 @@ class PlateWatchlists:
         self._hit_retention = hit_retention
         # Stored hits, told at once to the case's investigators watching (WatchPlateHits).
         self.hub: Broadcast[StoredHit] = Broadcast()
+        # Hits other replicas stored reach this one's watchers too (matcher.replication): the
+        # newest record seen, and the records this process published itself since.
+        with lifecycle.db.reading() as session:
+            self._hit_cursor = int(session.scalar(select(func.max(m.PlateHitRecord.pk))) or 0)
+        self._published_here: set[int] = set()
         self._lock = RWLock()
         self._indexes: dict[str, PlateIndex] = {}
         # index id -> (case, subject pk); the index itself only knows integers.
@@ -465,6 +470,7 @@ class PlateWatchlists:
             )
             if stored:
                 session.flush()  # Assigns the records' pks (resume tokens).
+        self._published_here.update(hit.record.pk for hit in stored)
         self.hub.publish(stored)  # After the commit: told only what is stored.
         return results
 
@@ -564,6 +570,26 @@ class PlateWatchlists:
                 )
                 or 0
             )
+
+    def catch_up_hits(self) -> int:
+        """Publishes to this process's watchers the hits other replicas stored since the last
+        look (at least once: a watcher's stream skips what it already sent)."""
+        with self._lc.db.reading() as session:
+            rows = session.execute(
+                select(m.PlateHitRecord.pk, m.PlateHitRecord.case_id)
+                .where(m.PlateHitRecord.pk > self._hit_cursor)
+                .order_by(m.PlateHitRecord.pk)
+            ).all()
+        if not rows:
+            return 0
+        after, theirs = self._hit_cursor, {pk for pk, _ in rows if pk not in self._published_here}
+        self._hit_cursor = max(pk for pk, _ in rows)
+        self._published_here = {pk for pk in self._published_here if pk > self._hit_cursor}
+        found: list[StoredHit] = []
+        for case_id in sorted({case_id for pk, case_id in rows if pk in theirs}):
+            found += [h for h in self.stored_hits(case_id, after, len(rows)) if h.record.pk in theirs]
+        self.hub.publish(found)
+        return len(found)
 
     def stored_hits(self, case_id: str, after: int, limit: int) -> list[StoredHit]:
         """The case's stored hits, oldest first, after the record ``after`` (its pk), with their

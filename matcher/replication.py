@@ -10,9 +10,10 @@ and reconciles the views those tables feed with the database:
 - cases, subjects, face templates: the case galleries (enrolments added, releases and closes
   dropped);
 - orders, order templates: the registered individuals' scopes;
+- waivers, waiver templates: the scopes of searches a waiver allows outside cases (P15);
 - plate entries (and cases, subjects): the watchlist indexes;
 - alerts: published to this process's alert subscribers (an operator on replica 2 gets the alert
-  a sighting raised on replica 1);
+  a sighting raised on replica 1); stored plate hits likewise, to the case investigators watching;
 - purges: the purge worker wakes (exactly one replica carries each purge out, under a lock);
 - data keys: a KEK rotation another replica made is taken in (its new generation used, the
   destroyed one forgotten: the key folder is shared, see :mod:`matcher.kek`).
@@ -32,11 +33,13 @@ from lifecycle.purge import PurgeWorker
 from matcher.face_matching import FaceMatcher
 from matcher.plate_watchlists import PlateWatchlists
 from matcher.registered_individuals import RegisteredIndividuals
+from matcher.waiver_searches import WaiverSearchEngine
 
 log = logging.getLogger(__name__)
 
 FACE_TABLES = frozenset({"cases", "subjects", "face_templates"})
 ORDER_TABLES = frozenset({"orders", "order_templates"})
+WAIVER_TABLES = frozenset({"waivers", "waiver_templates"})
 PLATE_TABLES = frozenset({"cases", "subjects", "plate_entries"})
 KEY_TABLES = frozenset({"data_keys", "order_keys", "waiver_keys"})
 
@@ -49,12 +52,14 @@ class Replication:
         faces: FaceMatcher,
         plates: PlateWatchlists,
         individuals: RegisteredIndividuals,
+        waiver_searches: WaiverSearchEngine,
         purges: PurgeWorker,
         refresh_keys: Callable[[], None],
     ) -> None:
         self._faces = faces
         self._plates = plates
         self._individuals = individuals
+        self._waiver_searches = waiver_searches
         self._purges = purges
         self._refresh_keys = refresh_keys
         # Told how long each application took, in seconds (the operator's metrics).
@@ -68,11 +73,15 @@ class Replication:
             self._faces.reconcile()
         if tables & ORDER_TABLES:
             self._individuals.reconcile()
+        if tables & WAIVER_TABLES:
+            self._waiver_searches.reconcile()
         if tables & PLATE_TABLES:
             self._plates.reconcile()
         if "alerts" in tables:
             self._individuals.catch_up_alerts()
-        if tables & {"purges", "orders", "cases", "subjects"}:
+        if "plate_hits" in tables:
+            self._plates.catch_up_hits()
+        if tables & {"purges", "orders", "cases", "subjects", "waivers"}:
             self._purges.wake()
         for observe in self.on_applied:
             observe(time.perf_counter() - started)

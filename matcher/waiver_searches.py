@@ -21,7 +21,7 @@ from lifecycle.actions import Action
 from lifecycle.cases import Lifecycle, require_reason
 from lifecycle.errors import Kind, PolicyError
 from lifecycle.waiver_searches import WaiverSearches, search_scope
-from matcher import crypto
+from matcher import crypto, wiping
 from matcher.embeddings import Vector
 from matcher.face_matching import FaceMatcher
 from matcher.keys import ScopeKeys
@@ -168,12 +168,40 @@ class WaiverSearchEngine:
                 for row in rows:
                     if row.model not in self._faces.models:
                         continue
-                    plain = crypto.decrypt(
+                    plain = wiping.decrypt_into(
                         key, row.nonce, row.ciphertext, waiver_template_aad(waiver.id, row.id, row.model)
                     )
                     vector = np.frombuffer(plain, dtype="<f4").astype(np.float32)
-                    self._faces.add_to_scope(
-                        search_scope(waiver.id), OWNER, [row.id], vector[np.newaxis, :], row.model
-                    )
+                    with wiping.wiped(plain, vector):
+                        self._faces.add_to_scope(
+                            search_scope(waiver.id), OWNER, [row.id], vector[np.newaxis, :], row.model
+                        )
                     loaded += 1
+        return loaded
+
+    def reconcile(self) -> tuple[int, int]:
+        """Makes the waiver scopes hold exactly the templates of searches whose waiver is active
+        (another replica's enrolment, or a waiver that ended or was revoked there)."""
+        wanted: dict[str, tuple[str, int, str]] = {}
+        with self._lc.db.reading() as session:
+            for waiver in self.searches.live_waivers(session):
+                rows = session.execute(
+                    select(w.WaiverTemplate.id, w.WaiverTemplate.model).where(
+                        w.WaiverTemplate.waiver_id == waiver.id
+                    )
+                )
+                for template_id, model in rows:
+                    wanted[template_id] = (search_scope(waiver.id), OWNER, model)
+        return self._faces.sync(wanted, self._load, lambda scope: scope.startswith("waivers/"))
+
+    def _load(self, template_ids: list[str]) -> dict[str, Vector]:
+        loaded: dict[str, Vector] = {}
+        with self._lc.db.reading() as session:
+            for row in session.scalars(select(w.WaiverTemplate).where(w.WaiverTemplate.id.in_(template_ids))):
+                key = self._keys.waiver_key(session, row.waiver_id, create=False)
+                plain = wiping.decrypt_into(
+                    key, row.nonce, row.ciphertext, waiver_template_aad(row.waiver_id, row.id, row.model)
+                )
+                with wiping.wiped(plain):
+                    loaded[row.id] = np.frombuffer(plain, dtype="<f4").astype(np.float32)
         return loaded

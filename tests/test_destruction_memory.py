@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from lifecycle import models as m
 from lifecycle.clock import ManualClock
+from matcher.embeddings import parse_embedding
 from matcher.faces import FacePipeline, synthetic
 from matcher.keys import ScopeKeys
 from matcher.v1 import cases_pb2
@@ -47,9 +48,8 @@ def _raw(rng: np.random.Generator) -> np.ndarray:  # type: ignore[type-arg]
 
 
 def _normalised(raw: np.ndarray) -> np.ndarray:  # type: ignore[type-arg]
-    """The server's normalisation (matcher.embeddings.parse_embedding), computed the same way."""
-    vector = raw.astype(np.float32)
-    return (vector / float(np.linalg.norm(vector.astype(np.float64)))).astype("<f4")
+    """The server's normalisation: matcher.embeddings.parse_embedding itself, on the bytes sent."""
+    return parse_embedding(raw.astype("<f4").tobytes(), raw.shape[0]).astype("<f4")
 
 
 def _plate(rng: np.random.Generator) -> str:

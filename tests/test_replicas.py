@@ -149,7 +149,7 @@ def test_an_alert_raised_on_one_replica_reaches_an_operator_on_another(replicas:
         r1.set_clock(START + timedelta(hours=1))
         with r1.client("local-camera") as camera:
             # r1 learns of the order's template through the feed too (it was enrolled there).
-            assert camera.report_sighting("cam-1", START + timedelta(hours=1), [near(face, 7)]).alerts == 1
+            assert camera.report_sighting("cam-1", START + timedelta(hours=1), [near(face, 7)]).accepted
         listener.join(timeout=20)
     finally:
         operator.close()
@@ -203,3 +203,35 @@ def test_the_client_balances_over_replicas_and_retries_reads_when_one_is_gone(
         replicas[1].wait_exit()
         for _ in range(6):  # every read still answers: the channel skips the dead replica
             assert [c.name for c in client.list_cases()] == ["cases/rep-b"]
+
+
+def test_a_gateway_hit_on_one_replica_reaches_the_investigator_watching_on_another(
+    replicas: list[Replica],
+) -> None:
+    r1, r2, _ = replicas
+    with r1.client() as one:
+        one.create_case("rep-h", "Hits", reason=REASON)
+        one.add_plate("rep-h", "KRW301", reason=REASON)
+    assert wait_until(lambda: r1.metric("matcher_watchlist_plates") == 1)
+    received: list[str] = []
+    watcher = r2.client()
+
+    def watch() -> None:
+        try:
+            for hit in watcher.watch_plate_hits("rep-h", timeout=20):
+                received.append(hit.camera)
+                return
+        except MatcherError:
+            pass
+
+    listener = threading.Thread(target=watch)
+    listener.start()
+    try:
+        with r2.client("local-auditor") as auditor:
+            assert wait_until(lambda: any(True for _ in auditor.audit_records(action="plate.hits.watch")))
+        with r1.client("local-camera") as camera:
+            assert camera.check_plate("KRW301", camera="lpr-7", reason="hotlist").results[0].hit
+        listener.join(timeout=20)
+    finally:
+        watcher.close()
+    assert received and "lpr-7" in received[0]
