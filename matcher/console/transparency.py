@@ -122,6 +122,8 @@ TRIGGERS: Final[Mapping[str, str]] = {
     "SUBJECT_RELEASED": "Person no longer of interest (P2)",
     "ORDER_ENDED": "Order's period ended (P5)",
     "ORDER_REVOKED": "Order revoked (P5)",
+    "WAIVER_ENDED": "Waiver's period ended (P15)",
+    "WAIVER_REVOKED": "Waiver revoked (P15)",
 }
 
 RETENTION: Final[tuple[str, ...]] = (
