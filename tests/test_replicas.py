@@ -16,11 +16,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import make_url
 
 from matcher.client import MatcherClient, MatcherError
 from matcher.v1 import cases_pb2
 from tests.conftest import POSTGRES_URL, START, near, reset_postgres, unit, wait_until
 from tests.serverproc import ServerProcess, free_port
+from tests.tcpproxy import TcpProxy
 
 pytestmark = [
     pytest.mark.slow,
@@ -30,8 +32,8 @@ REASON = "replica test"
 
 
 class Replica(ServerProcess):
-    def __init__(self, root: Path, name: str) -> None:
-        super().__init__(root / "data", POSTGRES_URL, root / "clock", root / f"{name}.log")
+    def __init__(self, root: Path, name: str, url: str = POSTGRES_URL) -> None:
+        super().__init__(root / "data", url, root / "clock", root / f"{name}.log")
         self.metrics_port = free_port()
 
     def run(self, fault_point: str = "") -> Replica:
@@ -235,3 +237,44 @@ def test_a_gateway_hit_on_one_replica_reaches_the_investigator_watching_on_anoth
     finally:
         watcher.close()
     assert received and "lpr-7" in received[0]
+
+
+def test_a_replica_that_loses_its_database_answers_unavailable_then_catches_up(tmp_path: Path) -> None:
+    """Its connection to PostgreSQL cut for a few seconds: calls are UNAVAILABLE (never INTERNAL,
+    never an answer from memory alone), and once it is back the replica has every change the
+    others committed meanwhile (an enrolment to match, a close to forget)."""
+    reset_postgres(POSTGRES_URL)
+    url = make_url(POSTGRES_URL)
+    proxy = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
+    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    r1, r2 = Replica(tmp_path, "r1"), Replica(tmp_path, "r2", proxied)
+    r1.set_clock(START)
+    try:
+        r1.run()
+        r2.run()
+        with r1.client() as one, r2.client() as two:
+            for case in ("rep-d", "rep-x"):
+                one.create_case(case, "Outage", reason=REASON)
+                one.create_subject(case, "s-1", "suspect", label="S1", reason=REASON)
+            one.enroll_face("rep-x", "s-1", unit(41), reason=REASON)
+            assert wait_until(lambda: _matches(two, "rep-x", unit(41)) == ["cases/rep-x/subjects/s-1"])
+            proxy.cut()
+            with pytest.raises(MatcherError) as away:
+                two.search_faces(["rep-x"], unit(41), reason=REASON)
+            assert (away.value.code.name, away.value.reason) == ("UNAVAILABLE", "DATABASE_UNAVAILABLE")
+            one.enroll_face("rep-d", "s-1", unit(42), reason=REASON)  # while r2 cannot see
+            one.close_case("rep-x", reason=REASON)
+            proxy.restore()
+
+            def caught_up() -> bool:
+                try:
+                    return _matches(two, "rep-d", unit(42)) == ["cases/rep-d/subjects/s-1"]
+                except MatcherError:
+                    return False
+
+            assert wait_until(caught_up, timeout=30)
+            assert wait_until(lambda: r2.metric("matcher_gallery_templates") == 1, timeout=30)
+    finally:
+        r1.stop()
+        r2.stop()
+        proxy.close()

@@ -98,6 +98,9 @@ REASONS: Final[Mapping[str, Explanation]] = MappingProxyType(
             "Your standing as head of your department has not been approved by the Mayor's designee, "
             "so your approvals of accounts do not count yet. Ask the designee to approve you.",
         ),
+        "DATABASE_UNAVAILABLE": _e(
+            None, "The service cannot reach its database just now: nothing was done. Try again shortly."
+        ),
         # Cases and subjects.
         "CASE_NOT_FOUND": _e(None, "There is no case with this id."),
         "CASE_ALREADY_EXISTS": _e(None, "A case with this id already exists. Choose another id."),

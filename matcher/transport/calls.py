@@ -36,9 +36,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 from google.protobuf.message import DecodeError, Message
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from lifecycle.access import AccessDenied, AuditedRefusal, Decision
 from lifecycle.audit import CALL_ORIGIN, FAILED, OK, REFUSED
+from lifecycle.db import DatabaseUnavailable
 from lifecycle.errors import Kind, PolicyError
 from lifecycle.text import bounded
 from matcher.transport import validation
@@ -277,8 +279,25 @@ def refusal_of(app: App, principal: str, action: str, where: str, reason: str, e
     raise error
 
 
+def _database_away(error: BaseException) -> bool:
+    """The database went away (a replica lost its connection), not a defect of ours."""
+    if isinstance(error, DatabaseUnavailable):
+        return True
+    return isinstance(error, DBAPIError) and (
+        error.connection_invalidated or isinstance(error, (OperationalError, InterfaceError))
+    )
+
+
 def failure(app: App, principal: str, action: str, where: str, reason: str, error: BaseException) -> Refusal:
-    """An unexpected failure: logged without its payload, audited, answered INTERNAL."""
+    """An unexpected failure: logged without its payload, audited, answered INTERNAL; or, when
+    the database is away, UNAVAILABLE (nothing was done: a client may retry, on another replica)."""
+    if _database_away(error):
+        log.warning("%s: the database cannot be reached (%s)", action, type(error).__name__)
+        return Refusal(
+            grpc.StatusCode.UNAVAILABLE,
+            "DATABASE_UNAVAILABLE",
+            "the database cannot be reached: nothing was done; retry shortly",
+        )
     log_failure(action, error)
     try:
         app.audit.record(

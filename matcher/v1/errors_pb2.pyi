@@ -96,6 +96,7 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REQUEST_BODY_TIMEOUT: _ClassVar[ErrorReason]
     INTERNAL_ERROR: _ClassVar[ErrorReason]
     HEAD_NOT_APPROVED: _ClassVar[ErrorReason]
+    DATABASE_UNAVAILABLE: _ClassVar[ErrorReason]
     READ_TOO_UNCERTAIN: _ClassVar[ErrorReason]
     PLATE_CHECKS_SUSPENDED: _ClassVar[ErrorReason]
     ALIGNED_CROP_WRONG_SIZE: _ClassVar[ErrorReason]
@@ -198,6 +199,7 @@ TOO_MANY_CALLS: ErrorReason
 REQUEST_BODY_TIMEOUT: ErrorReason
 INTERNAL_ERROR: ErrorReason
 HEAD_NOT_APPROVED: ErrorReason
+DATABASE_UNAVAILABLE: ErrorReason
 READ_TOO_UNCERTAIN: ErrorReason
 PLATE_CHECKS_SUSPENDED: ErrorReason
 ALIGNED_CROP_WRONG_SIZE: ErrorReason
