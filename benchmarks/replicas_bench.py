@@ -25,6 +25,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -138,15 +139,47 @@ def _rate(call: Any, threads: int, seconds: float) -> float:
     return sum(done) / (time.perf_counter() - started)
 
 
-def throughput(replicas: list[_Replica], token: Path, seconds: float) -> dict[str, Any]:
+def throughput(replicas: list[_Replica], tokens: Path, seconds: float) -> dict[str, Any]:
+    """Searches (8 investigator threads), sightings (4 camera threads, 1 order routed, no match)
+    and the health-check echo, each over the balanced client across ``replicas``."""
     targets = ",".join(f"127.0.0.1:{r.port}" for r in replicas)
     rng = np.random.default_rng(9)
-    probe = _unit(rng)
-    with MatcherClient.connect(targets, token_file=token, timeout=30) as client:
+    probe, passer_by = _unit(rng), _unit(rng)
+    investigator = MatcherClient.connect(targets, token_file=tokens / "local-investigator.token", timeout=30)
+    camera = MatcherClient.connect(targets, token_file=tokens / "local-camera.token", timeout=30)
+    with investigator, camera:
         health = health_pb2.HealthCheckRequest()
-        searches = _rate(lambda: client.search_faces(["gallery"], probe, reason=REASON), 8, seconds)
-        echo = _rate(lambda: client.health.Check(health, timeout=30), 8, seconds)
-    return {"replicas": len(replicas), "searches_per_s": round(searches, 1), "health_per_s": round(echo, 1)}
+        searches = _rate(lambda: investigator.search_faces(["gallery"], probe, reason=REASON), 8, seconds)
+        sightings = _rate(
+            lambda: camera.report_sighting("cam-1", datetime.now(UTC), [passer_by], reason=REASON), 4, seconds
+        )
+        echo = _rate(lambda: investigator.health.Check(health, timeout=30), 8, seconds)
+    return {
+        "replicas": len(replicas),
+        "searches_per_s": round(searches, 1),
+        "sightings_per_s": round(sightings, 1),
+        "health_per_s": round(echo, 1),
+    }
+
+
+def _registry(first: _Replica, tokens: Path) -> None:
+    """A camera in a zone with one order in force, so each sighting is routed and matched."""
+    target = f"127.0.0.1:{first.port}"
+    with MatcherClient.connect(target, token_file=tokens / "local-admin.token") as admin:
+        admin.create_camera("cam-1", description="gate", reason=REASON)
+        admin.create_zone("park", ["cam-1"], description="park", reason=REASON)
+    with MatcherClient.connect(target, token_file=tokens / "local-registry.token") as registry:
+        now = datetime.now(UTC)
+        registry.create_order(
+            "o-1",
+            label="RI-1",
+            legal_reference="bench",
+            zones=["park"],
+            start=now - timedelta(hours=1),
+            end=now + timedelta(days=1),
+            reason=REASON,
+        )
+        registry.enroll_order_face("o-1", _unit(np.random.default_rng(1)), reason=REASON)
 
 
 def run(url: str, rounds: int, seconds: float) -> dict[str, Any]:
@@ -169,9 +202,11 @@ def run(url: str, rounds: int, seconds: float) -> dict[str, Any]:
                     one.enroll_face("gallery", "s", _unit(rng), reason=REASON)
                 with MatcherClient.connect(f"127.0.0.1:{replicas[1].port}", token_file=token) as two:
                     bound = fan_out(one, two, replicas[1], rounds)
-            results = [throughput(replicas[:1], token, seconds), throughput(replicas, token, seconds)]
+            tokens = data / "tokens"
+            _registry(replicas[0], tokens)
+            results = [throughput(replicas[:1], tokens, seconds), throughput(replicas, tokens, seconds)]
             replicas.append(_Replica(data, url))
-            results.append(throughput(replicas, token, seconds))
+            results.append(throughput(replicas, tokens, seconds))
         finally:
             for replica in replicas:
                 replica.stop()

@@ -278,3 +278,16 @@ def test_a_replica_that_loses_its_database_answers_unavailable_then_catches_up(t
         r1.stop()
         r2.stop()
         proxy.close()
+
+
+def test_the_replicas_benchmark_runs_at_toy_size() -> None:
+    """benchmarks/replicas_bench.py end to end, tiny: every figure present and positive."""
+    from benchmarks import replicas_bench
+
+    result = replicas_bench.run(POSTGRES_URL, rounds=2, seconds=0.5)
+    assert [r["replicas"] for r in result["throughput"]] == [1, 2, 3]
+    for figures in result["throughput"]:
+        assert (
+            figures["searches_per_s"] > 0 and figures["sightings_per_s"] > 0 and figures["health_per_s"] > 0
+        )
+    assert result["fan_out"]["enrolment"]["rounds"] == 2 and result["fan_out"]["revocation"]["p99_ms"] > 0
