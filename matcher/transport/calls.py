@@ -283,9 +283,14 @@ def _database_away(error: BaseException) -> bool:
     """The database went away (a replica lost its connection), not a defect of ours."""
     if isinstance(error, DatabaseUnavailable):
         return True
-    return isinstance(error, DBAPIError) and (
-        error.connection_invalidated or isinstance(error, (OperationalError, InterfaceError))
-    )
+    if not isinstance(error, DBAPIError):
+        return False
+    # PostgreSQL's driver raises OperationalError for connection failures only (a missing table
+    # is a ProgrammingError); SQLite's covers defects too ("no such table"), so only a dropped
+    # connection counts there.
+    driver = type(error.orig).__module__.split(".")[0]
+    connection_level = isinstance(error, (OperationalError, InterfaceError)) and driver == "psycopg"
+    return bool(error.connection_invalidated or connection_level)
 
 
 def failure(app: App, principal: str, action: str, where: str, reason: str, error: BaseException) -> Refusal:
