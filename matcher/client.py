@@ -48,6 +48,8 @@ from matcher.v1 import (
 )
 
 DEFAULT_TIMEOUT = 30.0
+Req = TypeVar("Req")
+Resp = TypeVar("Resp")
 ROLES = {
     "poi": cases_pb2.Subject.PERSON_OF_INTEREST,
     "person-of-interest": cases_pb2.Subject.PERSON_OF_INTEREST,
@@ -214,7 +216,7 @@ class MatcherClient:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
-    def _call(self, method: Any, request: Any) -> Any:
+    def _call(self, method: grpc.UnaryUnaryMultiCallable[Req, Resp], request: Req) -> Resp:
         try:
             return method(request, timeout=self._timeout, metadata=self._metadata)
         except grpc.RpcError as error:
