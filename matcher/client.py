@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import grpc
 import numpy as np
@@ -95,6 +95,15 @@ class MatcherError(Exception):
 
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+
+class ServerStream(Protocol[T_co]):
+    """What a stub's server-streaming call returns: replies to iterate, and a way to end it."""
+
+    def __iter__(self) -> Iterator[T_co]: ...
+
+    def cancel(self) -> bool: ...
 
 
 class Stream(Generic[T]):
@@ -104,7 +113,7 @@ class Stream(Generic[T]):
     failure raises ``MatcherError``.
     """
 
-    def __init__(self, call: Any) -> None:
+    def __init__(self, call: ServerStream[T]) -> None:
         self._call = call
 
     def __iter__(self) -> Iterator[T]:
