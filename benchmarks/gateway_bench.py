@@ -52,8 +52,9 @@ PEOPLE = ("obama.jpg", "biden.jpg", "kit_harington1.jpeg", "rose_leslie1.jpg")
 HD = (1280, 720)
 
 
-def _patch(pipeline: FacePipeline, photo: Path, face_px: int) -> np.ndarray:  # type: ignore[type-arg]
+def _patch(pipeline: FacePipeline, photo: Path, face_px: int) -> np.ndarray:
     image = cv2.imread(str(photo))
+    assert image is not None, "OpenCV could not read the image"
     [face] = pipeline.embed_frame(image)
     x1, y1, x2, y2 = face.box
     margin, scale = (x2 - x1) * 0.6, face_px / (x2 - x1)
@@ -64,7 +65,7 @@ def _patch(pipeline: FacePipeline, photo: Path, face_px: int) -> np.ndarray:  # 
     return cv2.resize(crop, (int(crop.shape[1] * scale), int(crop.shape[0] * scale)))
 
 
-def _scene(size: tuple[int, int], patches: list[np.ndarray], shift: int = 0) -> np.ndarray:  # type: ignore[type-arg]
+def _scene(size: tuple[int, int], patches: list[np.ndarray], shift: int = 0) -> np.ndarray:
     frame = np.full((size[1], size[0], 3), 90, np.uint8)
     for i, patch in enumerate(patches):
         h, w = patch.shape[:2]
@@ -91,6 +92,7 @@ def throughput(pipeline: FacePipeline, reader: PlateReader | None, frames: int) 
         }
     if reader is not None:
         street = cv2.imread(str(IMAGES / "fast_alpr_test_image.png"))
+        assert street is not None, "OpenCV could not read the image"
         scale = HD[1] / street.shape[0]  # the street photo filling a 720p frame's height
         street = cv2.resize(street, (int(street.shape[1] * scale), HD[1]))
         frame = np.zeros((HD[1], HD[0], 3), np.uint8)
@@ -113,7 +115,7 @@ def latency(pipeline: FacePipeline, passages: int, fps: float) -> dict[str, Any]
     size, video_fps, walk, gap = (640, 480), 10, 1.0, 1.5
     with tempfile.TemporaryDirectory() as tmp:
         video = Path(tmp) / "walks.avi"
-        writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), video_fps, size)
+        writer = cv2.VideoWriter(str(video), cv2.VideoWriter.fourcc(*"MJPG"), video_fps, size)
         empty = _scene(size, [])
         for _ in range(passages):
             for _ in range(int(gap * video_fps)):

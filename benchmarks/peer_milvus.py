@@ -49,7 +49,7 @@ def run(
 ) -> dict[str, Any]:
     """Loads ``n`` seeded templates into Milvus Lite and raw FAISS; times, checks, deletes."""
     try:
-        from pymilvus import MilvusClient  # type: ignore[import-untyped]
+        from pymilvus import MilvusClient
         from pymilvus import __version__ as pymilvus_version
     except Exception as error:  # An absent peer is reported, not fatal.
         return {"available": False, "templates": n, "error": f"{type(error).__name__}: {error}"}

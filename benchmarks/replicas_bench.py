@@ -85,7 +85,7 @@ class _Replica:
         self.process.wait(timeout=20)
 
 
-def _unit(rng: np.random.Generator) -> np.ndarray:  # type: ignore[type-arg]
+def _unit(rng: np.random.Generator) -> np.ndarray:
     vector = rng.standard_normal(512).astype(np.float32)
     return vector / np.linalg.norm(vector)
 

@@ -37,7 +37,7 @@ from matcher.server import start
 CAMERAS, ZONES, ORDERS, DIM = 400, 50, 1000, 512
 
 
-def _unit(rng: np.random.Generator) -> np.ndarray:  # type: ignore[type-arg]
+def _unit(rng: np.random.Generator) -> np.ndarray:
     vector = rng.standard_normal(DIM).astype(np.float32)
     return vector / np.linalg.norm(vector)
 
@@ -60,7 +60,7 @@ def run(sightings: int, grpc_sightings: int, seed: int = 7) -> dict[str, Any]:
             own = cameras[z * 8 : z * 8 + 8]
             zone_cameras[f"z-{z:02d}"] = own + pick.sample(cameras, 2)
             registry.create_zone("bench", f"z-{z:02d}", "", zone_cameras[f"z-{z:02d}"], "benchmark")
-        faces: dict[str, np.ndarray] = {}  # type: ignore[type-arg]
+        faces: dict[str, np.ndarray] = {}
         order_zones: dict[str, list[str]] = {}
         for i in range(ORDERS):
             order_id = f"o-{i:04d}"
@@ -79,7 +79,7 @@ def run(sightings: int, grpc_sightings: int, seed: int = 7) -> dict[str, Any]:
             individuals.enroll("bench", order_id, faces[order_id], app.default_face_model, "benchmark")
         seed_seconds = time.perf_counter() - started
         # Sightings: half are an order's person seen by a camera of one of its zones.
-        cases: list[tuple[str, np.ndarray, set[str]]] = []  # type: ignore[type-arg]
+        cases: list[tuple[str, np.ndarray, set[str]]] = []
         for s in range(sightings):
             if s % 2 == 0:
                 order_id = pick.choice(sorted(faces))

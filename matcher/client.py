@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import grpc
 import numpy as np
@@ -48,6 +48,8 @@ from matcher.v1 import (
 )
 
 DEFAULT_TIMEOUT = 30.0
+Req = TypeVar("Req")
+Resp = TypeVar("Resp")
 ROLES = {
     "poi": cases_pb2.Subject.PERSON_OF_INTEREST,
     "person-of-interest": cases_pb2.Subject.PERSON_OF_INTEREST,
@@ -93,6 +95,15 @@ class MatcherError(Exception):
 
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+
+class ServerStream(Protocol[T_co]):
+    """What a stub's server-streaming call returns: replies to iterate, and a way to end it."""
+
+    def __iter__(self) -> Iterator[T_co]: ...
+
+    def cancel(self) -> bool: ...
 
 
 class Stream(Generic[T]):
@@ -102,7 +113,7 @@ class Stream(Generic[T]):
     failure raises ``MatcherError``.
     """
 
-    def __init__(self, call: Any) -> None:
+    def __init__(self, call: ServerStream[T]) -> None:
         self._call = call
 
     def __iter__(self) -> Iterator[T]:
@@ -214,7 +225,7 @@ class MatcherClient:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
-    def _call(self, method: Any, request: Any) -> Any:
+    def _call(self, method: grpc.UnaryUnaryMultiCallable[Req, Resp], request: Req) -> Resp:
         try:
             return method(request, timeout=self._timeout, metadata=self._metadata)
         except grpc.RpcError as error:

@@ -20,10 +20,10 @@ import logging
 import signal
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from concurrent import futures
 from types import FrameType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import faiss
 import grpc
@@ -84,7 +84,7 @@ LIVENESS = "liveness"
 _OPEN_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 
 
-class OpenServiceLimit(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+class OpenServiceLimit(grpc.aio.ServerInterceptor):
     """Bounds the unauthenticated services (health checking and reflection).
 
     They answer anyone, so what they may hold is bounded: at most ``per_host`` calls in flight
@@ -100,9 +100,9 @@ class OpenServiceLimit(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Coroutine[Any, Any, grpc.RpcMethodHandler]],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]],
         details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(details)
         if handler is None or not details.method.startswith(_OPEN_PREFIXES):
             return handler
@@ -124,7 +124,9 @@ class OpenServiceLimit(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             del self._by_host[host]
 
 
-def _bounded_handler(handler: grpc.RpcMethodHandler, limit: OpenServiceLimit) -> grpc.RpcMethodHandler:
+def _bounded_handler(
+    handler: grpc.RpcMethodHandler[Any, Any], limit: OpenServiceLimit
+) -> grpc.RpcMethodHandler[Any, Any]:
     async def refuse(context: Any) -> None:
         await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "too many open health or reflection calls")
 
@@ -142,7 +144,11 @@ def _bounded_handler(handler: grpc.RpcMethodHandler, limit: OpenServiceLimit) ->
         return grpc.unary_unary_rpc_method_handler(
             unary, handler.request_deserializer, handler.response_serializer
         )
-    streaming = handler.unary_stream or handler.stream_stream
+    # The stubs type RpcMethodHandler for the threaded server (behaviours return Iterator); under
+    # grpc.aio the health and reflection behaviours are async generators.
+    streaming = cast(
+        "Callable[[Any, Any], AsyncIterator[Any]] | None", handler.unary_stream or handler.stream_stream
+    )
     assert streaming is not None
 
     async def stream(request: Any, context: Any) -> Any:

@@ -9,6 +9,7 @@ Usage: python protos/generate.py [OUTPUT_ROOT]   (default: the repository root)
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -16,6 +17,16 @@ from grpc_tools import protoc
 
 PROTO_ROOT = Path(__file__).resolve().parent
 REPO_ROOT = PROTO_ROOT.parent
+
+
+def _mypy_grpc_plugin() -> str:
+    """mypy-protobuf's protoc-gen-mypy_grpc (the dev extra), which writes the typed `_pb2_grpc.pyi`:
+    found next to this interpreter first, so that it works from a venv that is not on PATH."""
+    name = "protoc-gen-mypy_grpc"
+    found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
+    if found is None:
+        raise SystemExit(f"{name} not found: install the dev extra (mypy-protobuf)")
+    return found
 
 
 def generate(output_root: Path) -> list[Path]:
@@ -31,6 +42,8 @@ def generate(output_root: Path) -> list[Path]:
         f"--python_out={output_root}",
         f"--pyi_out={output_root}",
         f"--grpc_python_out={output_root}",
+        f"--plugin=protoc-gen-mypy_grpc={_mypy_grpc_plugin()}",
+        f"--mypy_grpc_out={output_root}",
         *[str(p) for p in protos],
     ]
     if protoc.main(args) != 0:

@@ -130,17 +130,19 @@ def face_harness(tmp_path: Path, backend: str, synthetic_face_models: tuple[Path
         yield h
 
 
-def unit(seed: int, dim: int = DIM) -> np.ndarray:  # type: ignore[type-arg]
+def unit(seed: int, dim: int = DIM) -> np.ndarray:
     """A random unit vector: distinct seeds give near-orthogonal faces."""
     vector = np.random.default_rng(seed).standard_normal(dim).astype(np.float32)
-    return vector / np.linalg.norm(vector)
+    unit_vector: np.ndarray = vector / np.linalg.norm(vector)
+    return unit_vector
 
 
-def near(vector: np.ndarray, seed: int, noise: float = 0.3) -> np.ndarray:  # type: ignore[type-arg]
+def near(vector: np.ndarray, seed: int, noise: float = 0.3) -> np.ndarray:
     """Another capture of the same face: the vector plus noise (cosine about 0.96 at 0.3)."""
     jitter = np.random.default_rng(seed).standard_normal(vector.shape).astype(np.float32)
     out = vector + noise * jitter / np.sqrt(vector.size)
-    return (out / np.linalg.norm(out)).astype(np.float32)
+    captured: np.ndarray = (out / np.linalg.norm(out)).astype(np.float32)
+    return captured
 
 
 def open_case_with_subject(

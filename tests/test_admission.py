@@ -40,7 +40,8 @@ class Stall:
     def __init__(self, channel: grpc.Channel) -> None:
         self.channel = channel
         self.gates: list[queue.Queue[bytes | None]] = []
-        self.futures: list[grpc.Future] = []
+        self.futures: list[grpc.Future[bytes]] = []  # client streams
+        self.streams: list[grpc.Call] = []  # bidirectional streams
 
     def _silence(self, gate: queue.Queue[bytes | None]) -> Iterator[bytes]:
         while (item := gate.get()) is not None:
@@ -53,18 +54,19 @@ class Stall:
             gate: queue.Queue[bytes | None] = queue.Queue()
             self.gates.append(gate)
             if bidi:
-                call = self.channel.stream_stream(method)(self._silence(gate), timeout=120, metadata=metadata)
+                both: grpc.StreamStreamMultiCallable[bytes, bytes] = self.channel.stream_stream(method)
+                self.streams.append(both(self._silence(gate), timeout=120, metadata=metadata))
             else:
-                call = self.channel.stream_unary(method).future(
-                    self._silence(gate), timeout=120, metadata=metadata
-                )
-            self.futures.append(call)
+                upload: grpc.StreamUnaryMultiCallable[bytes, bytes] = self.channel.stream_unary(method)
+                self.futures.append(upload.future(self._silence(gate), timeout=120, metadata=metadata))
 
     def release(self) -> None:
         for gate in self.gates:
             gate.put(None)
-        for call in self.futures:
-            call.cancel()
+        for future in self.futures:
+            future.cancel()
+        for stream in self.streams:
+            stream.cancel()
 
 
 def _latencies(h: Harness, client: MatcherClient, rounds: int = 15) -> tuple[float, float]:
@@ -199,6 +201,7 @@ def test_a_thousand_subscribers_all_get_the_alert_and_the_sighting_answers(tmp_p
                 got = []
                 for call in calls:
                     alert = await asyncio.wait_for(call.read(), 30)
+                    assert isinstance(alert, sightings_pb2.Alert), "the stream ended before its alert"
                     got.append(alert.name)
                     call.cancel()
                 return got
@@ -235,7 +238,9 @@ def test_unauthenticated_large_bodies_are_refused_before_they_are_held(tmp_path:
             reason="r",
         ).SerializeToString()
         with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
-            enrol = channel.unary_unary("/matcher.v1.FaceService/EnrollFace")
+            enrol: grpc.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(
+                "/matcher.v1.FaceService/EnrollFace"
+            )
             calls = [enrol.future(body, timeout=60) for _ in range(100)]
             codes = []
             for call in calls:

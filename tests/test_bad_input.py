@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
+from typing import cast
 
 import grpc
 import pytest
@@ -33,7 +35,7 @@ def test_NUL_in_any_text_field_is_invalid_argument_audited_and_never_logged(
 ) -> None:
     open_case_with_subject(harness)
     caplog.set_level(logging.DEBUG)
-    attempts = [
+    attempts: list[Callable[[], object]] = [
         lambda: harness.client.create_subject("c-1", "s-2", "poi", label=f"{LABEL}\x00", reason=REASON),
         lambda: harness.client.create_case("c-2", "Title", reason=f"{REASON}\x00"),
         lambda: harness.client.add_plate("c-1", f"{PLATE}\x00", reason=REASON),
@@ -122,8 +124,12 @@ def test_an_unnamed_enum_number_is_invalid_argument(harness: Harness) -> None:
     try:
         from matcher.v1 import cases_pb2
 
+        # -1 names no Role: the stubs rightly refuse it, and the server must too.
         request = cases_pb2.CreateSubjectRequest(
-            parent="cases/c-1", subject_id="s-9", subject=cases_pb2.Subject(role=-1), reason="r"
+            parent="cases/c-1",
+            subject_id="s-9",
+            subject=cases_pb2.Subject(role=cast("cases_pb2.Subject.Role", -1)),
+            reason="r",
         )
         with pytest.raises(grpc.RpcError) as error:
             raw.cases.CreateSubject(request, timeout=10, metadata=raw._metadata)

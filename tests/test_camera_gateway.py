@@ -44,8 +44,8 @@ def _real(path: Path) -> Path:
     return path
 
 
-def write_video(path: Path, frames: list[np.ndarray], fps: int = FPS) -> Path:  # type: ignore[type-arg]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, SIZE)
+def write_video(path: Path, frames: list[np.ndarray], fps: int = FPS) -> Path:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, SIZE)
     assert writer.isOpened()
     writer.set(cv2.VIDEOWRITER_PROP_QUALITY, 100)
     for frame in frames:
@@ -54,9 +54,10 @@ def write_video(path: Path, frames: list[np.ndarray], fps: int = FPS) -> Path:  
     return path
 
 
-def face_patch(photo: Path, pipeline: FacePipeline, face_px: int = 120) -> np.ndarray:  # type: ignore[type-arg]
+def face_patch(photo: Path, pipeline: FacePipeline, face_px: int = 120) -> np.ndarray:
     """The photo's face with some margin, scaled so the face is about ``face_px`` wide."""
     image = cv2.imread(str(photo))
+    assert image is not None, "OpenCV could not read the image"
     [face] = pipeline.embed_frame(image)
     x1, y1, x2, y2 = face.box
     scale = face_px / (x2 - x1)
@@ -67,7 +68,7 @@ def face_patch(photo: Path, pipeline: FacePipeline, face_px: int = 120) -> np.nd
     return cv2.resize(crop, (int(crop.shape[1] * scale), int(crop.shape[0] * scale)))
 
 
-def street(patch: np.ndarray | None, step: int, steps: int) -> np.ndarray:  # type: ignore[type-arg]
+def street(patch: np.ndarray | None, step: int, steps: int) -> np.ndarray:
     """A grey street; the person (``patch``) walking from left to right across it."""
     frame = np.full((SIZE[1], SIZE[0], 3), 90, np.uint8)
     cv2.rectangle(frame, (0, 380), (SIZE[0], SIZE[1]), (60, 60, 60), -1)
@@ -79,9 +80,9 @@ def street(patch: np.ndarray | None, step: int, steps: int) -> np.ndarray:  # ty
     return frame
 
 
-def walks(patch: np.ndarray, appearances: int, walk_s: float = 1.5, gap_s: float = 3.0) -> list[np.ndarray]:  # type: ignore[type-arg]
+def walks(patch: np.ndarray, appearances: int, walk_s: float = 1.5, gap_s: float = 3.0) -> list[np.ndarray]:
     """``appearances`` passages of the person, separated by an empty street."""
-    frames: list[np.ndarray] = []  # type: ignore[type-arg]
+    frames: list[np.ndarray] = []
     steps = int(walk_s * FPS)
     for _ in range(appearances):
         frames += [street(None, 0, 1)] * int(gap_s * FPS / 2)
@@ -98,7 +99,7 @@ def pipeline() -> FacePipeline:
 
 
 @pytest.fixture(scope="module")
-def obama(pipeline: FacePipeline) -> np.ndarray:  # type: ignore[type-arg]
+def obama(pipeline: FacePipeline) -> np.ndarray:
     return face_patch(_real(IMAGES / "obama.jpg"), pipeline)
 
 
@@ -148,7 +149,7 @@ def test_P5_a_face_walking_past_raises_one_alert_per_appearance_and_none_outside
     h: Harness,
     pipeline: FacePipeline,
     obama: np.ndarray,
-    tmp_path: Path,  # type: ignore[type-arg]
+    tmp_path: Path,
 ) -> None:
     video = write_video(tmp_path / "walk.avi", walks(obama, appearances=2))
     # One process, two cameras: c1 is in the order's zone, c2 is not.
@@ -168,7 +169,7 @@ def test_a_live_stream_that_drops_and_comes_back_is_reopened(
     h: Harness,
     pipeline: FacePipeline,
     obama: np.ndarray,
-    tmp_path: Path,  # type: ignore[type-arg]
+    tmp_path: Path,
 ) -> None:
     video = write_video(tmp_path / "cam.avi", walks(obama, appearances=1, gap_s=1.0))
     stop = threading.Event()
@@ -209,6 +210,7 @@ def test_the_street_photo_in_a_video_gives_a_hit_for_its_plate_once(h: Harness, 
     h.client.create_case("c-1", "Stolen vehicles", reason="opened")
     h.client.add_plate("c-1", "5AU5341", reason="reported stolen")
     photo = cv2.imread(str(_real(IMAGES / "fast_alpr_test_image.png")))
+    assert photo is not None, "OpenCV could not read the image"
     frame = np.zeros((SIZE[1], SIZE[0], 3), np.uint8)
     frame[: photo.shape[0], : photo.shape[1]] = photo
     video = write_video(tmp_path / "street.avi", [frame] * 10)  # one second of a parked car
@@ -233,7 +235,7 @@ def test_a_live_camera_faster_than_the_analysis_drops_its_oldest_frames_and_stay
     h: Harness,
     pipeline: FacePipeline,
     obama: np.ndarray,
-    tmp_path: Path,  # type: ignore[type-arg]
+    tmp_path: Path,
 ) -> None:
     """60 frames/s sampled at 60/s: more than the face pipeline can take on this machine."""
     frames = [street(obama, i, 120) for i in range(120)]  # two seconds at 60 frames/s
@@ -263,7 +265,7 @@ def test_a_service_that_restarts_while_the_gateway_runs_loses_and_duplicates_no_
     tmp_path: Path,
     pipeline: FacePipeline,
     obama: np.ndarray,
-    monkeypatch: pytest.MonkeyPatch,  # type: ignore[type-arg]
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """kill -9 of the service while a sighting stream is open (its alert stored, the stream not yet
     confirmed): the gateway resends what was not confirmed to the restarted service, whose
@@ -345,6 +347,7 @@ def test_gateway_command_reads_a_file_and_says_clearly_what_cannot_be_opened(
     h.client.create_case("c-1", "Stolen vehicles", reason="opened")
     h.client.add_plate("c-1", "5AU5341", reason="reported stolen")
     photo = cv2.imread(str(_real(IMAGES / "fast_alpr_test_image.png")))
+    assert photo is not None, "OpenCV could not read the image"
     frame = np.zeros((SIZE[1], SIZE[0], 3), np.uint8)
     frame[: photo.shape[0], : photo.shape[1]] = photo
     video = write_video(tmp_path / "street.avi", [frame] * 5)

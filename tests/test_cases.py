@@ -103,4 +103,4 @@ def test_malformed_resource_name_is_invalid_argument(harness: Harness) -> None:
             metadata=(("authorization", f"Bearer {harness.token()}"),),
         )
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "cases/{case}" in error.value.details()
+    assert "cases/{case}" in (error.value.details() or "")

@@ -116,9 +116,9 @@ def test_P3_purge_survives_kill_9_at_every_step(server: ServerProcess, fault_poi
         assert purge.state == purge.DONE, "the purge must complete before SERVING"
         receipts = list(server.client("local-auditor").audit_records(action="purge.receipt"))
         assert [(r.resource, r.count) for r in receipts] == [("cases/doomed", 2)]
-        with pytest.raises(MatcherError) as error:
+        with pytest.raises(MatcherError) as closed:
             client.search_faces(["doomed"], face, reason="r")
-        assert error.value.reason == "CASE_CLOSED"
+        assert closed.value.reason == "CASE_CLOSED"
         assert client.search_faces(["kept"], near(kept, 1), reason="r").results[0].matches
         assert server.client("local-auditor").verify_audit().ok
     assert _count(server.database_url, m.FaceTemplate, "doomed") == 0

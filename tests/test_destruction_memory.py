@@ -42,12 +42,12 @@ SUBJECTS = ("s-a", "s-b")
 _ALPHABET = "ABCDEFGHJKMNPRTUVWXY3479"  # No look-alikes, so the normalised form is plain upper case.
 
 
-def _raw(rng: np.random.Generator) -> np.ndarray:  # type: ignore[type-arg]
+def _raw(rng: np.random.Generator) -> np.ndarray:
     """A template as a client sends it: not unit length, so raw and normalised bytes differ."""
     return (3.0 * rng.standard_normal(512) + 0.5).astype("<f4")
 
 
-def _normalised(raw: np.ndarray) -> np.ndarray:  # type: ignore[type-arg]
+def _normalised(raw: np.ndarray) -> np.ndarray:
     """The server's normalisation: matcher.embeddings.parse_embedding itself, on the bytes sent."""
     return parse_embedding(raw.astype("<f4").tobytes(), raw.shape[0]).astype("<f4")
 

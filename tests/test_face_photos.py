@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
@@ -113,7 +113,7 @@ def _huge_png_header() -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk + iend  # A complete, tiny file claiming 400 megapixels.
 
 
-BAD_PHOTOS = {
+BAD_PHOTOS: dict[str, tuple[Callable[[], bytes], str]] = {
     "truncated-jpeg": (lambda: photo((1, (320, 320)), ext=".jpg")[:900], "IMAGE_TRUNCATED"),
     "zero-bytes": (lambda: b"", "IMAGE_EMPTY"),
     "one-pixel": (

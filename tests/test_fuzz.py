@@ -170,16 +170,19 @@ def _call(
     metadata = (("authorization", f"Bearer {h.token(principal)}"),)
     try:
         if method.client_streaming:
-            channel.stream_unary(path)(iter(bodies), timeout=5, metadata=metadata)
+            upload: grpc.StreamUnaryMultiCallable[bytes, bytes] = channel.stream_unary(path)
+            upload(iter(bodies), timeout=5, metadata=metadata)
         elif method.server_streaming:
-            stream = channel.unary_stream(path)(bodies[0], timeout=1, metadata=metadata)
+            download: grpc.UnaryStreamMultiCallable[bytes, bytes] = channel.unary_stream(path)
+            stream = download(bodies[0], timeout=1, metadata=metadata)
             with contextlib.suppress(StopIteration):
                 next(stream)
             stream.cancel()
         else:
-            channel.unary_unary(path)(bodies[0], timeout=5, metadata=metadata)
+            unary: grpc.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(path)
+            unary(bodies[0], timeout=5, metadata=metadata)
     except grpc.RpcError as error:
-        return error.code()  # type: ignore[no-any-return]
+        return error.code()
     return grpc.StatusCode.OK
 
 

@@ -10,7 +10,7 @@ from matcher.gallery import FaceGallery
 from tests.conftest import unit
 
 
-def _vectors(seeds: range, dim: int = 16) -> np.ndarray:  # type: ignore[type-arg]
+def _vectors(seeds: range, dim: int = 16) -> np.ndarray:
     return np.stack([unit(s, dim) for s in seeds])
 
 
@@ -63,7 +63,7 @@ def test_search_equals_brute_force_over_named_cases(
 ) -> None:
     """Exact top-k among the named cases' live rows, whatever was added and dropped before."""
     gallery = FaceGallery(16, initial_capacity=2)
-    live: dict[str, tuple[str, np.ndarray]] = {}  # type: ignore[type-arg]
+    live: dict[str, tuple[str, np.ndarray]] = {}
     seed = 0
     for subject, (case, count) in enumerate(layout):
         vectors = _vectors(range(seed, seed + count))
@@ -73,8 +73,8 @@ def test_search_equals_brute_force_over_named_cases(
         live.update({tid: (f"case{case}", v) for tid, v in zip(ids, vectors, strict=True)})
     for subject in drops:
         if subject < len(layout):
-            case = f"case{layout[subject][0]}"
-            gallery.drop_subject(case, subject)
+            case_name = f"case{layout[subject][0]}"
+            gallery.drop_subject(case_name, subject)
             first = sum(c for _, c in layout[:subject])
             for i in range(layout[subject][1]):
                 live.pop(f"t{first + i}", None)

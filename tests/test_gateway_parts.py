@@ -55,7 +55,7 @@ def test_frigate_documented_lpr_update_and_event_forms() -> None:
             parse_tracked_object_update(bad) if b"lpr" in bad or bad == b"null" else parse_event(bad)
 
 
-def _face(vector: np.ndarray, score: float = 0.8) -> DetectedFace:  # type: ignore[type-arg]
+def _face(vector: np.ndarray, score: float = 0.8) -> DetectedFace:
     return DetectedFace((0, 0, 100, 100), score, np.zeros((5, 2), np.float32), vector, "m")
 
 

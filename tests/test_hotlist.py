@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import grpc
+import numpy as np
 import pytest
 from sqlalchemy import func, select
 
@@ -249,7 +250,7 @@ def test_P8_audit_records_of_gateway_checks_hold_no_plate_text(harness: Harness)
         assert "AB123CD" not in stored and "ZZZ9999" not in stored
 
 
-def _order_over_camera(h: Harness, face: object) -> MatcherClient:
+def _order_over_camera(h: Harness, face: np.ndarray) -> MatcherClient:
     """cam-1 in zone "park" watched by local-operator; order o-1 over it with ``face`` enrolled."""
     admin, registry = h.as_("local-admin"), h.as_("local-registry")
     admin.create_camera("cam-1", description="park gate", reason="installed")

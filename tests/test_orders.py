@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import grpc
+import numpy as np
 import pytest
 from sqlalchemy import func, select
 
@@ -42,7 +43,7 @@ class World:
         order_id: str,
         zones: list[str],
         *,
-        face: object = FACE,
+        face: np.ndarray = FACE,
         start: timedelta = timedelta(hours=1),
         end: timedelta = DAY,
     ) -> registry_pb2.RegistrationOrder:
@@ -303,8 +304,6 @@ def test_camera_feed_stream_counts_accepted_and_refused_sightings(world: World) 
 def test_cli_registry_officer_and_operator_console(
     harness: Harness, capsys: pytest.CaptureFixture[str], tmp_path: object
 ) -> None:
-    import numpy as np
-
     from matcher.cli import main
 
     def cli(principal: str, *args: str) -> tuple[int, str]:

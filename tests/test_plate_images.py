@@ -18,7 +18,7 @@ from tests.conftest import Harness, open_case_with_subject, running_server
 SHARED = Path(os.environ.get("MATCHER_SHARED_DIR", Path(__file__).resolve().parents[1] / ".." / "shared"))
 
 
-def _png(image: np.ndarray) -> bytes:  # type: ignore[type-arg]
+def _png(image: np.ndarray) -> bytes:
     ok, data = cv2.imencode(".png", image)
     assert ok
     return data.tobytes()
@@ -36,7 +36,7 @@ def plate_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture
 def plate_harness(tmp_path: Path, backend: str, plate_models: dict[str, Path]) -> Iterator[Harness]:
-    with running_server(tmp_path / "data", backend, **plate_models) as h:  # type: ignore[arg-type]
+    with running_server(tmp_path / "data", backend, **plate_models) as h:
         yield h
 
 

@@ -9,6 +9,7 @@ is stored on the row counts of every table of the system of record.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -241,8 +242,8 @@ def test_P6_a_declaration_without_an_end_is_refused(world: World) -> None:
 def test_P6_P10_only_the_director_declares_and_the_declarer_never_counts(world: World) -> None:
     for client in (world.official, world.h.client, world.admin):
         error = world.refused(
-            lambda c=client: c.declare_emergency("x", ["shelters"], end=START + DAY, reason="r")
-        )  # type: ignore[misc]
+            functools.partial(client.declare_emergency, "x", ["shelters"], end=START + DAY, reason="r")
+        )
         assert error.code == grpc.StatusCode.PERMISSION_DENIED
     world.declare()
     assert world.refused(lambda: world.director.count_people("cam-1", _frame(1), reason="r")).code == (

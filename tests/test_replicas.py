@@ -92,8 +92,8 @@ def test_enrol_on_one_search_on_another_close_on_a_third(replicas: list[Replica]
             assert closed.value.reason == "CASE_CLOSED"
         # ...and gone from every replica's memory.
         for replica in replicas:
-            assert wait_until(lambda r=replica: r.metric("matcher_gallery_templates") == 0)  # type: ignore[misc]
-            assert wait_until(lambda r=replica: r.metric("matcher_watchlist_plates") == 0)  # type: ignore[misc]
+            assert wait_until(lambda r=replica: r.metric("matcher_gallery_templates") == 0)
+            assert wait_until(lambda r=replica: r.metric("matcher_watchlist_plates") == 0)
         assert wait_until(lambda: [p.state for p in two.list_purges("rep-1")] == [cases_pb2.Purge.DONE])
     with r2.client("local-auditor") as auditor:
         receipts = [r for r in auditor.audit_records(action="purge.receipt") if r.resource == "cases/rep-1"]

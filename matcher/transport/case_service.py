@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC
-from typing import Any
+from typing import TypeVar
 
+from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 from sqlalchemy import func, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from lifecycle import models as m
 from lifecycle.access import INVESTIGATOR
@@ -16,8 +19,10 @@ from matcher.transport import calls, convert, names, paging
 from matcher.transport.calls import rpc
 from matcher.v1 import cases_pb2
 
+K = TypeVar("K")
 
-def _counts(app: Any, column: Any, keys: list[Any]) -> dict[Any, int]:
+
+def _counts(app: App, column: InstrumentedAttribute[K], keys: Sequence[K]) -> dict[K, int]:
     if not keys:
         return {}
     with app.lifecycle.db.reading() as session:
@@ -25,7 +30,7 @@ def _counts(app: Any, column: Any, keys: list[Any]) -> dict[Any, int]:
         return dict(session.execute(query).all())
 
 
-def _enum_value(enum: Any, value: int, what: str) -> str:
+def _enum_value(enum: EnumTypeWrapper, value: int, what: str) -> str:
     if value == 0:
         raise PolicyError(Kind.INVALID_ARGUMENT, "FIELD_INVALID", f"{what} is required")
     return str(enum.Name(value)).lower()

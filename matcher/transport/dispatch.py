@@ -271,7 +271,7 @@ class Dispatcher:
         generic = []
         missing = []
         for descriptor, servicer in services:
-            methods: dict[str, grpc.RpcMethodHandler] = {}
+            methods: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
             for method in descriptor.methods:
                 implementation = getattr(servicer, method.name, None)
                 spec = calls.spec_of(implementation)
@@ -294,7 +294,7 @@ class Dispatcher:
             )
         return generic
 
-    def _handler(self, bound: Bound) -> grpc.RpcMethodHandler:
+    def _handler(self, bound: Bound) -> grpc.RpcMethodHandler[Any, Any]:
         shape = bound.spec.shape
         if shape is Shape.SERVER_STREAM:
             return grpc.stream_stream_rpc_method_handler(
@@ -538,7 +538,7 @@ class Dispatcher:
                                 await _abort(context, outcome)
                         if None in batch:
                             break
-                    result = await self._guarded(
+                    result: Message | Refusal = await self._guarded(
                         bound,
                         principal,
                         calls.run_method,

@@ -52,7 +52,8 @@ class Refusal:
         detail = any_pb2.Any()
         detail.Pack(info)
         status = status_pb2.Status(code=getattr(code_pb2, self.code.name), message=message, details=[detail])
-        return rpc_status.to_status(status)
+        answer: grpc.Status = rpc_status.to_status(status)  # grpc_status ships no stubs
+        return answer
 
 
 # Boxes a refusal lists (the most confident first). The details travel in the trailing metadata,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -12,6 +11,7 @@ from matcher.app import App
 from matcher.embeddings import Vector, parse_embedding
 from matcher.face_matching import FaceMatch, search_resource
 from matcher.faces import FaceError
+from matcher.faces.pipeline import Purpose
 from matcher.model_loading import Unavailable
 from matcher.transport import convert, names
 from matcher.transport.calls import rpc
@@ -39,7 +39,7 @@ def _box(box: tuple[float, float, float, float], score: float) -> faces_pb2.Face
     return faces_pb2.FaceBox(left=box[0], top=box[1], right=box[2], bottom=box[3], score=score)
 
 
-def probes_of(app: Any, face: faces_pb2.FaceInput, purpose: str, what: str) -> list[Probe]:
+def probes_of(app: App, face: faces_pb2.FaceInput, purpose: Purpose, what: str) -> list[Probe]:
     """The faces of a face input: its embedding, or every usable face of its photo."""
     which = face.WhichOneof("input")
     if which == "embedding":
@@ -51,7 +51,7 @@ def probes_of(app: Any, face: faces_pb2.FaceInput, purpose: str, what: str) -> l
     raise PolicyError(Kind.INVALID_ARGUMENT, "FIELD_INVALID", f"{what} needs an embedding or an image")
 
 
-def _photo_probes(app: Any, image: faces_pb2.Image, purpose: str) -> list[Probe]:
+def _photo_probes(app: App, image: faces_pb2.Image, purpose: Purpose) -> list[Probe]:
     pipeline = app.pipeline
     if isinstance(pipeline, Unavailable):
         raise PolicyError(

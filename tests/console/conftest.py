@@ -208,7 +208,12 @@ def browser(playwright_browser: Any) -> Iterator[Any]:
     page = playwright_browser.new_page()
     dialogs: list[str] = []
     requests: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    def on_dialog(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
     page.on("request", lambda request: requests.append(request.url))
     page.dialogs = dialogs
     yield page

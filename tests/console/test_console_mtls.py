@@ -12,11 +12,11 @@ from contextlib import AbstractContextManager
 
 from matcher.tls import DevCerts
 from tests.conftest import Harness
-from tests.console.conftest import RunningConsole, running_console
+from tests.console.conftest import Browserless, Reply, RunningConsole, running_console
 from tests.test_mtls_server import _client, certs, tls_server  # noqa: F401  (fixtures)
 
 
-def _sign_in(web: RunningConsole, cert: bytes, key: bytes) -> object:
+def _sign_in(web: RunningConsole, cert: bytes, key: bytes) -> tuple[Browserless, Reply]:
     client = web.http()
     form = client.get("/signin")
     assert 'name="certificate"' in form.text and 'name="token"' not in form.text

@@ -80,8 +80,8 @@ def test_refusals_are_published_by_rule_never_by_reason() -> None:
 
 
 def test_periods_are_months_weeks_or_days_and_cover_the_whole_span() -> None:
-    def at(*ymd: int) -> datetime:
-        return datetime(*ymd, tzinfo=UTC)
+    def at(year: int, month: int, day: int) -> datetime:
+        return datetime(year, month, day, tzinfo=UTC)
 
     months = transparency.periods(at(2026, 1, 15), at(2026, 6, 1))
     assert [label for _, _, label in months] == ["Jan 26", "Feb 26", "Mar 26", "Apr 26", "May 26"]

@@ -15,11 +15,11 @@ import pytest
 
 from matcher.console.web import CSP
 from tests.conftest import Harness, open_case_with_subject
-from tests.console.conftest import RunningConsole, running_console
+from tests.console.conftest import Browserless, RunningConsole, running_console
 from tests.test_face_photos import photo
 
 
-def investigator(web: RunningConsole) -> tuple[object, str]:
+def investigator(web: RunningConsole) -> tuple[Browserless, str]:
     client = web.http()
     assert client.sign_in("local-investigator", web.harness.token()).status == 303
     return client, client.get("/cases").csrf()

@@ -112,6 +112,7 @@ def test_real_face_filling_a_large_frame_is_found(
     real_pipeline: FacePipeline, encode: Encode, side: int
 ) -> None:
     small = cv2.imread(str(TOM_HANKS))
+    assert small is not None, "OpenCV could not read the image"
     [reference] = real_pipeline.embed_image(TOM_HANKS.read_bytes(), purpose="enrol", aligned_crop=True)
     [face] = real_pipeline.embed_image(encode(cv2.resize(small, (side, side))), purpose="enrol")
     score = float(face.embedding @ reference.embedding)
