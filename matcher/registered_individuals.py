@@ -78,7 +78,7 @@ class RegisteredIndividuals:
         reason = require_reason(reason)
         dim = self._faces.model_dim(model)
         template_id = secrets.token_hex(8)
-        with self._faces.changing():
+        with self._faces.staging() as staged:
             with self._lc.db.transaction() as session:
                 self.registry.active_order(session, order_id)
                 key = self._keys.order_key(session, order_id, create=True)
@@ -105,9 +105,7 @@ class RegisteredIndividuals:
                     count=1,
                     detail={"template": template_id, "model": model, "rule": "P5"},
                 )
-            self._faces.add_to_scope(
-                order_scope(order_id), ALERT_OWNER, [template_id], vector[np.newaxis, :], model
-            )
+            staged.add(order_scope(order_id), ALERT_OWNER, [template_id], vector[np.newaxis, :], model)
         return row
 
     def rebuild(self) -> int:
