@@ -16,6 +16,9 @@ class PurgeListener(Protocol):
 
         A listener that blocks its searches while this is held makes revocation atomic with
         respect to matching: a search either finished before the commit or cannot see the data.
+        A listener whose searches confirm every hit against the system of record after the index
+        answered may block nothing here (the face galleries, :mod:`matcher.face_matching`): then
+        the commit does not wait on its searches, nor its searches on the commit's flush.
         """
         ...
 

@@ -2,11 +2,23 @@
 
 The database holds every template, encrypted (decision 1); the galleries hold only what may be
 matched right now: templates of active subjects of open cases, decrypted at start-up or at
-enrolment. Changes of the matchable set (enrolment, release, close, purge) take the write side of
-one readers-writer lock around their commit, so a search either completes before a revocation
-commits or never sees the revoked data (P2, P3). Each search then confirms its hits against the
-database in the transaction that writes its audit record, so even a replica whose memory lags
-behind another's revocation never answers with revoked data.
+enrolment.
+
+Fairness (issue 12): the galleries' readers-writer lock is held only for an in-memory change,
+never across a database commit (which waits for the group committer and a disk flush) or a
+photo's inference, so a search waits for at most one such change. What makes that safe:
+
+- An enrolment's templates are staged during its unit of work and added to the gallery only
+  after the commit is durable (:meth:`FaceMatcher.staging`), so a search never returns a template
+  whose enrolment has not committed. A revocation of the same scope that ended in between wins:
+  its templates are discarded, not added back.
+- A revocation (release, close, an order's or waiver's end) commits first and then drops the
+  in-memory copies under the write side (commit-then-drop). In the window between the two, every
+  search confirms its hits against the system of record after the index answered (case searches
+  in :meth:`FaceMatcher.search`; orders and waivers in the transaction that stores their alert or
+  audit), so a search either completed before the revocation or never answers with the revoked
+  data (P2, P3). The same confirmation makes a replica whose memory lags behind another's
+  revocation safe.
 """
 
 from __future__ import annotations
@@ -67,18 +79,25 @@ class FaceMatcher:
         # Bumped by every revocation here: a reconciliation that read the database before one
         # must not add back what it revoked (see ``sync``).
         self._epoch = 0
+        # Enrolments between their unit of work and their addition, and the revocations that
+        # happened meanwhile (epoch, scope, owner or None for the whole scope).
+        self._staged_units = 0
+        self._ended: list[tuple[int, str, int | None]] = []
         lifecycle.subscribe(self)
 
     # --- PurgeListener --------------------------------------------------------------------
 
     @contextmanager
     def revoking(self) -> Iterator[None]:
-        with self._lock.write():
-            yield
+        """Blocks nothing: searches stay correct across the commit by query-time confirmation,
+        and ``basis_ended`` drops the copies right after it (see the module's docstring)."""
+        yield
 
     def basis_ended(self, case_id: str, subject_pk: int | None) -> None:
         with self._lock.write():
             self._epoch += 1
+            if self._staged_units:  # An enrolment committing meanwhile must not add these back.
+                self._ended.append((self._epoch, case_id, subject_pk))
             for gallery in self._galleries.values():
                 if subject_pk is None:
                     gallery.drop_case(case_id)
@@ -167,7 +186,7 @@ class FaceMatcher:
             raise ValueError("vectors do not have the model's dimension")
         ids = [secrets.token_hex(8) for _ in range(len(vectors))]
         now = self._lc.clock.now()
-        with self._lock.write():
+        with self.staging() as staged:
             with self._lc.db.transaction() as session:
                 subject = self._lc.targetable_subject(session, case_id, subject_id)
                 key = self._keys.subject_key(session, case_id, subject.pk, create=True)
@@ -204,9 +223,7 @@ class FaceMatcher:
                     count=len(rows),
                     detail={"templates": ids[:20], "model": model, "rule": "P1"},
                 )
-            matchable = vectors.astype(np.float32)
-            with wiping.wiped(matchable):
-                self._galleries[model].add(case_id, subject.pk, ids, matchable)
+            staged.add(case_id, subject.pk, ids, vectors, model)
         return rows
 
     def templates(self, case_id: str, subject_id: str) -> list[m.FaceTemplate]:
@@ -383,18 +400,50 @@ class FaceMatcher:
 
     @contextmanager
     def changing(self) -> Iterator[None]:
-        """The write side of the lock, for another scope's enrolment committed under it."""
+        """The write side of the lock, for a start-up load (``rebuild``) that adds under it."""
         with self._lock.write():
             yield
 
     def add_to_scope(
         self, scope: str, owner: int, template_ids: list[str], vectors: Vectors, model: str
     ) -> None:
-        """Makes templates of a non-case scope matchable; call inside ``changing()``."""
+        """Makes templates matchable at once; only for a start-up load inside ``changing()``
+        (an enrolment stages its templates instead, see ``staging``)."""
         self.model_dim(model)
         matchable = vectors.astype(np.float32)
         with self._lock.write(), wiping.wiped(matchable):
             self._galleries[model].add(scope, owner, template_ids, matchable)
+
+    @contextmanager
+    def staging(self) -> Iterator[Staged]:
+        """Wraps an enrolment's unit of work: what it stages becomes matchable once the block
+        ends without an error (the commit is durable by then), under the write side for the
+        in-memory change only. A block that raises adds nothing; a revocation of the same scope
+        or owner that ended since the block began wins (its templates are wiped, not added)."""
+        with self._lock.write():
+            epoch = self._epoch
+            self._staged_units += 1
+        staged = Staged(self)
+        try:
+            yield staged
+        except BaseException:
+            with self._lock.write():
+                self._unstage()
+            staged.discard()
+            raise
+        with self._lock.write():
+            ended = [(scope, owner) for at, scope, owner in self._ended if at > epoch]
+            self._unstage()
+            for scope, owner, ids, vectors, model in staged.items:
+                revoked = any(s == scope and o in (None, owner) for s, o in ended)
+                if not revoked:
+                    self._galleries[model].add(scope, owner, ids, vectors)
+        staged.discard()  # the galleries hold their own copies
+
+    def _unstage(self) -> None:
+        self._staged_units -= 1
+        if not self._staged_units:
+            self._ended.clear()
 
     def search_scopes(
         self, scopes: list[str], probes: list[Vector], model: str, top_k: int, min_score: float
@@ -417,6 +466,24 @@ class FaceMatcher:
         """Matchable templates per model (an operator's figure: never per case or subject, P8)."""
         with self._lock.read():
             return {model: len(gallery) for model, gallery in self._galleries.items()}
+
+
+class Staged:
+    """The templates an enrolment's unit of work makes matchable once it is durable."""
+
+    def __init__(self, matcher: FaceMatcher) -> None:
+        self._matcher = matcher
+        self.items: list[tuple[str, int, list[str], Vectors, str]] = []
+
+    def add(self, scope: str, owner: int, template_ids: list[str], vectors: Vectors, model: str) -> None:
+        self._matcher.model_dim(model)
+        if vectors.shape != (len(template_ids), self._matcher.models[model]):
+            raise ValueError("vectors do not have the model's dimension")
+        self.items.append((scope, owner, list(template_ids), vectors.astype(np.float32), model))
+
+    def discard(self) -> None:
+        wiping.wipe(*(vectors for _, _, _, vectors, _ in self.items))
+        self.items.clear()
 
 
 def search_resource(case_ids: list[str]) -> str:

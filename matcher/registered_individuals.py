@@ -12,11 +12,12 @@ seen where.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
 from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy.orm import Session
 
 from lifecycle import order_models as o
 from lifecycle.actions import Action
@@ -35,6 +36,23 @@ ALERT_OWNER = 0  # Order templates have no subject: one owner id for all of an o
 
 def order_template_aad(order_id: str, template_id: str, model: str) -> bytes:
     return f"matcher/v1/order-template/{order_id}/{template_id}/{model}".encode()
+
+
+@dataclass
+class PreparedSighting:
+    """A sighting checked, routed and matched, waiting to be confirmed and stored: ids, scores
+    and counts only (the probes are gone, P7)."""
+
+    actor: str
+    camera_id: str
+    captured_at: datetime
+    reason: str
+    sighting_id: str
+    faces: int
+    now: datetime
+    routed: int = 0
+    duplicate: bool = False
+    candidates: dict[tuple[int, str], tuple[str, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -78,7 +96,7 @@ class RegisteredIndividuals:
         reason = require_reason(reason)
         dim = self._faces.model_dim(model)
         template_id = secrets.token_hex(8)
-        with self._faces.changing():
+        with self._faces.staging() as staged:
             with self._lc.db.transaction() as session:
                 self.registry.active_order(session, order_id)
                 key = self._keys.order_key(session, order_id, create=True)
@@ -105,9 +123,7 @@ class RegisteredIndividuals:
                     count=1,
                     detail={"template": template_id, "model": model, "rule": "P5"},
                 )
-            self._faces.add_to_scope(
-                order_scope(order_id), ALERT_OWNER, [template_id], vector[np.newaxis, :], model
-            )
+            staged.add(order_scope(order_id), ALERT_OWNER, [template_id], vector[np.newaxis, :], model)
         return row
 
     def rebuild(self) -> int:
@@ -205,6 +221,24 @@ class RegisteredIndividuals:
     ) -> SightingOutcome:
         """Routes, matches and alerts one sighting. A ``sighting_id`` this actor already reported
         is a gateway's resend after a lost stream: acknowledged, audited, not matched again."""
+        prepared = self.prepare(actor, camera_id, captured_at, probes, model, reason, sighting_id)
+        [outcome] = self.store_many([prepared])
+        if isinstance(outcome, PolicyError):
+            raise outcome
+        return outcome
+
+    def prepare(
+        self,
+        actor: str,
+        camera_id: str,
+        captured_at: datetime,
+        probes: list[Vector],
+        model: str,
+        reason: str,
+        sighting_id: str = "",
+    ) -> PreparedSighting:
+        """Checks, routes and matches one sighting on a reader (no write lock, no commit); the
+        probes are dropped here (P7). ``store_many`` then confirms and stores what it found."""
         reason = require_reason(reason)
         now = self._lc.clock.now()
         face_count = len(probes)
@@ -215,17 +249,17 @@ class RegisteredIndividuals:
                 f"capture time {captured_at.isoformat()} is more than {self._skew.total_seconds():.0f} s "
                 "ahead of the service's clock; check the camera's clock",
             )
+        prepared = PreparedSighting(actor, camera_id, captured_at, reason, sighting_id, face_count, now)
         if sighting_id and self.receipts.seen(actor, sighting_id):
-            with self._lc.db.transaction() as session:
-                self.receipts.duplicate(session, actor, reason, face_count)
-            return SightingOutcome(face_count, [], 0, duplicate=True)
-        with self._lc.db.transaction() as session:
+            prepared.duplicate = True
+            return prepared
+        with self._lc.db.reading() as session:
             if session.get(o.Camera, camera_id) is None:
                 raise PolicyError(
                     Kind.NOT_FOUND, "CAMERA_NOT_FOUND", f"camera {camera_id!r} is not registered"
                 )
             routes = self.registry.route(session, camera_id, captured_at)
-        candidates: dict[tuple[int, str], tuple[str, float]] = {}
+        prepared.routed = len(routes)
         if routes and probes:  # P5: no route, no comparison: the index is not consulted at all.
             scopes = [order_scope(route.order_id) for route in routes]
             found = self._faces.search_scopes(
@@ -234,15 +268,48 @@ class RegisteredIndividuals:
             for face, hits in enumerate(found):
                 for hit in hits:  # Best first: keep each order's best template per face.
                     order_id = hit.case_id.removeprefix("orders/")
-                    candidates.setdefault((face, order_id), (hit.template_id, hit.score))
+                    prepared.candidates.setdefault((face, order_id), (hit.template_id, hit.score))
         del probes  # P7
-        alerts: list[AlertView] = []
+        return prepared
+
+    def store_many(self, sightings: list[PreparedSighting]) -> list[SightingOutcome | PolicyError]:
+        """Stores consecutive sightings of a stream in one unit of work (one commit, not one per
+        frame), each in its own savepoint with its own audit record: a sighting refused here
+        (its camera deleted meanwhile, say) rolls back alone and is answered with its error.
+        Hits are confirmed against the routes and templates in force in this transaction, so an
+        order revoked or ended meanwhile raises no alert; a ``sighting_id`` taken earlier (or
+        earlier in this batch) is a duplicate."""
+        outcomes: list[SightingOutcome | PolicyError] = []
         with self._lc.db.transaction() as session:
-            if sighting_id and self.receipts.take(session, actor, sighting_id):  # the same id, concurrently
-                self.receipts.duplicate(session, actor, reason, face_count)
-                return SightingOutcome(face_count, [], 0, duplicate=True)
+            for sighting in sightings:
+                try:
+                    with session.begin_nested():
+                        outcomes.append(self._store(session, sighting))
+                except PolicyError as error:
+                    outcomes.append(error)
+        alerts = [
+            alert for outcome in outcomes if isinstance(outcome, SightingOutcome) for alert in outcome.alerts
+        ]
+        self._published_here.update(alert.id for alert in alerts)
+        self.hub.publish(alerts)
+        return outcomes
+
+    def _store(self, session: Session, sighting: PreparedSighting) -> SightingOutcome:
+        actor, camera_id, captured_at, now = (
+            sighting.actor,
+            sighting.camera_id,
+            sighting.captured_at,
+            sighting.now,
+        )
+        if sighting.duplicate or (
+            sighting.sighting_id and self.receipts.take(session, actor, sighting.sighting_id)
+        ):  # seen before, or the same id concurrently / earlier in this batch
+            self.receipts.duplicate(session, actor, sighting.reason, sighting.faces)
+            return SightingOutcome(sighting.faces, [], 0, duplicate=True)
+        alerts: list[AlertView] = []
+        if sighting.candidates:
             confirmed = {r.order_id: r for r in self.registry.route(session, camera_id, captured_at)}
-            for (_, order_id), (template_id, score) in sorted(candidates.items()):
+            for (_, order_id), (template_id, score) in sorted(sighting.candidates.items()):
                 route = confirmed.get(order_id)
                 present = session.scalar(select(exists().where(o.OrderTemplate.id == template_id)))
                 if route is None or not present:
@@ -262,22 +329,20 @@ class RegisteredIndividuals:
                 alerts.append(
                     AlertView(row.id, order_id, order.label, camera_id, route.zones, score, captured_at, now)
                 )
-            self._lc.audit.append(
-                session,
-                actor=actor,
-                action=Action.SIGHTINGS_REPORT,
-                resource="sightings",
-                reason=reason,
-                count=len(alerts),
-                detail={
-                    "faces": face_count,
-                    "orders_routed": len(routes),
-                    "rule": "P5",
-                },
-            )
-        self._published_here.update(alert.id for alert in alerts)
-        self.hub.publish(alerts)
-        return SightingOutcome(face_count, alerts, len(routes))
+        self._lc.audit.append(
+            session,
+            actor=actor,
+            action=Action.SIGHTINGS_REPORT,
+            resource="sightings",
+            reason=sighting.reason,
+            count=len(alerts),
+            detail={
+                "faces": sighting.faces,
+                "orders_routed": sighting.routed,
+                "rule": "P5",
+            },
+        )
+        return SightingOutcome(sighting.faces, alerts, sighting.routed)
 
     # --- alerts ---------------------------------------------------------------------------
 

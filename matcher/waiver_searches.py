@@ -65,7 +65,7 @@ class WaiverSearchEngine:
             )
         dim = self._faces.model_dim(model)
         template_id = secrets.token_hex(8)
-        with self._faces.changing():
+        with self._faces.staging() as staged:
             with self._lc.db.transaction() as session:
                 self.searches.active(session, waiver_id)
                 key = self._keys.waiver_key(session, waiver_id, create=True)
@@ -93,9 +93,7 @@ class WaiverSearchEngine:
                     count=1,
                     detail={"template": template_id, "model": model, "rule": "P15", "waived_rule": "P1"},
                 )
-            self._faces.add_to_scope(
-                search_scope(waiver_id), OWNER, [template_id], vector[np.newaxis, :], model
-            )
+            staged.add(search_scope(waiver_id), OWNER, [template_id], vector[np.newaxis, :], model)
         return row
 
     def search(

@@ -179,3 +179,17 @@ def test_kek_rotation_bench_leaves_one_generation() -> None:
     result = kek_rotation.run(scopes=3, repeats=2)
     # Two rotations on their own and one for the purge, each destroying the one before.
     assert result["generations_left"] == [3]
+
+
+def test_throughput_bench_at_toy_size_answers_right_and_never_times_out() -> None:
+    """Issue 12's figures (benchmarks/throughput_bench.py) at toy size: every search's best hit
+    is its template, and searches while 4 clients enrol all answer within their deadline."""
+    from benchmarks import throughput_bench
+
+    [result] = throughput_bench.run([300], seconds=0.3, clients=(1, 2), enrol_seconds=0.5)
+    assert result["wrong_best_hits"] == 0
+    assert set(result["clients"]) == {"1", "2"}
+    enrolment = result["enrolment"]
+    assert enrolment["timeouts"] == 0
+    assert enrolment["searches_while_enrolling"] > 0 and enrolment["enrolments"] > 0
+    assert "p99 ratio" in throughput_bench.markdown([result])

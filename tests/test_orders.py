@@ -444,3 +444,60 @@ def test_sighting_receipts_hold_no_face_camera_or_time_and_are_pruned_after_a_da
     world.h.clock.advance(2 * DAY)
     world.camera.report_sighting("cam-1", START + 2 * DAY, [OTHER], sighting_id="gw.3")
     assert receipts() == 1
+
+
+def test_a_camera_feed_is_stored_in_batches_each_sighting_audited_and_refused_alone(world: World) -> None:
+    """Issue 12: consecutive sightings of a stream share one commit (a feed is not bound by one
+    commit per frame), yet each has its own audit record, a refused one (an unregistered camera,
+    found while storing as while checking) is refused alone at its index, and a sighting_id sent
+    twice in the same batch is a duplicate (P5, P16)."""
+    world.order("o-1", ["park"])
+    at = START + timedelta(hours=2)
+    world.h.clock.set(at)
+    count = 200
+
+    def feed() -> Iterator[sightings_pb2.Sighting]:
+        from matcher.client import _timestamp, embedding
+
+        for i in range(count):
+            yield sightings_pb2.Sighting(
+                camera="cameras/cam-9" if i == 150 else "cameras/cam-1",
+                capture_time=_timestamp(at),
+                faces=[embedding(near(FACE if i % 50 == 0 else OTHER, i))],
+                reason="feed",
+                sighting_id=f"gw.{min(i, 100) if i in (100, 101) else i}",
+            )
+
+    commits = world.h.app.db.commits
+    summary = world.camera.stream_sightings(feed())
+    commits = world.h.app.db.commits - commits
+    assert (summary.sightings, summary.accepted, summary.refused, summary.duplicates) == (count, 199, 1, 1)
+    assert [(r.index, r.reason) for r in summary.refusals] == [(150, "CAMERA_NOT_FOUND")]
+    assert world.alert_rows() == 3  # sightings 0, 50 and 100 (150 was refused)
+    records = world.h.audit("sightings.report")
+    assert len(records) == count
+    assert commits < count / 4, f"{commits} commits for {count} sightings"
+
+
+def test_routing_reads_from_the_camera_not_every_active_order(world: World) -> None:
+    """Issue 12: a sighting's routing starts from its camera's zones; SQLite without statistics
+    would otherwise scan every active order by the state's index (1.7 ms a sighting with 1,000
+    orders, the largest cost of a camera feed)."""
+    if world.h.backend != "sqlite":
+        pytest.skip("the query plan checked is SQLite's; PostgreSQL plans by its statistics")
+    from lifecycle.orders import _ROUTE
+
+    world.order("o-1", ["park"])
+    db = world.h.app.db
+    compiled = _ROUTE.compile(dialect=db.engine.dialect)
+    params = [compiled.params[name] for name in compiled.positiontup or []]
+    with db.reading() as session:
+        plan = [
+            row[3]
+            for row in session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", tuple(params))
+        ]
+    assert "zone_cameras" in plan[0] and "camera_id" in plan[0], plan
+    assert not any("ix_orders_state" in step for step in plan), plan
+    routes = world.h.app.individuals.registry.route
+    with db.reading() as session:
+        assert [r.order_id for r in routes(session, "cam-1", START + timedelta(hours=2))] == ["o-1"]

@@ -20,6 +20,7 @@ from matcher.broadcast import AlertView
 from matcher.embeddings import Vector, parse_embedding
 from matcher.faces import FaceError, Reason
 from matcher.model_loading import Unavailable
+from matcher.registered_individuals import PreparedSighting, SightingOutcome
 from matcher.transport import convert, names
 from matcher.transport.calls import client_stream, refusal_of, rpc, server_stream
 from matcher.transport.dispatch import Feed, feed_source
@@ -54,7 +55,8 @@ def _faces(app: App, sighting: sightings_pb2.Sighting) -> tuple[list[Vector], st
     return [parse_embedding(face.values, dim) for face in sighting.faces], model
 
 
-def _report(app: App, actor: str, sighting: sightings_pb2.Sighting) -> sightings_pb2.SightingResult:
+def _prepare(app: App, actor: str, sighting: sightings_pb2.Sighting) -> PreparedSighting:
+    """Checks a sighting, finds its faces and matches them (no write, no commit yet)."""
     camera = names.parts(sighting.camera, ("cameras",), "camera")[0]
     if not sighting.HasField("capture_time"):
         raise PolicyError(Kind.INVALID_ARGUMENT, "FIELD_INVALID", "a sighting needs its capture time")
@@ -65,7 +67,7 @@ def _report(app: App, actor: str, sighting: sightings_pb2.Sighting) -> sightings
             "a sighting_id is 1-64 characters of A-Z, a-z, 0-9, '.', '_' and '-'",
         )
     vectors, model = _faces(app, sighting)
-    outcome = app.individuals.report(
+    return app.individuals.prepare(
         actor,
         camera,
         sighting.capture_time.ToDatetime(tzinfo=UTC),
@@ -74,6 +76,9 @@ def _report(app: App, actor: str, sighting: sightings_pb2.Sighting) -> sightings
         sighting.reason,
         sighting.sighting_id,
     )
+
+
+def _result(outcome: SightingOutcome) -> sightings_pb2.SightingResult:
     # Issue 17 (P8, P10, P14): accepted, never whether anybody was recognised; the alerts went to
     # the operators of the zones.
     return sightings_pb2.SightingResult(faces=outcome.faces, accepted=True, duplicate=outcome.duplicate)
@@ -97,7 +102,8 @@ MAX_LISTED_REFUSALS = 100
 
 
 class SightingSession:
-    """One camera feed (``StreamSightings``): each sighting is checked and audited as it comes;
+    """One camera feed (``StreamSightings``): each sighting is checked and audited on its own,
+    the sightings of a batch stored in one commit;
     a refused sighting (say, a clock far ahead) is counted and reported, and the feed goes on.
 
     The summary tells the gateway what it needs to fix its feed, accepted or refused per
@@ -107,12 +113,15 @@ class SightingSession:
     def __init__(self, app: App, actor: str) -> None:
         self._app = app
         self._actor = actor
-        self._index = 0
         self.summary = sightings_pb2.StreamSightingsSummary()
 
     def take(self, items: list[sightings_pb2.Sighting | Refusal]) -> None:
+        """Checks and matches each sighting of the batch, then stores the accepted ones in one
+        unit of work (one commit for the batch, each sighting still audited with its own record
+        and refused on its own)."""
+        pending: list[tuple[int, sightings_pb2.Sighting, PreparedSighting]] = []
         for item in items:
-            self._index = self.summary.sightings
+            index = self.summary.sightings
             self.summary.sightings += 1
             if isinstance(item, Refusal):
                 self._app.audit.record(
@@ -122,24 +131,31 @@ class SightingSession:
                     outcome=REFUSED,
                     code=item.reason,
                 )
-                self._refused(item)
+                self._refused(index, item)
                 continue
             try:
-                result = _report(self._app, self._actor, item)
+                pending.append((index, item, _prepare(self._app, self._actor, item)))
             except PolicyError as error:
-                self._refused(
-                    refusal_of(self._app, self._actor, "sightings.report", "sightings", item.reason, error)
-                )
+                self._refused(index, self._refusal(item, error))
+        if not pending:
+            return
+        outcomes = self._app.individuals.store_many([prepared for _, _, prepared in pending])
+        for (index, item, _), outcome in zip(pending, outcomes, strict=True):
+            if isinstance(outcome, PolicyError):
+                self._refused(index, self._refusal(item, outcome))
                 continue
-            self.summary.faces += result.faces
+            self.summary.faces += outcome.faces
             self.summary.accepted += 1
-            self.summary.duplicates += int(result.duplicate)
+            self.summary.duplicates += int(outcome.duplicate)
 
-    def _refused(self, refusal: Refusal) -> None:
+    def _refusal(self, item: sightings_pb2.Sighting, error: PolicyError) -> Refusal:
+        return refusal_of(self._app, self._actor, "sightings.report", "sightings", item.reason, error)
+
+    def _refused(self, index: int, refusal: Refusal) -> None:
         self.summary.refused += 1
         self.summary.first_refusal = self.summary.first_refusal or refusal.reason
         if len(self.summary.refusals) < MAX_LISTED_REFUSALS:
-            self.summary.refusals.add(index=self._index, reason=refusal.reason)
+            self.summary.refusals.add(index=index, reason=refusal.reason)
 
     def finish(self) -> sightings_pb2.StreamSightingsSummary:
         return self.summary
@@ -151,7 +167,11 @@ class SightingService:
 
     @rpc("sightings.report", lambda r: "sightings", audits_itself=True)
     def ReportSighting(self, request: sightings_pb2.Sighting, actor: str) -> sightings_pb2.SightingResult:
-        return _report(self.app, actor, request)
+        prepared = _prepare(self.app, actor, request)
+        [outcome] = self.app.individuals.store_many([prepared])
+        if isinstance(outcome, PolicyError):
+            raise outcome
+        return _result(outcome)
 
     @client_stream("sightings.report", lambda r: "sightings")
     def StreamSightings(self, actor: str) -> SightingSession:
