@@ -108,7 +108,7 @@ def run_size(n: int, *, seconds: float, clients: tuple[int, ...], enrol_seconds:
                 raw.search(probes[i % len(probes)][np.newaxis, :], 10)
 
             for k in clients:
-                per = {
+                per: dict[str, Any] = {
                     "health_check": _calls_per_second(health, k, seconds),
                     "search_faces": _calls_per_second(search, k, seconds),
                     "raw_faiss": _calls_per_second(faiss_search, k, seconds),

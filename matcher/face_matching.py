@@ -318,16 +318,22 @@ class FaceMatcher:
         Called when another replica committed a change to cases, subjects or templates
         (:mod:`matcher.replication`); idempotent, so a missed notice costs only latency.
         """
-        with self._lc.db.reading() as session:
-            rows = session.execute(
-                select(
-                    m.FaceTemplate.id, m.FaceTemplate.case_id, m.FaceTemplate.subject_pk, m.FaceTemplate.model
-                )
-                .join(m.Subject, m.Subject.pk == m.FaceTemplate.subject_pk)
-                .join(m.Case, m.Case.id == m.FaceTemplate.case_id)
-                .where(m.Case.state == m.CASE_OPEN, m.Subject.state == m.SUBJECT_ACTIVE)
-            ).all()
-        wanted = {row.id: (row.case_id, row.subject_pk, row.model) for row in rows}
+
+        def wanted() -> dict[str, tuple[str, int, str]]:
+            with self._lc.db.reading() as session:
+                rows = session.execute(
+                    select(
+                        m.FaceTemplate.id,
+                        m.FaceTemplate.case_id,
+                        m.FaceTemplate.subject_pk,
+                        m.FaceTemplate.model,
+                    )
+                    .join(m.Subject, m.Subject.pk == m.FaceTemplate.subject_pk)
+                    .join(m.Case, m.Case.id == m.FaceTemplate.case_id)
+                    .where(m.Case.state == m.CASE_OPEN, m.Subject.state == m.SUBJECT_ACTIVE)
+                ).all()
+            return {row.id: (row.case_id, row.subject_pk, row.model) for row in rows}
+
         # Case scopes are bare case ids; orders/... and waivers/... scopes are reconciled elsewhere.
         return self.sync(wanted, self._load_case_templates, lambda scope: "/" not in scope)
 
@@ -350,45 +356,58 @@ class FaceMatcher:
 
     def sync(
         self,
-        wanted: Mapping[str, tuple[str, int, str]],
+        read_wanted: Callable[[], Mapping[str, tuple[str, int, str]]],
         load: Callable[[list[str]], dict[str, Vector]],
         mine: Callable[[str], bool],
     ) -> tuple[int, int]:
-        """Makes the scopes ``mine`` selects hold exactly ``wanted`` (template id -> (scope,
-        owner, model)); ``load`` decrypts the missing ones. Returns (dropped, added).
+        """Makes the scopes ``mine`` selects hold exactly what ``read_wanted`` says (template id ->
+        (scope, owner, model)); ``load`` decrypts the missing ones. Returns (dropped, added).
 
-        Revocations first: an owner holding a template that is no longer wanted is dropped whole
-        (its wanted templates come back with the missing ones). Decryption happens outside the
-        lock; if a revocation happened here meanwhile, the additions are discarded and the next
-        notice (or the next call) retries, so nothing revoked is ever added back.
+        The wanted set is read under the write side, so no enrolment of this process can be
+        added between the read and the comparison (one that committed before the read is in
+        it; one that commits after cannot have been added yet). Owners no longer wanted are
+        dropped as a revocation is (an enrolment committing meanwhile does not add them back).
+        Decryption happens outside the lock, as an enrolment's does, and what a revocation ended
+        meanwhile is not added; nor is what an enrolment added meanwhile added twice.
         """
-        epoch = self._epoch
         dropped = 0
         with self._lock.write():
+            wanted = read_wanted()
+            owners = {(scope, owner) for scope, owner, _ in wanted.values()}
             held: set[str] = set()
             for gallery in self._galleries.values():
                 entries = gallery.entries()
                 stale = {
                     (scope, owner)
-                    for template, (scope, owner) in entries.items()
-                    if mine(scope) and template not in wanted
+                    for scope, owner in entries.values()
+                    if mine(scope) and (scope, owner) not in owners
                 }
                 for scope, owner in stale:
+                    self._epoch += 1
+                    if self._staged_units:
+                        self._ended.append((self._epoch, scope, owner))
                     dropped += gallery.drop_subject(scope, owner)
-                held.update(t for t, (scope, owner) in entries.items() if (scope, owner) not in stale)
-        missing = [t for t, (_, _, model) in wanted.items() if t not in held and model in self._galleries]
-        if not missing:
-            return dropped, 0
-        vectors = load(missing)
+                held.update(t for t, pair in entries.items() if pair not in stale)
+            missing = [t for t, (_, _, model) in wanted.items() if t not in held and model in self._galleries]
+            if not missing:
+                return dropped, 0
+            epoch = self._epoch
+            self._staged_units += 1
+        try:
+            vectors = load(missing)
+        except BaseException:
+            with self._lock.write():
+                self._unstage()
+            raise
         added = 0
         with self._lock.write():
-            if self._epoch != epoch:
-                wiping.wipe(*vectors.values())
-                return dropped, 0
-            now_held = set().union(*(g.entries() for g in self._galleries.values()))
+            ended = [(scope, owner) for at, scope, owner in self._ended if at > epoch]
+            self._unstage()
             groups: dict[tuple[str, int, str], list[str]] = {}
             for template in missing:
-                if template in vectors and template not in now_held:
+                scope, owner, model = wanted[template]
+                revoked = any(s == scope and o in (None, owner) for s, o in ended)
+                if template in vectors and not revoked and not self._galleries[model].holds(template):
                     groups.setdefault(wanted[template], []).append(template)
             for (scope, owner, model), ids in groups.items():
                 self._galleries[model].add(scope, owner, ids, np.stack([vectors[t] for t in ids]))
@@ -436,8 +455,16 @@ class FaceMatcher:
             self._unstage()
             for scope, owner, ids, vectors, model in staged.items:
                 revoked = any(s == scope and o in (None, owner) for s, o in ended)
-                if not revoked:
-                    self._galleries[model].add(scope, owner, ids, vectors)
+                gallery = self._galleries[model]
+                fresh = [n for n, t in enumerate(ids) if not gallery.holds(t)]  # a reconcile's
+                if revoked or not fresh:
+                    continue
+                if len(fresh) == len(ids):
+                    gallery.add(scope, owner, ids, vectors)
+                else:
+                    subset = vectors[fresh]
+                    with wiping.wiped(subset):
+                        gallery.add(scope, owner, [ids[n] for n in fresh], subset)
         staged.discard()  # the galleries hold their own copies
 
     def _unstage(self) -> None:

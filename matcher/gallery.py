@@ -45,6 +45,7 @@ class FaceGallery:
         self._view: Vectors = np.zeros((0, dim), dtype=np.float32)
         self._free: list[int] = []
         self._row_template: list[str | None] = []
+        self._template_row: dict[str, int] = {}  # the rows' template ids, for ``holds``
         self._row_case: list[str | None] = []
         self._row_subject = np.zeros(0, dtype=np.int64)
         self._subject_rows: dict[str, dict[int, list[int]]] = {}
@@ -84,6 +85,7 @@ class FaceGallery:
         for row, template_id in zip(rows, template_ids, strict=True):
             self._row_template[row] = template_id
             self._row_case[row] = case_id
+            self._template_row[template_id] = row
         self._row_subject[rows] = subject_pk
         self._subject_rows.setdefault(case_id, {}).setdefault(subject_pk, []).extend(rows)
         self._case_rows.pop(case_id, None)
@@ -91,6 +93,9 @@ class FaceGallery:
     def _release(self, rows: list[int]) -> None:
         self._view[rows] = 0.0
         for row in rows:
+            template = self._row_template[row]
+            if template is not None:
+                self._template_row.pop(template, None)
             self._row_template[row] = None
             self._row_case[row] = None
         self._row_subject[rows] = -1
@@ -109,6 +114,9 @@ class FaceGallery:
         self._release(rows)
         self._case_rows.pop(case_id, None)
         return len(rows)
+
+    def holds(self, template_id: str) -> bool:
+        return template_id in self._template_row
 
     def entries(self) -> dict[str, tuple[str, int]]:
         """Every template held: its id -> (scope, owner). For replicas' reconciliation."""

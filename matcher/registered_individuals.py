@@ -155,14 +155,17 @@ class RegisteredIndividuals:
     def reconcile(self) -> tuple[int, int]:
         """Makes the order scopes hold exactly the templates of orders in force (another
         replica's enrolment, amendment, revocation or end); returns (dropped, added)."""
-        now = self._lc.clock.now()
-        with self._lc.db.reading() as session:
-            rows = session.execute(
-                select(o.OrderTemplate.id, o.OrderTemplate.order_id, o.OrderTemplate.model)
-                .join(o.Order, o.Order.id == o.OrderTemplate.order_id)
-                .where(o.Order.state == o.ORDER_ACTIVE, o.Order.end_at > now)
-            ).all()
-        wanted = {row.id: (order_scope(row.order_id), ALERT_OWNER, row.model) for row in rows}
+
+        def wanted() -> dict[str, tuple[str, int, str]]:
+            now = self._lc.clock.now()
+            with self._lc.db.reading() as session:
+                rows = session.execute(
+                    select(o.OrderTemplate.id, o.OrderTemplate.order_id, o.OrderTemplate.model)
+                    .join(o.Order, o.Order.id == o.OrderTemplate.order_id)
+                    .where(o.Order.state == o.ORDER_ACTIVE, o.Order.end_at > now)
+                ).all()
+            return {row.id: (order_scope(row.order_id), ALERT_OWNER, row.model) for row in rows}
+
         return self._faces.sync(wanted, self._load_order_templates, lambda scope: scope.startswith("orders/"))
 
     def _load_order_templates(self, template_ids: list[str]) -> dict[str, Vector]:

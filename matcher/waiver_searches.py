@@ -180,16 +180,20 @@ class WaiverSearchEngine:
     def reconcile(self) -> tuple[int, int]:
         """Makes the waiver scopes hold exactly the templates of searches whose waiver is active
         (another replica's enrolment, or a waiver that ended or was revoked there)."""
-        wanted: dict[str, tuple[str, int, str]] = {}
-        with self._lc.db.reading() as session:
-            for waiver in self.searches.live_waivers(session):
-                rows = session.execute(
-                    select(w.WaiverTemplate.id, w.WaiverTemplate.model).where(
-                        w.WaiverTemplate.waiver_id == waiver.id
+
+        def wanted() -> dict[str, tuple[str, int, str]]:
+            found: dict[str, tuple[str, int, str]] = {}
+            with self._lc.db.reading() as session:
+                for waiver in self.searches.live_waivers(session):
+                    rows = session.execute(
+                        select(w.WaiverTemplate.id, w.WaiverTemplate.model).where(
+                            w.WaiverTemplate.waiver_id == waiver.id
+                        )
                     )
-                )
-                for template_id, model in rows:
-                    wanted[template_id] = (search_scope(waiver.id), OWNER, model)
+                    for template_id, model in rows:
+                        found[template_id] = (search_scope(waiver.id), OWNER, model)
+            return found
+
         return self._faces.sync(wanted, self._load, lambda scope: scope.startswith("waivers/"))
 
     def _load(self, template_ids: list[str]) -> dict[str, Vector]:
