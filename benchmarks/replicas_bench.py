@@ -200,6 +200,11 @@ def run(url: str, rounds: int, seconds: float) -> dict[str, Any]:
                 rng = np.random.default_rng(3)
                 for _ in range(1000):
                     one.enroll_face("gallery", "s", _unit(rng), reason=REASON)
+                deadline = time.monotonic() + 120
+                while replicas[1].templates() < 1000:  # replica 2 has caught up with the gallery
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("replica 2 did not catch up with the 1,000 enrolments")
+                    time.sleep(0.05)
                 with MatcherClient.connect(f"127.0.0.1:{replicas[1].port}", token_file=token) as two:
                     bound = fan_out(one, two, replicas[1], rounds)
             tokens = data / "tokens"
