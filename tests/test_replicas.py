@@ -8,6 +8,7 @@ fan-out bound is measured in benchmarks/replicas_bench.py, not here.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 import urllib.request
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import grpc
 import pytest
 from sqlalchemy import make_url
 
@@ -291,3 +293,59 @@ def test_the_replicas_benchmark_runs_at_toy_size() -> None:
             figures["searches_per_s"] > 0 and figures["sightings_per_s"] > 0 and figures["health_per_s"] > 0
         )
     assert result["fan_out"]["enrolment"]["rounds"] == 2 and result["fan_out"]["revocation"]["p99_ms"] > 0
+
+
+def test_a_replica_killed_in_a_burst_of_sightings_loses_no_answered_alert(tmp_path: Path) -> None:
+    """Sightings go to replica 1, which is killed -9 in the middle of the burst: every sighting it
+    answered raised its alert, and an operator of replica 2 receives each of them (at least
+    once: one whose answer the kill swallowed may be there too), and the chain verifies."""
+    reset_postgres(POSTGRES_URL)
+    r1, r2 = Replica(tmp_path, "r1"), Replica(tmp_path, "r2")
+    r1.set_clock(START)
+    face = unit(51)
+    try:
+        r1.run()
+        r2.run()
+        with r1.client("local-admin") as admin, r1.client("local-registry") as registry:
+            admin.create_camera("cam-1", description="gate", reason=REASON)
+            admin.create_zone("park", ["cam-1"], description="park", reason=REASON)
+            admin.set_operator_zones("local-operator", ["park"], reason=REASON)
+            registry.create_order(
+                "o-1",
+                label="RI-1",
+                legal_reference="Order 26-PO-7",
+                zones=["park"],
+                start=START,
+                end=START + timedelta(days=1),
+                reason=REASON,
+            )
+            registry.enroll_order_face("o-1", face, reason=REASON)
+        r1.set_clock(START + timedelta(hours=1))
+        answered = 0
+        killer = threading.Timer(1.5, lambda: r1.process.kill())  # type: ignore[union-attr]
+        killer.start()
+        with r1.client("local-camera") as camera:
+            for n in range(10_000):
+                try:
+                    at = START + timedelta(hours=1) - timedelta(milliseconds=n)
+                    camera.report_sighting("cam-1", at, [near(face, n)])
+                    answered += 1
+                except MatcherError:
+                    break
+        killer.join()
+        assert r1.wait_exit(timeout=30) == -signal.SIGKILL and answered > 0
+        with r2.client("local-operator") as operator:
+            received: set[str] = set()
+            stream = operator.alert_stream(timeout=15)  # the backlog: every unacknowledged alert
+            with contextlib.suppress(MatcherError, grpc.RpcError):  # the deadline ends a short one
+                for alert in stream:
+                    received.add(alert.name)
+                    if len(received) >= answered:
+                        stream.cancel()
+                        break
+        assert answered <= len(received) <= answered + 1
+        with r2.client("local-auditor") as auditor:
+            assert auditor.verify_audit().ok
+    finally:
+        r1.stop()
+        r2.stop()
