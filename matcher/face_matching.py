@@ -344,14 +344,12 @@ class FaceMatcher:
                 select(m.FaceTemplate).where(m.FaceTemplate.id.in_(template_ids))
             ):
                 key = self._keys.subject_key(session, template.case_id, template.subject_pk, create=False)
-                plain = wiping.decrypt_into(
+                loaded[template.id] = wiping.decrypt_vector(
                     key,
                     template.nonce,
                     template.ciphertext,
                     crypto.template_aad(template.case_id, template.subject_pk, template.id, template.model),
                 )
-                with wiping.wiped(plain):
-                    loaded[template.id] = np.frombuffer(plain, dtype="<f4").astype(np.float32)
         return loaded
 
     def sync(

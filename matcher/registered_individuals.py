@@ -173,11 +173,9 @@ class RegisteredIndividuals:
         with self._lc.db.reading() as session:
             for row in session.scalars(select(o.OrderTemplate).where(o.OrderTemplate.id.in_(template_ids))):
                 key = self._keys.order_key(session, row.order_id, create=False)
-                plain = wiping.decrypt_into(
+                loaded[row.id] = wiping.decrypt_vector(
                     key, row.nonce, row.ciphertext, order_template_aad(row.order_id, row.id, row.model)
                 )
-                with wiping.wiped(plain):
-                    loaded[row.id] = np.frombuffer(plain, dtype="<f4").astype(np.float32)
         return loaded
 
     def catch_up_alerts(self) -> int:

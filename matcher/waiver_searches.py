@@ -201,9 +201,7 @@ class WaiverSearchEngine:
         with self._lc.db.reading() as session:
             for row in session.scalars(select(w.WaiverTemplate).where(w.WaiverTemplate.id.in_(template_ids))):
                 key = self._keys.waiver_key(session, row.waiver_id, create=False)
-                plain = wiping.decrypt_into(
+                loaded[row.id] = wiping.decrypt_vector(
                     key, row.nonce, row.ciphertext, waiver_template_aad(row.waiver_id, row.id, row.model)
                 )
-                with wiping.wiped(plain):
-                    loaded[row.id] = np.frombuffer(plain, dtype="<f4").astype(np.float32)
         return loaded

@@ -62,6 +62,14 @@ def decrypt_into(key: bytes, nonce: bytes, ciphertext: bytes, aad: bytes) -> byt
     return plain
 
 
+def decrypt_vector(key: bytes, nonce: bytes, ciphertext: bytes, aad: bytes) -> npt.NDArray[np.float32]:
+    """A stored template decrypted into a float32 vector of its own; the plaintext buffer is
+    zeroed before returning (the caller wipes the vector when done)."""
+    plain = decrypt_into(key, nonce, ciphertext, aad)
+    with wiped(plain):
+        return np.frombuffer(plain, dtype="<f4").astype(np.float32)
+
+
 def as_bytes(array: npt.NDArray[Any]) -> bytes:
     """The array's own memory, to encrypt from without copying it into an immutable ``bytes``.
 
